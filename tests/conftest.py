@@ -1,0 +1,28 @@
+"""Shared fixtures: where the MNIST files are, and small networks."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def mnist_root() -> Path:
+    """HANDPROP_DATA if set, else the ``shared/data`` folder beside the checkout (developers and CI)."""
+    env = os.environ.get("HANDPROP_DATA")
+    return Path(env) if env else REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    """The MNIST root; skips with the reason when absent, but fails under CI, which must have it."""
+    root = mnist_root()
+    if not (root / "MNIST" / "raw" / "train-images-idx3-ubyte").exists():
+        message = f"MNIST files not found under {root}/MNIST/raw (set HANDPROP_DATA to their root)"
+        if os.environ.get("CI"):
+            pytest.fail(message + "; CI must have them")
+        pytest.skip(message)
+    return root
