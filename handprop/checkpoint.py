@@ -1,0 +1,78 @@
+"""Checkpoints: one ``.npz`` format that both backends read and write.
+
+A checkpoint holds ``W0, b0, W1, b1, …`` (``W`` shaped (out, in)), the architecture as JSON under
+``config`` (sizes, hidden and output activations, cost, dtype), and free-form JSON under ``meta``
+(epoch, optimiser settings, the shuffling generator's state, …). It is written atomically — to a
+temporary file in the same folder, flushed to disk, then renamed over the target — so a run killed
+mid-write leaves either the old checkpoint or the new one, never half of one. Loading never
+unpickles (``allow_pickle=False``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import numpy as np
+
+from .network import Network
+
+FORMAT = "handprop-checkpoint-v1"
+PathLike = Union[str, os.PathLike]
+
+
+def save_checkpoint(path: PathLike, net: Network, meta: Optional[dict[str, Any]] = None) -> Path:
+    """Write ``net`` (and ``meta``, which must be JSON-serialisable) to ``path`` atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays: dict[str, np.ndarray] = {
+        "format": np.array(FORMAT),
+        "config": np.array(json.dumps(net.config())),
+        "meta": np.array(json.dumps(meta or {})),
+    }
+    for i, (W, b) in enumerate(zip(net.weights, net.biases)):
+        arrays[f"W{i}"] = W
+        arrays[f"b{i}"] = b
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def load_checkpoint(path: PathLike) -> tuple[Network, dict[str, Any]]:
+    """(network, meta) from a checkpoint written by ``save_checkpoint``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if "format" not in data.files or str(data["format"]) != FORMAT:
+                raise ValueError(f"{path} is not a handprop checkpoint (expected format {FORMAT})")
+            config = json.loads(str(data["config"]))
+            meta = json.loads(str(data["meta"]))
+            L = len(config["sizes"]) - 1
+            weights = [data[f"W{i}"] for i in range(L)]
+            biases = [data[f"b{i}"] for i in range(L)]
+    except (OSError, KeyError, json.JSONDecodeError, EOFError) as error:
+        raise ValueError(f"{path} is not a readable handprop checkpoint: {error}") from None
+    except ValueError as error:
+        if "handprop checkpoint" in str(error):
+            raise
+        raise ValueError(f"{path} is not a readable handprop checkpoint: {error}") from None
+    net = Network.from_parameters(
+        weights, biases, hidden=config["hidden"], output=config["output"], cost=config["cost"], dtype=config["dtype"]
+    )
+    if list(net.sizes) != list(config["sizes"]):
+        raise ValueError(f"{path}: stored sizes {config['sizes']} do not match its weights {list(net.sizes)}")
+    return net, meta
