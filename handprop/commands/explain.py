@@ -1,0 +1,106 @@
+"""``handprop explain``: one example's nudges and sensitivities, as text and as a PNG figure."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from ..cli import CLIError
+
+logger = logging.getLogger(__name__)
+
+VIDEO_SIZES = (784, 16, 16, 10)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "explain",
+        help="show the video's explanation of backprop for one example (text + PNG)",
+        description="For one MNIST example: the outputs' desired changes, the last layer's ranked "
+        "sensitivities, the three avenues for one output neuron, and how mini-batch gradients "
+        "approximate the full training set's gradient. Every number comes from the engine's derivatives.",
+    )
+    p.add_argument("--checkpoint", type=Path, metavar="FILE",
+                   help="a handprop checkpoint (.npz); default: a fresh 784-16-16-10 sigmoid network from --seed")
+    p.add_argument("--index", type=int, default=0, metavar="I", help="which example of the split (default 0)")
+    p.add_argument("--split", choices=("train", "test"), default="train", help="where the example comes from")
+    p.add_argument("--data-root", metavar="DIR", help="folder containing MNIST/raw (default $HANDPROP_DATA or ./data)")
+    p.add_argument("--dataset", choices=("mnist", "fashion-mnist"), default="mnist")
+    p.add_argument("--seed", type=int, default=0, help="seed of the fresh network and of the mini-batch draws")
+    p.add_argument("--neuron", type=int, metavar="J", help="output neuron for the three avenues (default: the label)")
+    p.add_argument("--top", type=int, default=5, metavar="K", help="ranked entries shown per list (default 5)")
+    p.add_argument("--batch-size", type=int, default=10, help="mini-batch compared example by example (default 10)")
+    p.add_argument("--trials", type=int, default=10, help="seeded mini-batches per size in the study (default 10)")
+    p.add_argument("--no-study", action="store_true",
+                   help="skip the full-training-set gradient and the mini-batch size study")
+    p.add_argument("--out", type=Path, default=Path("explain.png"), metavar="FIGURE.png",
+                   help="where to write the figure (default explain.png)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(run=run)
+
+
+def _network(args: argparse.Namespace):
+    """The checkpoint's network (loaded before the data, so a bad file fails fast) or a fresh one."""
+    from ..checkpoint import load_checkpoint
+    from ..network import Network
+
+    if args.checkpoint is None:
+        net = Network(VIDEO_SIZES, hidden="sigmoid", output="sigmoid", cost="quadratic", seed=args.seed)
+        return net, f"fresh network from --seed {args.seed}"
+    net, _ = load_checkpoint(args.checkpoint)  # FileNotFoundError / ValueError: one line from main
+    if net.num_layers < 2:
+        raise CLIError(f"checkpoint {args.checkpoint} has no hidden layer; explain needs at least one")
+    return net, f"checkpoint {args.checkpoint}"
+
+
+def _check_fits(net, args: argparse.Namespace, n_inputs: int, n_classes: int) -> None:
+    if net.sizes[0] != n_inputs:
+        raise CLIError(
+            f"checkpoint {args.checkpoint} has {net.sizes[0]} inputs but {args.dataset} images have {n_inputs} pixels"
+        )
+    if net.sizes[-1] != n_classes:
+        raise CLIError(
+            f"checkpoint {args.checkpoint} has {net.sizes[-1]} outputs but {args.dataset} has {n_classes} classes"
+        )
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..data import load_dataset
+    from ..explain import ExplainConfig, compare_with_batch, explain_example, minibatch_study
+    from ..explain_figure import save_figure
+    from ..explain_text import format_explanation
+
+    config = ExplainConfig(top=args.top, neuron=args.neuron, batch_size=args.batch_size,
+                           trials=args.trials, seed=args.seed)
+    net, source = _network(args)
+    X, labels = load_dataset(args.dataset, args.split, args.data_root)
+    n = len(labels)
+    if not 0 <= args.index < n:
+        raise CLIError(f"--index {args.index} is out of range: the {args.dataset} {args.split} split has {n} examples (0 to {n - 1})")
+    n_classes = int(labels.max()) + 1
+    _check_fits(net, args, X.shape[1], n_classes)
+    arch = "-".join(map(str, net.sizes))
+    title = (f"{args.dataset.upper()} {args.split} #{args.index} — network {arch} "
+             f"(hidden {','.join(sorted(set(net.hidden)))}, output {net.output}, cost {net.cost_name}), {source}")
+
+    explanation = explain_example(net, X[args.index], int(labels[args.index]), neuron=config.neuron, top=config.top)
+
+    # the example itself plus batch_size − 1 others of the same split, drawn by --seed
+    rng = np.random.default_rng(config.seed)
+    others = rng.choice(n - 1, size=min(config.batch_size, n) - 1, replace=False)
+    others = others + (others >= args.index)  # skip the example itself
+    batch = compare_with_batch(net, X, labels, np.concatenate([[args.index], others]), config.chunk_size)
+
+    study = None
+    if not args.no_study:
+        X_train, y_train = (X, labels) if args.split == "train" else load_dataset(args.dataset, "train", args.data_root)
+        sizes = tuple(s for s in config.sizes if s <= len(y_train))
+        study = minibatch_study(net, X_train, y_train, sizes, config.trials, config.seed, progress=not args.no_progress)
+
+    print(format_explanation(explanation, net, title, batch, study), end="")
+    path = save_figure(explanation, args.out, title=f"{args.dataset.upper()} {args.split} #{args.index} — {source}")
+    print(f"\nfigure: {path}")
+    return 0
