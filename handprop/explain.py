@@ -70,7 +70,7 @@ class Sensitivity:
     name: str  # e.g. "w3[5,7]" (layer 3, output neuron 5, previous neuron 7) or "b3[5]"
     index: tuple[int, ...]  # (j, k) for a weight, (j,) for a bias
     partial: float  # ∂C_x/∂θ
-    times_median: float  # |∂C_x/∂θ| / median over the layer's |∂C_x/∂θ|; nan when that median is 0
+    times_median: float  # |∂C_x/∂θ| / median of the layer's nonzero |∂C_x/∂θ|; nan if all are 0
 
     @property
     def desired_change(self) -> float:
@@ -124,17 +124,25 @@ class ExampleExplanation:
     outputs: OutputNudges
     weight_sensitivities: list[Sensitivity]  # the top |∂C_x/∂w^L|, largest first
     bias_sensitivities: list[Sensitivity]  # the top |∂C_x/∂b^L|, largest first
-    median_weight_partial: float  # median over W^L of |∂C_x/∂w|
-    median_bias_partial: float  # median over b^L of |∂C_x/∂b|
+    median_weight_partial: float  # median over W^L of the nonzero |∂C_x/∂w|
+    median_bias_partial: float  # median over b^L of the nonzero |∂C_x/∂b|
+    zero_weight_partials: int  # how many ∂C_x/∂w^L are exactly 0 (e.g. behind an inactive ReLU)
+    zero_bias_partials: int
     avenues: Avenues
     first_layer_nabla_w: Array  # ∂C_x/∂W^1, (units of layer 1, inputs): drawn as 28×28 maps
     first_layer_nabla_b: Array  # ∂C_x/∂b^1 = δ^1, (units of layer 1,)
 
 
-def _ranked(partials: Array, top: int, name: str) -> tuple[list[Sensitivity], float]:
-    """The ``top`` entries of ``partials`` by magnitude, each compared with the median magnitude."""
+def _ranked(partials: Array, top: int, name: str) -> tuple[list[Sensitivity], float, int]:
+    """The ``top`` entries of ``partials`` by magnitude, each compared with the median magnitude.
+
+    The median leaves out exact zeros: a weight behind an inactive ReLU (a_k = 0) cannot change
+    C_x at all, and with many of them the median would be 0 and every ratio infinite.
+    Returns (ranked entries, median, number of zeros).
+    """
     magnitude = np.abs(partials)
-    median = float(np.median(magnitude))
+    nonzero = magnitude[magnitude > 0]
+    median = float(np.median(nonzero)) if nonzero.size else 0.0
     order = np.argsort(-magnitude, axis=None, kind="stable")[:top]
     result = []
     for flat in order:
@@ -142,7 +150,7 @@ def _ranked(partials: Array, top: int, name: str) -> tuple[list[Sensitivity], fl
         value = float(partials[index])
         ratio = abs(value) / median if median > 0 else float("nan")
         result.append(Sensitivity(f"{name}[{','.join(map(str, index))}]", index, value, ratio))
-    return result, median
+    return result, median, int(magnitude.size - nonzero.size)
 
 
 def explain_example(net: Network, x: Array, label: int, neuron: Optional[int] = None, top: int = 5) -> ExampleExplanation:
@@ -175,8 +183,8 @@ def explain_example(net: Network, x: Array, label: int, neuron: Optional[int] = 
     nabla_w_L = g.nabla_w[-1][0]  # ∂C_x/∂W^L, (outputs, prev)
     nabla_b_L = g.nabla_b[-1][0]  # ∂C_x/∂b^L, (outputs,)
 
-    weights_ranked, median_w = _ranked(nabla_w_L, top, f"w{L}")
-    biases_ranked, median_b = _ranked(nabla_b_L, top, f"b{L}")
+    weights_ranked, median_w, zeros_w = _ranked(nabla_w_L, top, f"w{L}")
+    biases_ranked, median_b, zeros_b = _ranked(nabla_b_L, top, f"b{L}")
 
     contributions = delta_L[:, None] * W_L  # δ_i w_ik, (outputs, prev); Σ_i is BP2's δ^L W^L
     avenues = Avenues(
@@ -204,6 +212,8 @@ def explain_example(net: Network, x: Array, label: int, neuron: Optional[int] = 
         bias_sensitivities=biases_ranked,
         median_weight_partial=median_w,
         median_bias_partial=median_b,
+        zero_weight_partials=zeros_w,
+        zero_bias_partials=zeros_b,
         avenues=avenues,
         first_layer_nabla_w=g.nabla_w[0][0],
         first_layer_nabla_b=g.nabla_b[0][0],

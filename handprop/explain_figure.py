@@ -66,8 +66,10 @@ def save_figure(
     scale = 1.0 if span <= 1.0 else 1.0 / span  # cross-entropy's −∂C/∂a can exceed 1: shrink the arrows
     for i, (a, d) in enumerate(zip(o.activations, o.desired)):
         if d != 0:
+            # an arrowhead has a fixed size: on a tiny change it would look like a big wish
+            style = "-|>" if abs(scale * d) >= 0.04 else "-"
             ax.annotate("", xy=(i, a + scale * d), xytext=(i, a),
-                        arrowprops=dict(arrowstyle="-|>", lw=2.2, mutation_scale=16, shrinkA=0, shrinkB=0,
+                        arrowprops=dict(arrowstyle=style, lw=2.2, mutation_scale=16, shrinkA=0, shrinkB=0,
                                         color="#2b9348" if d > 0 else "#d62828"))
     ax.set_xticks(range(n_out))
     ax.set_xlabel("output neuron (digit)")

@@ -28,11 +28,12 @@ def _desired_note(net: Network) -> str:
             "   stronger near 0 and 1.")
 
 
-def _sensitivity_table(rows: list[Sensitivity], median: float, what: str) -> list[str]:
+def _sensitivity_table(rows: list[Sensitivity], median: float, zeros: int, count: int, what: str) -> list[str]:
     lines = [f"   rank  {'parameter':<12} {'∂C_x/∂θ':>12}  {'vs median':>9}  nudge"]
     for rank, s in enumerate(rows, 1):
         lines.append(f"   {rank:>4}  {s.name:<12} {s.partial:>+12.4e}  {_times(s.times_median):>9}  {_arrow(s.desired_change)}")
-    lines.append(f"   median |∂C_x/∂θ| over the layer's {what}: {median:.4e}")
+    left_out = f", leaving out {zeros} that are exactly 0" if zeros else ""
+    lines.append(f"   median |∂C_x/∂θ| over the layer's {count} {what}{left_out}: {median:.4e}")
     return lines
 
 
@@ -54,13 +55,15 @@ def format_example(e: ExampleExplanation, net: Network, title: str) -> str:
 
     out.append(f"2. How sensitive C_x is to the last layer's parameters (layer {L}), largest |∂C_x/∂θ| first")
     out.append(f"   weights w{L}[j,k] (output neuron j, neuron k of layer {prev}):")
-    out += _sensitivity_table(e.weight_sensitivities, e.median_weight_partial, "weights")
+    out += _sensitivity_table(e.weight_sensitivities, e.median_weight_partial, e.zero_weight_partials,
+                              net.weights[-1].size, "weights")
     top = e.weight_sensitivities[0]
     if not math.isnan(top.times_median):
         out.append(f"   C_x is {top.times_median:.1f} times as sensitive to {top.name} as to a median weight "
                    f"({abs(top.partial):.3g} versus {e.median_weight_partial:.3g}): the video's \"3.2 versus 0.1\".")
     out.append(f"   biases b{L}[j]:")
-    out += _sensitivity_table(e.bias_sensitivities, e.median_bias_partial, "biases")
+    out += _sensitivity_table(e.bias_sensitivities, e.median_bias_partial, e.zero_bias_partials,
+                              net.biases[-1].size, "biases")
     out.append("")
 
     out.append(f"3. Three avenues to change output neuron {j}'s activation (a = {av.activation:.4f}, target {av.target:g}; "

@@ -101,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
         study = minibatch_study(net, X_train, y_train, sizes, config.trials, config.seed, progress=not args.no_progress)
 
     print(format_explanation(explanation, net, title, batch, study), end="")
-    path = save_figure(explanation, args.out, title=f"{args.dataset.upper()} {args.split} #{args.index} — {source}")
+    short = source if args.checkpoint is None else f"checkpoint {args.checkpoint.name}"
+    path = save_figure(explanation, args.out, title=f"{args.dataset.upper()} {args.split} #{args.index} — {short}")
     print(f"\nfigure: {path}")
     return 0
