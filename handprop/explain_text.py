@@ -108,7 +108,9 @@ def format_study(s: MiniBatchStudy) -> str:
     for r in s.rows:
         cos = f"{r.cosine_mean:.3f} ± {r.cosine_std:.3f}"
         out.append(f"   {r.size:>10}  {cos:>16}  {r.norm_ratio_mean:>12.3f}  {r.relative_error_mean:>17.3f}")
-    out.append("   A small batch points roughly downhill (a drunk man stumbling, but quickly); a larger one, more exactly.")
+    out.append("   The larger the batch, the closer its gradient to the full one (cos → 1); a small batch's step is cheap\n"
+               "   but noisy: the video's drunk man stumbling downhill, but quickly. Near a minimum, where ∇C is small,\n"
+               "   the noise dominates and even large batches point only roughly along ∇C.")
     return "\n".join(out)
 
 
