@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
 
 import numpy as np
 
 from ..cli import CLIError
-
-logger = logging.getLogger(__name__)
 
 VIDEO_SIZES = (784, 16, 16, 10)
 
