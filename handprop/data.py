@@ -10,7 +10,9 @@ torchvision is imported lazily, only here: the engine never needs it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 import logging
 import os
 from pathlib import Path
@@ -94,9 +96,13 @@ def _download(name: str, root: Path) -> None:
     import torchvision
 
     cls = getattr(torchvision.datasets, DATASETS[name])
-    for train in (True, False):
-        try:
-            cls(root=str(root), train=train, download=True)
-        except Exception as error:  # network errors come in many types; the caller reports missing files
-            logger.warning("downloading %s failed: %s", name, error)
-            return
+    chatter = io.StringIO()  # torchvision prints its progress and failures; keep them out of our output
+    try:
+        with contextlib.redirect_stdout(chatter):
+            for train in (True, False):
+                cls(root=str(root), train=train, download=True)
+    except Exception as error:  # network errors come in many types; the caller reports missing files
+        logger.info("downloading %s failed: %s", name, error)
+    finally:
+        if chatter.getvalue():
+            logger.info("torchvision: %s", chatter.getvalue().strip())

@@ -345,7 +345,7 @@ class Network:
         # Without the 1/n every row of δ is that example's own ∂C_x/∂z: rows never mix in BP2.
         delta, nabla_a = self._backward(fp, self._output_delta(fp, y), to_input=True)
         nabla_a.append(self.cost_function.grad_a(fp.output, y, out))  # (n, outputs)
-        nabla_b = list(delta)  # ∂C_x/∂b^ℓ = δ^ℓ_x, (n, out)
+        nabla_b = [d.copy() for d in delta]  # ∂C_x/∂b^ℓ = δ^ℓ_x, (n, out); a copy, so editing one leaves the other
         nabla_w = [d[:, :, None] * a[:, None, :] for d, a in zip(delta, fp.activations)]  # (n, out, in)
         return PerExampleGradients(cost, nabla_w, nabla_b, delta, nabla_a)
 
