@@ -1,0 +1,237 @@
+"""Compare the hand-written engine with its autograd twin, tensor by tensor.
+
+``compare(net, X, Y)`` runs ``net.gradients`` (hand-written backprop) and ``twin_gradients`` (torch
+autograd on the same weights, same batch) and returns a ``Report`` with one ``Row`` per tensor,
+named after the math:
+
+    C                   the mean cost over the batch
+    dC/da0              ∂C/∂a^0, the gradient with respect to the input x        (n, inputs)
+    dC/dWℓ, dC/dbℓ      ∂C/∂W^ℓ (out, in) and ∂C/∂b^ℓ (out,)                      ℓ = 1…L
+    dC/dzℓ              δ^ℓ = ∂C/∂z^ℓ (n, out)
+    dC/daℓ              ∂C/∂a^ℓ (n, out); ℓ = L is the output
+
+Relative error (one definition, used everywhere)
+-----------------------------------------------
+For the engine's tensor h and the twin's tensor t (the reference):
+
+    rel(h, t) = max_i |h_i − t_i| / max(max_i |t_i|, tiny)
+
+the largest error measured against the tensor's largest entry (the ∞-norm relative error). An
+element-wise ratio |h_i − t_i| / |t_i| is meaningless for entries that are zero or nearly so by
+cancellation (a bias gradient that sums positive and negative δs, a dead ReLU unit): both sides then
+hold rounding noise of the size of the *terms* they summed, and the ratio can be anything. The
+norm-wise ratio is what floating point actually guarantees, and it still catches every real bug (a
+wrong sign, a missing factor, a swapped index changes the largest entries). ``tiny`` (the dtype's
+smallest normal number) only matters when the reference is exactly zero everywhere, and then a
+non-zero h gives a huge error, as it should.
+
+Tolerance
+---------
+``TOLERANCES``: 1e-10 in float64 (the project's contract). In float32 2e-5: both sides round to
+float32 (ε = 1.2e-7) in different orders (NumPy's and torch's matmul and reductions differ), and the
+largest error measured over the test matrix (every activation × cost, batch sizes 1, 2, 37, the
+784-16-16-10 network with N(0, 1) weights) was about 2e-6, i.e. ~17 ε; 2e-5 leaves a 10× margin while
+staying ~5 orders of magnitude below what a wrong formula produces. docs/engine.md has the
+measurements.
+
+Saturated outputs
+-----------------
+With the cross-entropy cost the twin gets ∂C/∂a^L by differentiating the cost written through
+log a^L (``TwinNetwork.output_cost_from_a``), which is infinite or NaN where a probability rounded to
+exactly 0 (or, for a sigmoid output, to exactly 1): the derivative of log at 0. The engine instead
+clips the denominator at ``tiny`` and returns a huge *finite* number there. Those entries have no
+finite reference value, so the output row leaves them out and reports how many it skipped
+(``Row.skipped``); it still fails if the engine's value there is not finite. Backprop itself never
+uses ∂C/∂a^L for cross-entropy (δ^L is fused: a − y), so every other row is compared in full.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Optional, Union
+
+import numpy as np
+
+from handprop import Gradients, Network
+
+TOLERANCES: dict[str, float] = {"float64": 1e-10, "float32": 1e-4}
+
+
+class GradientMismatch(AssertionError):
+    """The engine and the twin disagree on at least one tensor (the message names them)."""
+
+
+def relative_error(h: np.ndarray, t: np.ndarray) -> tuple[float, float]:
+    """(max |h − t|, max |h − t| / max(max |t|, tiny)) for two arrays of the same shape.
+
+    Computed in float64 whatever the inputs' dtype, so the measurement adds no rounding of its own.
+    A NaN or infinity anywhere gives an infinite error (never a silent pass).
+    """
+    h64, t64 = np.asarray(h, dtype=np.float64), np.asarray(t, dtype=np.float64)
+    if h64.shape != t64.shape:
+        raise ValueError(f"cannot compare shapes {h64.shape} and {t64.shape}")
+    if h64.size == 0:
+        return 0.0, 0.0
+    if not (np.isfinite(h64).all() and np.isfinite(t64).all()):
+        return math.inf, math.inf
+    tiny = np.finfo(np.asarray(t).dtype if np.asarray(t).dtype.kind == "f" else np.float64).tiny
+    abs_err = float(np.max(np.abs(h64 - t64)))
+    return abs_err, abs_err / max(float(np.max(np.abs(t64))), float(tiny))
+
+
+@dataclass(frozen=True)
+class Row:
+    """One tensor of the comparison."""
+
+    name: str  # after the math: "C", "dC/dW1", "dC/dz2", "dC/da0", ...
+    shape: tuple[int, ...]
+    max_abs_error: float
+    max_rel_error: float
+    tolerance: float
+    skipped: int = 0  # saturated output entries left out (see the module docstring)
+
+    @property
+    def passed(self) -> bool:
+        return self.max_rel_error <= self.tolerance  # False for NaN and inf
+
+    def describe(self) -> str:
+        skipped = f", {self.skipped} saturated entries skipped" if self.skipped else ""
+        return (
+            f"{self.name} {self.shape}: max abs error {self.max_abs_error:.3e}, "
+            f"max rel error {self.max_rel_error:.3e} > tolerance {self.tolerance:.0e}{skipped}"
+        )
+
+
+@dataclass
+class Report:
+    """The per-tensor comparison of one batch; ``passed`` when every row is within tolerance."""
+
+    network: str
+    dtype: str
+    batch_size: int
+    tolerance: float
+    rows: list[Row] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(row.passed for row in self.rows)
+
+    @property
+    def failures(self) -> list[Row]:
+        return [row for row in self.rows if not row.passed]
+
+    @property
+    def max_rel_error(self) -> float:
+        """The largest relative error over every tensor (the cost included)."""
+        return max(row.max_rel_error for row in self.rows)
+
+    def row(self, name: str) -> Row:
+        for row in self.rows:
+            if row.name == name:
+                return row
+        raise KeyError(f"no row {name!r}; rows are: {', '.join(r.name for r in self.rows)}")
+
+    def raise_if_failed(self) -> "Report":
+        """Raise ``GradientMismatch`` naming every tensor out of tolerance; return self otherwise."""
+        if not self.passed:
+            lines = "\n  ".join(row.describe() for row in self.failures)
+            raise GradientMismatch(
+                f"{self.network}, {self.dtype}, batch of {self.batch_size}: engine and autograd disagree on\n  {lines}"
+            )
+        return self
+
+    def table(self) -> str:
+        """An aligned text table: tensor, shape, max abs error, max rel error, tolerance, verdict."""
+        header = ("tensor", "shape", "max abs err", "max rel err", "tolerance", "result")
+        body = [
+            (
+                row.name,
+                "x".join(map(str, row.shape)) if row.shape else "scalar",
+                f"{row.max_abs_error:.2e}",
+                f"{row.max_rel_error:.2e}",
+                f"{row.tolerance:.0e}",
+                ("ok" if row.passed else "FAIL") + (f" ({row.skipped} saturated skipped)" if row.skipped else ""),
+            )
+            for row in self.rows
+        ]
+        widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
+        right = (False, False, True, True, True, False)
+
+        def line(cells: tuple[str, ...]) -> str:
+            return "  ".join(c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right)).rstrip()
+
+        rule = "  ".join("-" * w for w in widths)
+        return "\n".join([line(header), rule, *map(line, body)])
+
+
+def saturated_outputs(net: Network, a_L: np.ndarray) -> np.ndarray:
+    """Where ∂C/∂a^L has no finite value: a cross-entropy probability rounded to exactly 0 (or 1).
+
+    softmax: a_j < tiny (log a_j has slope 1/a_j); sigmoid: a_j(1 − a_j) < tiny, i.e. a_j rounded to
+    0 or to 1. For the quadratic cost nothing saturates (∂C/∂a = a − y). Shape of ``a_L``, bool.
+    """
+    if net.cost_name != "cross_entropy":
+        return np.zeros(a_L.shape, dtype=bool)
+    tiny = np.finfo(a_L.dtype).tiny
+    if net.output == "softmax":
+        return a_L < tiny
+    return a_L * (1 - a_L) < tiny
+
+
+def compare(
+    net: Network,
+    X: Any,
+    Y: Any,
+    *,
+    twin: Optional[Any] = None,
+    device: Union[str, Any] = "cpu",
+    tolerance: Optional[float] = None,
+) -> Report:
+    """Run the engine and the autograd twin on the same batch and compare every tensor.
+
+    ``twin`` defaults to ``TwinNetwork.from_network(net, device)``. ``tolerance`` defaults to
+    ``TOLERANCES[net.dtype.name]``; it applies to the relative error defined in the module docstring.
+    """
+    from .model import TwinNetwork, twin_gradients  # torch is imported only when comparing
+
+    if twin is None:
+        twin = TwinNetwork.from_network(net, device)
+    tol = TOLERANCES[net.dtype.name] if tolerance is None else float(tolerance)
+    h: Gradients = net.gradients(X, Y)
+    t: Gradients = twin_gradients(twin, X, Y, net)
+    n = h.nabla_a[0].shape[0]
+    report = Report(
+        network="-".join(map(str, net.sizes)) + f" {','.join(net.hidden) or '-'}/{net.output}/{net.cost_name}",
+        dtype=net.dtype.name,
+        batch_size=n,
+        tolerance=tol,
+    )
+
+    def add(name: str, hv: Any, tv: Any, skip: Optional[np.ndarray] = None) -> None:
+        hv, tv = np.asarray(hv), np.asarray(tv)
+        shape, skipped = hv.shape, 0
+        if skip is not None and skip.any():
+            skipped = int(skip.sum())
+            if not np.isfinite(hv[skip]).all():  # the engine promises finite numbers even there
+                report.rows.append(Row(name, shape, math.inf, math.inf, tol, skipped))
+                return
+            hv, tv = hv[~skip], tv[~skip]
+        abs_err, rel_err = relative_error(hv, tv)
+        report.rows.append(Row(name, shape, abs_err, rel_err, tol, skipped))
+
+    L = len(h.nabla_w)
+    add("C", np.float64(h.cost), np.float64(t.cost))
+    add("dC/da0", h.nabla_a[0], t.nabla_a[0])
+    output_skip = saturated_outputs(net, net.forward(X))  # (n, outputs)
+    for l in range(1, L + 1):  # the math's layer index ℓ; the code's lists are 0-based
+        add(f"dC/dW{l}", h.nabla_w[l - 1], t.nabla_w[l - 1])
+        add(f"dC/db{l}", h.nabla_b[l - 1], t.nabla_b[l - 1])
+        add(f"dC/dz{l}", h.delta[l - 1], t.delta[l - 1])
+        add(f"dC/da{l}", h.nabla_a[l], t.nabla_a[l], output_skip if l == L else None)
+    return report
+
+
+def assert_twin_agrees(net: Network, X: Any, Y: Any, **kwargs: Any) -> Report:
+    """``compare`` and raise ``GradientMismatch`` naming the tensors that fail (the tests' helper)."""
+    return compare(net, X, Y, **kwargs).raise_if_failed()
