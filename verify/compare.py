@@ -62,11 +62,13 @@ class GradientMismatch(AssertionError):
     """The engine and the twin disagree on at least one tensor (the message names them)."""
 
 
-def relative_error(h: np.ndarray, t: np.ndarray) -> tuple[float, float]:
-    """(max |h − t|, max |h − t| / max(max |t|, tiny)) for two arrays of the same shape.
+def relative_error(h: np.ndarray, t: np.ndarray, scale: Any = None) -> tuple[float, float]:
+    """(max |h − t|, max |h − t| / max(max |t|, max scale, tiny)) for two arrays of the same shape.
 
-    Computed in float64 whatever the inputs' dtype, so the measurement adds no rounding of its own.
-    A NaN or infinity anywhere gives an infinite error (never a silent pass).
+    ``scale`` (optional, same shape or broadcastable) is the size of the terms each entry of t was
+    summed from (``error_scales``); it is ≥ |t| and equals it when nothing cancels. Computed in
+    float64 whatever the inputs' dtype, so the measurement adds no rounding of its own. A NaN or
+    infinity anywhere gives an infinite error (never a silent pass).
     """
     h64, t64 = np.asarray(h, dtype=np.float64), np.asarray(t, dtype=np.float64)
     if h64.shape != t64.shape:
@@ -77,7 +79,10 @@ def relative_error(h: np.ndarray, t: np.ndarray) -> tuple[float, float]:
         return math.inf, math.inf
     tiny = np.finfo(np.asarray(t).dtype if np.asarray(t).dtype.kind == "f" else np.float64).tiny
     abs_err = float(np.max(np.abs(h64 - t64)))
-    return abs_err, abs_err / max(float(np.max(np.abs(t64))), float(tiny))
+    size = float(np.max(np.abs(t64)))
+    if scale is not None and np.size(scale):
+        size = max(size, float(np.max(scale)))
+    return abs_err, abs_err / max(size, float(tiny))
 
 
 @dataclass(frozen=True)
@@ -179,6 +184,63 @@ def saturated_outputs(net: Network, a_L: np.ndarray) -> np.ndarray:
     return a_L * (1 - a_L) < tiny
 
 
+BOUNDED = ("sigmoid", "tanh", "softmax")  # activations with asymptotes |a| → 1
+
+
+def saturation_margin(net: Network, X: Any) -> float:
+    """min over every sigmoid, tanh and softmax unit of 1 − |a|: how close any unit is to saturating.
+
+    Where 1 − |a| is small, σ'(z) = a(1 − a), 1 − a² and the softmax Jacobian (and the fused a − y)
+    subtract nearly equal numbers: a correct implementation then carries a relative error of about
+    ε_mach / (1 − |a|), and two correct implementations disagree by as much. A margin far below
+    ε_mach / tolerance explains a failed comparison without any bug (docs/engine.md). 1.0 when the
+    network has no bounded activation.
+    """
+    fp = net.feedforward(X)
+    margins = [
+        float(np.min(1 - np.abs(a)))
+        for name, a in zip(list(net.hidden) + [net.output], fp.activations[1:])
+        if name in BOUNDED
+    ]
+    return min(margins, default=1.0)
+
+
+def error_scales(
+    net: Network, X: Any, t: Gradients
+) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """The magnitudes of the terms behind every gradient entry: backprop run on absolute values.
+
+    Starting from |δ^L| (the twin's), for ℓ = L … 1:
+
+        m_W^ℓ = m_δ^ℓᵀ |a^(ℓ−1)|      m_b^ℓ = Σ_x m_δ^ℓ_x      m_a^(ℓ−1) = m_δ^ℓ |W^ℓ|
+        m_δ^(ℓ−1) = m_a^(ℓ−1) ⊙ |σ'(z^(ℓ−1))|
+
+    This is the standard running bound of floating-point error analysis: each entry's rounding error
+    is at most a few ε_mach times its m, whatever cancels. m equals |gradient| when all terms of each
+    sum have one sign, so the relative error reduces to max|h − t| / max|t| then; it only differs
+    when a sum cancels (a bias gradient summing δs of both signs, a dead unit), where dividing by the
+    cancelled result would turn harmless rounding into a huge "relative" error. Returns
+    (m_W, m_b, m_δ, m_a) with m_a[ℓ] for ℓ = 0 … L−1, in float64.
+    """
+    fp = net.feedforward(X)
+    L = net.num_layers
+    m_w: list[np.ndarray] = [np.empty(0)] * L
+    m_b: list[np.ndarray] = [np.empty(0)] * L
+    m_delta: list[np.ndarray] = [np.empty(0)] * L
+    m_a: list[np.ndarray] = [np.empty(0)] * L
+    m = np.abs(np.asarray(t.delta[-1], dtype=np.float64))  # (n, outputs)
+    for l in range(L, 0, -1):
+        m_delta[l - 1] = m
+        a_prev = np.abs(fp.activations[l - 1].astype(np.float64))  # (n, in)
+        m_w[l - 1] = m.T @ a_prev  # (out, in)
+        m_b[l - 1] = m.sum(axis=0)  # (out,)
+        m_a[l - 1] = m @ np.abs(net.weights[l - 1].astype(np.float64))  # (n, in)
+        if l > 1:  # hidden layers are element-wise: σ' is a number per unit
+            sigma = net.activations[l - 2]
+            m = m_a[l - 1] * np.abs(sigma.prime(fp.zs[l - 2], fp.activations[l - 1]).astype(np.float64))
+    return m_w, m_b, m_delta, m_a
+
+
 def compare(
     net: Network,
     X: Any,
@@ -208,7 +270,7 @@ def compare(
         tolerance=tol,
     )
 
-    def add(name: str, hv: Any, tv: Any, skip: Optional[np.ndarray] = None) -> None:
+    def add(name: str, hv: Any, tv: Any, skip: Optional[np.ndarray] = None, scale: Any = None) -> None:
         hv, tv = np.asarray(hv), np.asarray(tv)
         shape, skipped = hv.shape, 0
         if skip is not None and skip.any():
@@ -217,19 +279,30 @@ def compare(
                 report.rows.append(Row(name, shape, math.inf, math.inf, tol, skipped))
                 return
             hv, tv = hv[~skip], tv[~skip]
-        abs_err, rel_err = relative_error(hv, tv)
+        abs_err, rel_err = relative_error(hv, tv, scale)
         report.rows.append(Row(name, shape, abs_err, rel_err, tol, skipped))
 
     L = len(h.nabla_w)
+    m_w, m_b, m_delta, m_a = error_scales(net, X, t)
     add("C", np.float64(h.cost), np.float64(t.cost))
-    add("dC/da0", h.nabla_a[0], t.nabla_a[0])
+    add("dC/da0", h.nabla_a[0], t.nabla_a[0], scale=m_a[0])
     output_skip = saturated_outputs(net, net.forward(X))  # (n, outputs)
     for l in range(1, L + 1):  # the math's layer index ℓ; the code's lists are 0-based
-        add(f"dC/dW{l}", h.nabla_w[l - 1], t.nabla_w[l - 1])
-        add(f"dC/db{l}", h.nabla_b[l - 1], t.nabla_b[l - 1])
-        add(f"dC/dz{l}", h.delta[l - 1], t.delta[l - 1])
-        add(f"dC/da{l}", h.nabla_a[l], t.nabla_a[l], output_skip if l == L else None)
+        add(f"dC/dW{l}", h.nabla_w[l - 1], t.nabla_w[l - 1], scale=m_w[l - 1])
+        add(f"dC/db{l}", h.nabla_b[l - 1], t.nabla_b[l - 1], scale=m_b[l - 1])
+        add(f"dC/dz{l}", h.delta[l - 1], t.delta[l - 1], scale=m_delta[l - 1])
+        if l < L:
+            add(f"dC/da{l}", h.nabla_a[l], t.nabla_a[l], scale=m_a[l])
+        else:
+            add(f"dC/da{l}", h.nabla_a[l], t.nabla_a[l], skip=output_skip)
     return report
+
+
+def random_batch(net: Network, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A batch for checking gradients: inputs uniform in [0, 1) like pixels (n, inputs), labels (n,)."""
+    X = rng.random((n, net.sizes[0]))  # (n, inputs)
+    y = rng.integers(0, net.sizes[-1], n)  # (n,)
+    return X, y
 
 
 def assert_twin_agrees(net: Network, X: Any, Y: Any, **kwargs: Any) -> Report:

@@ -84,13 +84,14 @@ def run(args: argparse.Namespace) -> int:
         X, y = images[: args.batch_size], labels[: args.batch_size]
         source = f"the first {len(X)} MNIST test images"
     else:
-        X = rng.random((args.batch_size, sizes[0]))  # (n, inputs), like pixel intensities
-        y = rng.integers(0, sizes[-1], args.batch_size)  # (n,) class labels
+        from verify.compare import random_batch
+
+        X, y = random_batch(net, args.batch_size, rng)
         source = f"random inputs in [0, 1), seed {args.seed}"
 
     import torch
 
-    from verify.compare import compare
+    from verify.compare import compare, saturation_margin
     from verify.gradcheck import engine_gradcheck
 
     try:
@@ -105,7 +106,12 @@ def run(args: argparse.Namespace) -> int:
     print("rel err = max|engine - autograd| / max|autograd| per tensor")
     print()
     print(report.table())
+    margin = saturation_margin(net, X)
     print()
+    print(
+        f"closest sigmoid/tanh/softmax unit to saturation: 1-|a| = {margin:.1e}"
+        + (" (ill-conditioned: rounding differences up to ~eps/(1-|a|) are expected)" if margin < 1e-4 else "")
+    )
 
     grad_ok = True
     if args.gradcheck != "off":
