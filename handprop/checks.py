@@ -28,6 +28,8 @@ def check_inputs(X: Any, n_inputs: int, dtype: np.dtype, name: str = "X") -> np.
     x = np.asarray(X)
     if x.dtype == object or not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
         raise TypeError(f"{name} must be a numeric array of shape (n, {n_inputs}), got dtype {x.dtype}")
+    if np.iscomplexobj(x):  # casting would silently drop the imaginary part
+        raise TypeError(f"{name} must be a real numeric array of shape (n, {n_inputs}), got complex dtype {x.dtype}")
     if x.ndim != 2:
         hint = f"; for one example use {name}.reshape(1, -1)" if x.ndim == 1 else ""
         raise ValueError(
@@ -59,6 +61,8 @@ def check_targets(
     y = np.asarray(Y)
     if y.dtype == object or not (np.issubdtype(y.dtype, np.number) or y.dtype == bool):
         raise TypeError(f"{name} must be a numeric array, got dtype {y.dtype}")
+    if np.iscomplexobj(y):  # casting would silently drop the imaginary part
+        raise TypeError(f"{name} must be a real numeric array, got complex dtype {y.dtype}")
     if y.ndim == 1:
         if y.shape[0] != n:
             raise ValueError(f"{name} has {y.shape[0]} labels but X has {n} examples; expected shape ({n},)")
