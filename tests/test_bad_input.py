@@ -85,6 +85,11 @@ def test_bad_configuration(kwargs, error, match):
         Network([4, 3, 3, 2], **kwargs)
 
 
+def test_hidden_name_checked_without_hidden_layers():
+    with pytest.raises(ValueError, match=r"unknown hidden activation 'swish'"):
+        Network([4, 2], hidden="swish")
+
+
 @pytest.mark.parametrize(
     "sizes,match",
     [([4], r"at least an input and an output layer"), ([4, 0, 2], r"every layer width must be a positive integer"), ([4, 2.5, 2], r"positive integer")],
