@@ -42,11 +42,13 @@ def check_inputs(X: Any, n_inputs: int, dtype: np.dtype, name: str = "X") -> np.
         )
     if x.shape[0] == 0:
         raise ValueError(f"{name} is an empty batch (shape {x.shape}); expected at least one example")
-    x = x.astype(dtype, copy=False)
     if not np.isfinite(x).all():
         bad = int((~np.isfinite(x)).sum())
         raise ValueError(f"{name} contains {bad} NaN or infinite values; expected finite numbers")
-    return x
+    limit = np.finfo(dtype).max
+    if np.abs(x).max() > limit:  # checked before the cast, which would overflow to inf with a warning
+        raise ValueError(f"{name} has values up to {float(np.abs(x).max()):.3g}, beyond the range of {np.dtype(dtype).name} (±{limit:.3g})")
+    return x.astype(dtype, copy=False)
 
 
 def check_targets(

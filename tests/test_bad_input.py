@@ -115,3 +115,9 @@ def test_complex_targets(net):
     X, y = good_batch()
     with pytest.raises(TypeError, match=r"Y must be a real numeric array, got complex dtype complex128"):
         net.cost(X, np.eye(2)[y] + 0j)
+
+
+def test_input_too_large_for_float32():
+    net = Network([2, 2], dtype="float32")
+    with pytest.raises(ValueError, match=r"X has values up to 1e\+300, beyond the range of float32"):
+        net.cost(np.array([[1e300, 0.0]]), [0])
