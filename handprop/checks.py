@@ -89,9 +89,11 @@ def check_targets(
             f"{name} has shape {y.shape}; expected one-hot rows of shape ({n}, {n_outputs}) "
             f"or integer labels of shape ({n},)"
         )
-    y = y.astype(dtype, copy=False)
     if not np.isfinite(y).all():
         raise ValueError(f"{name} contains NaN or infinite values; expected finite targets")
+    if np.abs(y).max() > np.finfo(dtype).max:  # before the cast, which would overflow to inf
+        raise ValueError(f"{name} has values beyond the range of {np.dtype(dtype).name}")
+    y = y.astype(dtype, copy=False)
     if probabilities and (y.min() < 0 or y.max() > 1):
         raise ValueError(f"cross-entropy targets must lie in [0, 1]; {name} ranges over [{y.min()}, {y.max()}]")
     return y
