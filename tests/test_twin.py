@@ -134,5 +134,5 @@ def test_twin_round_trips_through_network():
 
 
 def test_import_handprop_does_not_import_torch():
-    code = "import sys, handprop, handprop.cli; assert 'torch' not in sys.modules, 'torch was imported'"
+    code = "import sys, handprop, handprop.cli, handprop.commands.check; handprop.cli.build_parser(); assert 'torch' not in sys.modules, 'torch was imported'"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=str(__import__("pathlib").Path(__file__).parents[1]))
