@@ -18,6 +18,7 @@ from ..cli import CLIError
 # full gradcheck differences every entry (~0.3 ms each); above this many entries "auto" uses
 # gradcheck's fast (projected) mode, which checks random directions through all of them at once
 FULL_GRADCHECK_MAX_ENTRIES = 5000
+GRADCHECK_MODES = ("auto", "full", "fast", "off")
 
 
 def register(subparsers: Any) -> None:
@@ -36,14 +37,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--cost", default="quadratic", help="quadratic or cross_entropy (default: %(default)s)")
     p.add_argument("--init", default="normal", help="normal, xavier or he (default: %(default)s)")
     p.add_argument("--dtype", default="float64", help="float32 or float64 (default: %(default)s)")
-    p.add_argument("--batch-size", type=int, default=10, help="examples in the batch (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="seed for the weights and the random batch (default: %(default)s)")
+    p.add_argument("--batch-size", default="10", help="examples in the batch (default: %(default)s)")
+    p.add_argument("--seed", default="0", help="seed for the weights and the random batch (default: %(default)s)")
     p.add_argument("--device", default="cpu", help="torch device for the twin (default: %(default)s)")
-    p.add_argument("--tolerance", type=float, default=None, help="relative-error tolerance (default: 1e-10 for float64, 1e-4 for float32)")
+    p.add_argument("--tolerance", default=None, help="relative-error tolerance (default: 1e-10 for float64, 1e-4 for float32)")
     p.add_argument(
         "--gradcheck",
         default="auto",
-        choices=("auto", "full", "fast", "off"),
         help=f"finite differences in float64: full (every entry), fast (projected), auto = full up to {FULL_GRADCHECK_MAX_ENTRIES} entries (default: %(default)s)",
     )
     p.add_argument("--data-root", default=None, help="use the first MNIST test images from this root instead of random inputs")
@@ -61,16 +61,29 @@ def parse_arch(text: str) -> list[int]:
     return sizes
 
 
+def _number(flag: str, text: str, kind: type, ok: Any, expected: str) -> Any:
+    """Parse a numeric flag here rather than in argparse, so a bad value is one line (exit 2)."""
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or not ok(value):
+        raise CLIError(f"{flag} must be {expected}, got {text!r}")
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from handprop import Network
 
     sizes = parse_arch(args.arch)
-    if args.batch_size < 1:
-        raise CLIError(f"--batch-size must be a positive integer, got {args.batch_size}")
-    if args.tolerance is not None and not args.tolerance > 0:
-        raise CLIError(f"--tolerance must be positive, got {args.tolerance}")
+    args.batch_size = _number("--batch-size", args.batch_size, int, lambda v: v >= 1, "a positive integer")
+    args.seed = _number("--seed", args.seed, int, lambda v: v >= 0, "a non-negative integer")
+    if args.tolerance is not None:
+        args.tolerance = _number("--tolerance", args.tolerance, float, lambda v: 0 < v < float("inf"), "a positive number")
+    if args.gradcheck not in GRADCHECK_MODES:
+        raise CLIError(f"--gradcheck must be one of {', '.join(GRADCHECK_MODES)}, got {args.gradcheck!r}")
     hidden = args.hidden.split(",") if "," in args.hidden else args.hidden
     rng = np.random.default_rng(args.seed)
     net = Network(sizes, hidden=hidden, output=args.output, cost=args.cost, init=args.init, dtype=args.dtype, seed=rng)
