@@ -77,3 +77,14 @@ def test_bad_flags_one_line_exit_2(capsys, flags, message):
     assert captured.out == ""
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("handprop check: error: ") and message in lines[0]
+
+
+def test_missing_mnist_is_one_line(capsys, tmp_path):
+    assert main(["check", "--data-root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "MNIST files missing from" in err[0]
+
+
+def test_data_root_needs_the_mnist_shape(capsys, tmp_path):
+    assert main(["check", "--arch", "5-3", "--data-root", str(tmp_path)]) == 2
+    assert "--data-root gives MNIST (784 inputs, 10 classes)" in capsys.readouterr().err
