@@ -28,6 +28,8 @@ def check_inputs(X: Any, n_inputs: int, dtype: np.dtype, name: str = "X") -> np.
     x = np.asarray(X)
     if x.dtype == object or not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
         raise TypeError(f"{name} must be a numeric array of shape (n, {n_inputs}), got dtype {x.dtype}")
+    if np.iscomplexobj(x):  # casting would silently drop the imaginary part
+        raise TypeError(f"{name} must be a real numeric array of shape (n, {n_inputs}), got complex dtype {x.dtype}")
     if x.ndim != 2:
         hint = f"; for one example use {name}.reshape(1, -1)" if x.ndim == 1 else ""
         raise ValueError(
@@ -40,11 +42,13 @@ def check_inputs(X: Any, n_inputs: int, dtype: np.dtype, name: str = "X") -> np.
         )
     if x.shape[0] == 0:
         raise ValueError(f"{name} is an empty batch (shape {x.shape}); expected at least one example")
-    x = x.astype(dtype, copy=False)
     if not np.isfinite(x).all():
         bad = int((~np.isfinite(x)).sum())
         raise ValueError(f"{name} contains {bad} NaN or infinite values; expected finite numbers")
-    return x
+    limit = np.finfo(dtype).max
+    if np.abs(x).max() > limit:  # checked before the cast, which would overflow to inf with a warning
+        raise ValueError(f"{name} has values up to {float(np.abs(x).max()):.3g}, beyond the range of {np.dtype(dtype).name} (±{limit:.3g})")
+    return x.astype(dtype, copy=False)
 
 
 def check_targets(
@@ -59,6 +63,8 @@ def check_targets(
     y = np.asarray(Y)
     if y.dtype == object or not (np.issubdtype(y.dtype, np.number) or y.dtype == bool):
         raise TypeError(f"{name} must be a numeric array, got dtype {y.dtype}")
+    if np.iscomplexobj(y):  # casting would silently drop the imaginary part
+        raise TypeError(f"{name} must be a real numeric array, got complex dtype {y.dtype}")
     if y.ndim == 1:
         if y.shape[0] != n:
             raise ValueError(f"{name} has {y.shape[0]} labels but X has {n} examples; expected shape ({n},)")
@@ -83,9 +89,11 @@ def check_targets(
             f"{name} has shape {y.shape}; expected one-hot rows of shape ({n}, {n_outputs}) "
             f"or integer labels of shape ({n},)"
         )
-    y = y.astype(dtype, copy=False)
     if not np.isfinite(y).all():
         raise ValueError(f"{name} contains NaN or infinite values; expected finite targets")
+    if np.abs(y).max() > np.finfo(dtype).max:  # before the cast, which would overflow to inf
+        raise ValueError(f"{name} has values beyond the range of {np.dtype(dtype).name}")
+    y = y.astype(dtype, copy=False)
     if probabilities and (y.min() < 0 or y.max() > 1):
         raise ValueError(f"cross-entropy targets must lie in [0, 1]; {name} ranges over [{y.min()}, {y.max()}]")
     return y

@@ -108,6 +108,7 @@ class Network:
         self.dtype = as_dtype(dtype)
         L = len(self.sizes) - 1
         if isinstance(hidden, str):
+            get_activation(hidden)  # check the name even when there is no hidden layer to use it
             hidden_names = [hidden] * (L - 1)
         elif isinstance(hidden, (list, tuple)) and all(isinstance(h, str) for h in hidden):
             hidden_names = list(hidden)
