@@ -81,7 +81,9 @@ def judge(case: Case, function_run: FunctionRun, rtol: float) -> Verdict:
 
 def _fail(tags: list[str], detail: str = "", error: Optional[float] = None, candidates=None) -> Verdict:
     sentences = [TAGS[t] for t in tags]
-    message = " ".join(sentences + ([detail] if detail else []))
+    message = " ".join(sentences)
+    if detail:
+        message += ("\n" if "\n" in detail else " ") + detail
     return Verdict(False, list(tags), message, error, candidates or ([tuple(tags)] if tags else []))
 
 
