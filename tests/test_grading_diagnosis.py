@@ -100,10 +100,20 @@ def test_sigmoid_with_wrong_values_fails_without_a_made_up_tag():
     assert "Largest error" in failed[0].output
 
 
-def test_float32_noise_passes_within_the_default_tolerance():
-    source = mutate(REFERENCE, ("    return nabla_w, nabla_b", "    return [w.astype(np.float32) for w in nabla_w], [b.astype(np.float32) for b in nabla_b]"))
-    report = grade_source(source.encode(), fast_config())
+FLOAT32 = ("    n = x.shape[0]\n", "    n = x.shape[0]\n    x, y = x.astype(np.float32), y.astype(np.float32)\n"
+           "    weights = [w.astype(np.float32) for w in weights]\n    biases = [b.astype(np.float32) for b in biases]\n")
+
+
+def test_a_float32_computation_passes_within_the_default_tolerance():
+    report = grade_source(mutate(REFERENCE, FLOAT32).encode(), fast_config(cases=10))
     assert report.functions["backprop"].score == report.functions["backprop"].max_score
+
+
+def test_a_float32_computation_with_a_mistake_is_still_diagnosed():
+    source = mutate(REFERENCE, FLOAT32, *BACKPROP_MISTAKES["missing-batch-mean"])
+    report = grade_source(source.encode(), fast_config())
+    failed = [t for t in report.tests if t.function == "backprop" and not t.passed]
+    assert failed and all(t.tags == ["missing-batch-mean"] for t in failed)
 
 
 @pytest.mark.parametrize(

@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--hidden", type=int, default=0, help="how many of each function's cases are hidden on Gradescope (default 0)")
     p.add_argument("--hidden-visibility", choices=VISIBILITIES, default="after_published",
                    help="Gradescope visibility of hidden cases (default after_published)")
-    p.add_argument("--rtol", type=float, default=1e-6, help="relative tolerance (default 1e-6)")
+    p.add_argument("--rtol", type=float, default=1e-5, help="relative tolerance on each array's scale (default 1e-5; float32 work passes)")
     p.add_argument("--points", action="append", default=[], metavar="FUNCTION=P",
                    help=f"points for a function (repeatable; defaults {', '.join(f'{k}={v:g}' for k, v in DEFAULT_POINTS.items())})")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds per function, wall clock (default 10)")

@@ -72,7 +72,7 @@ class GradingConfig:
     cases: int = 5
     hidden: int = 0
     hidden_visibility: str = "after_published"
-    rtol: float = 1e-6
+    rtol: float = 1e-5
     points: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_POINTS))
     sandbox: SandboxLimits = field(default_factory=SandboxLimits)
 

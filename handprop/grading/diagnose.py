@@ -4,7 +4,8 @@ Mistakes are recognised by fitting, never by guessing: the least-squares scale s
 student's gradient and the correct one (s = n: summed instead of averaged; s = −1: sign; s = 2 or ½:
 the ½ of the cost), a comparison with the transpose, and recomputation with the known wrong
 formulas of ``variants.py``. A tag is attached only when the fitted explanation reproduces the
-student's numbers to within ``DIAGNOSIS_RTOL``; a passing answer is never diagnosed.
+student's numbers to within the grading tolerance (at least ``DIAGNOSIS_RTOL``), so a float32
+computation with a mistake is still recognised; a passing answer is never diagnosed.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from .variants import variant_backprop
 
 Array = np.ndarray
 
-DIAGNOSIS_RTOL = 1e-6  # how exactly an explanation must reproduce the student's numbers
+DIAGNOSIS_RTOL = 1e-6  # the least tolerance an explanation must reproduce the student's numbers to
 
 # The stable tags, each with the sentence shown to the student.
 TAGS: dict[str, str] = {
@@ -79,6 +80,10 @@ def judge(case: Case, function_run: FunctionRun, rtol: float) -> Verdict:
     return _judge_single(case, run.arrays, rtol)
 
 
+def _tol(rtol: float) -> float:
+    return max(rtol, DIAGNOSIS_RTOL)
+
+
 def _fail(tags: list[str], detail: str = "", error: Optional[float] = None, candidates=None) -> Verdict:
     sentences = [TAGS[t] for t in tags]
     message = " ".join(sentences)
@@ -116,10 +121,10 @@ def _judge_single(case: Case, arrays: dict[str, Array], rtol: float) -> Verdict:
     if case.function == "sigmoid_prime":
         z = case.inputs["z"]
         for wrong in (z * (1 - z), _sig_prime(sigmoid(z))):  # a(1 − a) applied to z; σ′(σ(z))
-            candidates += [("derivative-of-activation-not-preactivation",) + extra for extra in _scale_tags(got, wrong, None)]
-        candidates += [c for c in _scale_tags(got, expected, None) if c]
+            candidates += [("derivative-of-activation-not-preactivation",) + extra for extra in _scale_tags(got, wrong, None, _tol(rtol))]
+        candidates += [c for c in _scale_tags(got, expected, None, _tol(rtol)) if c]
     if case.function == "feedforward" and got.shape[0] == got.shape[1]:
-        if relative_error(got, expected.T) <= DIAGNOSIS_RTOL:
+        if relative_error(got, expected.T) <= _tol(rtol):
             candidates.append(("transposed",))
     return _from_candidates(candidates, error, rtol)
 
@@ -145,7 +150,7 @@ def _ordered(candidates: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
 # -- scale fitting -------------------------------------------------------------------------------
 
 
-def fitted_scale(got: Sequence[Array], ref: Sequence[Array]) -> Optional[float]:
+def fitted_scale(got: Sequence[Array], ref: Sequence[Array], tol: float = DIAGNOSIS_RTOL) -> Optional[float]:
     """The least-squares s minimising Σ‖got − s·ref‖², if s·ref reproduces got; else None."""
     g = np.concatenate([a.ravel() for a in got]) if got else np.zeros(0)
     r = np.concatenate([a.ravel() for a in ref]) if ref else np.zeros(0)
@@ -155,12 +160,12 @@ def fitted_scale(got: Sequence[Array], ref: Sequence[Array]) -> Optional[float]:
     if rr == 0.0 or not np.isfinite(g).all():
         return None
     s = float(g @ r) / rr
-    if s == 0.0 or np.max(np.abs(g - s * r)) > DIAGNOSIS_RTOL * abs(s) * np.max(np.abs(r)):
+    if s == 0.0 or np.max(np.abs(g - s * r)) > tol * abs(s) * np.max(np.abs(r)):
         return None
     return s
 
 
-def explain_scale(s: float, n: Optional[int]) -> list[tuple[str, ...]]:
+def explain_scale(s: float, n: Optional[int], tol: float = DIAGNOSIS_RTOL) -> list[tuple[str, ...]]:
     """Every smallest combination of known mistakes whose factors multiply to s (() for s = 1)."""
     factors = [(-1.0, "sign-flipped"), (2.0, "factor-2"), (0.5, "factor-2")]
     if n is not None and n > 1:
@@ -172,16 +177,16 @@ def explain_scale(s: float, n: Optional[int]) -> list[tuple[str, ...]]:
             if len(set(tags)) < len(tags):
                 continue
             product = float(np.prod([f for f, _ in combo])) if combo else 1.0
-            if abs(product - s) <= 1e-6 * abs(s):
+            if abs(product - s) <= tol * abs(s):
                 found.append(tuple(tags))
         if found:
             return found
     return []
 
 
-def _scale_tags(got: Array, ref: Array, n: Optional[int]) -> list[tuple[str, ...]]:
-    s = fitted_scale([got], [ref])
-    return [] if s is None else explain_scale(s, n)
+def _scale_tags(got: Array, ref: Array, n: Optional[int], tol: float) -> list[tuple[str, ...]]:
+    s = fitted_scale([got], [ref], tol)
+    return [] if s is None else explain_scale(s, n, tol)
 
 
 # -- functions returning (weights-like, biases-like) --------------------------------------------
@@ -239,46 +244,47 @@ def _judge_pair(case: Case, arrays: dict[str, Array], rtol: float) -> Verdict:
         eta = float(case.inputs["eta"])
         got_w = [(w - nw) / eta for w, nw in zip(weights, got_w)]
         got_b = [(b - nb) / eta for b, nb in zip(biases, got_b)]
-    return _from_candidates(gradient_candidates(got_w, got_b, g_w, g_b, weights, biases, x, y), error, rtol)
+    candidates = gradient_candidates(got_w, got_b, g_w, g_b, weights, biases, x, y, _tol(rtol))
+    return _from_candidates(candidates, error, rtol)
 
 
 def gradient_candidates(
     got_w: list[Array], got_b: list[Array], g_w: list[Array], g_b: list[Array],
-    weights: list[Array], biases: list[Array], x: Array, y: Array,
+    weights: list[Array], biases: list[Array], x: Array, y: Array, tol: float = DIAGNOSIS_RTOL,
 ) -> list[tuple[str, ...]]:  # fmt: skip
     """Every known mistake (or combination) that reproduces the student's gradient."""
     n, L = x.shape[0], len(weights)
     candidates: list[tuple[str, ...]] = []
     # Transposed weight gradients (square layers keep their shape, so compare values).
     transposed = [
-        g.shape[0] == g.shape[1] and relative_error(g, e.T) <= DIAGNOSIS_RTOL < relative_error(g, e)
+        g.shape[0] == g.shape[1] and relative_error(g, e.T) <= tol < relative_error(g, e)
         for g, e in zip(got_w, g_w)
     ]
     if any(transposed):
-        rest_ok = all(t or relative_error(g, e) <= DIAGNOSIS_RTOL for t, g, e in zip(transposed, got_w, g_w))
-        if rest_ok and all(relative_error(g, e) <= DIAGNOSIS_RTOL for g, e in zip(got_b, g_b)):
+        rest_ok = all(t or relative_error(g, e) <= tol for t, g, e in zip(transposed, got_w, g_w))
+        if rest_ok and all(relative_error(g, e) <= tol for g, e in zip(got_b, g_b)):
             candidates.append(("transposed",))
     # One scale for everything, or one for the weights and another for the biases.
-    s = fitted_scale(got_w + got_b, g_w + g_b)
+    s = fitted_scale(got_w + got_b, g_w + g_b, tol)
     if s is not None:
-        candidates += explain_scale(s, n)
+        candidates += explain_scale(s, n, tol)
     else:
-        s_w, s_b = fitted_scale(got_w, g_w), fitted_scale(got_b, g_b)
+        s_w, s_b = fitted_scale(got_w, g_w, tol), fitted_scale(got_b, g_b, tol)
         if s_w is not None and s_b is not None:
-            for a, b in itertools.product(explain_scale(s_w, n), explain_scale(s_b, n)):
+            for a, b in itertools.product(explain_scale(s_w, n, tol), explain_scale(s_b, n, tol)):
                 candidates.append(tuple(dict.fromkeys(a + b)))
     # Recompute with the known wrong formulas for σ′, allowing a scale mistake on top.
     places = ("all", "output", "hidden") if L > 1 else ("all",)
     for derivative, tag in (("none", "missing-activation-derivative"), ("a", "derivative-of-activation-not-preactivation"), ("z(1-z)", "derivative-of-activation-not-preactivation")):
         for where in places:
             v_w, v_b, _ = variant_backprop(weights, biases, x, y, derivative, where)
-            s = fitted_scale(got_w + got_b, v_w + v_b)
+            s = fitted_scale(got_w + got_b, v_w + v_b, tol)
             if s is not None:
-                candidates += [(tag,) + extra for extra in explain_scale(s, n)]
+                candidates += [(tag,) + extra for extra in explain_scale(s, n, tol)]
     # Biases summed over the units instead of the examples (same shape only when n = out).
     _, _, deltas = variant_backprop(weights, biases, x, y)
     for i, (g, d) in enumerate(zip(got_b, deltas)):
-        if d.shape[0] == d.shape[1] and relative_error(g, d.sum(axis=1)) <= DIAGNOSIS_RTOL < relative_error(g, g_b[i]):
+        if d.shape[0] == d.shape[1] and relative_error(g, d.sum(axis=1)) <= tol < relative_error(g, g_b[i]):
             candidates.append(("bias-not-reduced",))
             break
     return candidates
