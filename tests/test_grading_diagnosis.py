@@ -155,3 +155,18 @@ def test_sandbox_inputs_hold_no_expected_values():
     expected = [e for cases in suite.values() for c in cases for e in c.expected.values()]
     for value in flat.values():
         assert not any(value.shape == e.shape and np.array_equal(value, e) for e in expected)
+
+
+@pytest.mark.parametrize(
+    "changes, tags",
+    [
+        ([("delta.sum(axis=0)", "delta.sum(axis=0, keepdims=True)")], ["wrong-shape"]),  # (1, out), also at n = 1
+        ([("* sigmoid_prime(zs[-1]) / n", "* sigmoid_prime(zs[-1]) * 2")], ["missing-batch-mean", "factor-2"]),
+        ([("* sigmoid_prime(zs[-1]) / n", "/ n"), ("* sigmoid_prime(zs[-l])", "")], ["missing-activation-derivative"]),
+        ([("    return nabla_w, nabla_b", "    nabla_w, nabla_b")], ["not-an-array"]),
+    ],
+)
+def test_realistic_variations(changes, tags):
+    report = grade_source(mutate(REFERENCE, *changes).encode(), fast_config())
+    failed = [t for t in report.tests if t.function == "backprop" and not t.passed]
+    assert failed and all(t.tags == tags for t in failed), [(t.name, t.tags) for t in failed]

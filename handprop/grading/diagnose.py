@@ -218,18 +218,21 @@ def _judge_pair(case: Case, arrays: dict[str, Array], rtol: float) -> Verdict:
         else:
             tags.append("wrong-shape")
             details.append(f"Layer {i}: weights expected {e.shape}, got {g.shape}.")
+    alternative = list(tags)  # at n = 1 an unreduced (n, out) is also keepdims' (1, out)
     for i, (g, e) in enumerate(zip(got_b, exp_b)):
         if g.shape == e.shape:
             continue
         out = e.shape[0]
         if g.shape == (n, out) or (g.shape == (n,) and n != out):
             tags.append("bias-not-reduced")
+            alternative.append("wrong-shape" if n == 1 else "bias-not-reduced")
         else:
             tags.append("wrong-shape")
+            alternative.append("wrong-shape")
         details.append(f"Layer {i}: biases expected {e.shape}, got {g.shape}.")
     if tags:
-        tags = list(dict.fromkeys(tags))
-        return _fail(tags, " ".join(details))
+        tags, alternative = list(dict.fromkeys(tags)), list(dict.fromkeys(alternative))
+        return _fail(tags, " ".join(details), candidates=list(dict.fromkeys([tuple(tags), tuple(alternative)])))
     if not all(np.isfinite(a).all() for a in got_w + got_b):
         return _fail(["nan-or-inf"])
     error = max(relative_error(g, e) for g, e in zip(got_w + got_b, exp_w + exp_b))
