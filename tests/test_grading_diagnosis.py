@@ -169,4 +169,7 @@ def test_sandbox_inputs_hold_no_expected_values():
 def test_realistic_variations(changes, tags):
     report = grade_source(mutate(REFERENCE, *changes).encode(), fast_config())
     failed = [t for t in report.tests if t.function == "backprop" and not t.passed]
-    assert failed and all(t.tags == tags for t in failed), [(t.name, t.tags) for t in failed]
+    # With a batch of 1 a missing mean is invisible (n·g = g), so that case shows only the rest.
+    batch_of_one = [t for t in failed if "batch of 1)" in t.output]
+    assert failed and all(t.tags == tags for t in failed if t not in batch_of_one), [(t.name, t.tags) for t in failed]
+    assert all(t.tags == [x for x in tags if x != "missing-batch-mean"] for t in batch_of_one)
