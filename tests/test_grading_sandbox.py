@@ -19,6 +19,7 @@ import pytest
 from handprop.cli import main
 from handprop.grading import SandboxLimits, grade_source
 from handprop.grading.cases import build_cases, sandbox_inputs
+from handprop.grading import sandbox as sandbox_module
 from handprop.grading.sandbox import _process_table, read_npz, run_submission
 
 from grading_helpers import REFERENCE, fast_config, mutate
@@ -299,3 +300,26 @@ def test_zip_member_sizes_are_checked(tmp_path):
         assert zf.infolist()[0].file_size > 100
     with pytest.raises(ValueError):
         read_npz(path, os.geteuid(), max_bytes=100)
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="network isolation needs the grader to run as root")
+def test_child_cannot_reach_the_network():
+    import socket
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        port = server.getsockname()[1]
+        source = f'''
+import socket
+
+def sigmoid(z):
+    with socket.create_connection(("127.0.0.1", {port}), timeout=1):
+        pass
+    return 1 / (1 + __import__("numpy").exp(-z))
+'''
+        report = grade(source, cases=1)
+    if any("network" in message for message in sandbox_module._warned):
+        pytest.skip("this kernel/container does not allow a new network namespace (no CAP_SYS_ADMIN)")
+    assert report.functions["sigmoid"].tags == ["exception"]
+    assert "Network is unreachable" in next(t.output for t in report.tests if t.function == "sigmoid")

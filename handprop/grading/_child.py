@@ -2,7 +2,8 @@
 ``python -I -c``, so the child never imports handprop (nor anything from the grader's folders).
 
 Protocol, over two pipes that are not the student's stdout:
-  child → grader  "started"        numpy imported and inputs read (before any student code runs)
+  child → grader  "started network=isolated|shared"   numpy imported, inputs read, user switched
+                                   (before any student code runs)
   child → grader  "ready NAMES"    the submission was imported; NAMES lists the callables it defines
   child → grader  "import-error"   importing it failed; the trimmed traceback is in import.npz
   grader → child  "FUNCTION"       run every case of FUNCTION; results go to out_FUNCTION.npz
@@ -109,7 +110,12 @@ def main():
     with np.load("inputs.npz", allow_pickle=False) as stored:
         inputs = {key: stored[key] for key in stored.files}
 
+    network = "shared"
     if uid != "-":
+        # As root we may cut the child off the network: a new, empty network namespace (needs
+        # CAP_SYS_ADMIN, which a container may lack; then the network stays reachable).
+        if ctypes.CDLL(None, use_errno=True).unshare(0x40000000) == 0:  # CLONE_NEWNET
+            network = "isolated"
         # Become the unprivileged sandbox user for good (as root, setuid sets real, effective and
         # saved ids), with no supplementary groups, before any of the student's code runs.
         os.setgroups([])
@@ -122,7 +128,7 @@ def main():
     except (OSError, AttributeError):
         pass
     os.umask(0o077)
-    reply.write("started\n")
+    reply.write(f"started network={network}\n")
 
     module = types.ModuleType("submission")
     module.__file__ = "submission.py"

@@ -17,7 +17,8 @@ Containment, in layers:
   is what makes the process limit bite (the kernel does not apply RLIMIT_NPROC to root) and what
   keeps the child out of the grader's files. (Switching inside the child rather than before exec
   lets the interpreter live where only root can read it; the modules in ``_child.PRELOAD`` are
-  imported first for that case.)
+  imported first for that case.) As root, the child also enters a new, empty network namespace
+  when the kernel lets it (CAP_SYS_ADMIN), so it cannot reach the network.
 """
 
 from __future__ import annotations
@@ -111,11 +112,13 @@ def run_submission(
 def _serve(child: "_Child", workdir: Path, remaining: list[str], results: dict[str, FunctionRun], limits: SandboxLimits) -> bool:
     """Drive one child through ``remaining`` (consumed in place); True means "start another child"."""
     line = child.expect(("started",), STARTUP_TIMEOUT)
-    if line != "started":
+    if not line:
         raise SandboxError(
             "the sandbox process could not start (numpy must be importable by the sandbox user and "
             f"within the {limits.memory_mb} MiB memory limit): {child.output_tail() or 'no output'}"
         )
+    if line != "started network=isolated" and limits.uid is not None:
+        _warn_once("the sandbox could not be cut off the network (no CAP_SYS_ADMIN for unshare); submissions can open connections")
     line = child.expect(("ready", "import-error"), limits.timeout)
     if line is None or line == "":
         if line is None:
@@ -384,6 +387,13 @@ def _process_table() -> dict[int, tuple[int, int, str, int]]:
 
 
 _subreaper_done = False
+_warned: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        logger.warning(message)
 
 
 def _become_subreaper() -> None:
