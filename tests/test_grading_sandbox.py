@@ -308,18 +308,31 @@ def test_child_cannot_reach_the_network():
 
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
-        server.listen(1)
+        server.listen(8)
         port = server.getsockname()[1]
+        # bash's /dev/tcp opens a TCP connection without needing Python's socket module.
         source = f'''
-import socket
+import os
+import numpy as np
 
 def sigmoid(z):
-    with socket.create_connection(("127.0.0.1", {port}), timeout=1):
-        pass
-    return 1 / (1 + __import__("numpy").exp(-z))
+    pid = os.fork()
+    if pid == 0:
+        os.execv("/bin/bash", ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/{port}"])
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise ConnectionError("no network")
+    return 1 / (1 + np.exp(-z))
 '''
+        control = run_submission(
+            source.encode(),
+            {k: v for k, v in sandbox_inputs(build_cases(fast_config(cases=1))).items() if k.startswith("sigmoid/")},
+            ["sigmoid"],
+            SandboxLimits(timeout=3.0, uid=None),  # the grader's own user: no namespace, connects
+        )
+        assert control["sigmoid"].cases[1].status == "ok", "the probe itself cannot connect"
         report = grade(source, cases=1)
     if any("network" in message for message in sandbox_module._warned):
         pytest.skip("this kernel/container does not allow a new network namespace (no CAP_SYS_ADMIN)")
     assert report.functions["sigmoid"].tags == ["exception"]
-    assert "Network is unreachable" in next(t.output for t in report.tests if t.function == "sigmoid")
+    assert "ConnectionError: no network" in next(t.output for t in report.tests if t.function == "sigmoid")
