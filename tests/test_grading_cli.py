@@ -175,3 +175,12 @@ def test_batch_grades_a_folder_into_one_csv(tmp_path, capsys):
     assert rows[0]["total"] == "10" and rows[2]["total"] == "0"
     assert float(rows[1]["backprop"]) < 4 and "missing-batch-mean" in rows[1]["tags"]
     assert "graded 3 of 3" in capsys.readouterr().err
+
+
+def test_the_instructor_guide_documents_every_tag():
+    from pathlib import Path
+
+    from handprop.grading import TAGS
+
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "grading.md").read_text(encoding="utf-8")
+    assert all(f"`{tag}`" in guide for tag in TAGS)

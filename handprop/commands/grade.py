@@ -43,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help=f"points for a function (repeatable; defaults {', '.join(f'{k}={v:g}' for k, v in DEFAULT_POINTS.items())})")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds per function, wall clock (default 10)")
     p.add_argument("--memory-mb", type=int, default=1024, help="address-space limit of the sandbox in MiB (default 1024)")
-    p.add_argument("--max-processes", type=int, default=32, help="process limit of the sandbox user (default 32)")
+    p.add_argument("--max-processes", type=int, default=8, help="process limit of the sandbox user (default 8)")
     p.add_argument("--sandbox-uid", type=int, default=None,
                    help="user id that runs submissions (default: 65534 'nobody' when run as root, else your own)")
     p.add_argument("--no-progress", action="store_true", help="--batch: no progress bar")

@@ -38,7 +38,7 @@ class SandboxLimits:
 
     timeout: float = 10.0
     memory_mb: int = 1024  # RLIMIT_AS: address space, so numpy's import must fit in it
-    max_processes: int = 32  # RLIMIT_NPROC: counts every process of the child's user
+    max_processes: int = 8  # RLIMIT_NPROC: counts every process (and thread) of the child's user
     max_file_mb: int = 64  # RLIMIT_FSIZE: largest file the child may write
     uid: Optional[int] = field(default_factory=default_sandbox_uid)
     gid: Optional[int] = None  # defaults to uid when uid is set
