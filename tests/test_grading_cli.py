@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 import os
+import subprocess
+import sys
 import zipfile
 
 import pytest
@@ -138,12 +140,23 @@ def test_bundle_files_and_run_autograder(tmp_path, capsys):
     config = config_from_dict(json.loads((bundle / "grading.json").read_text()))
     assert config.seed == 3 and config.hidden == 2 and config.sandbox.timeout == 3
 
+    compile((bundle / "run_autograder").read_text(), "run_autograder", "exec")
+    assert subprocess.run(["bash", "-n", str(bundle / "setup.sh")]).returncode == 0
+
     submission = tmp_path / "submission"
     submission.mkdir()
     (submission / "hw.py").write_text(REFERENCE)
     results = tmp_path / "results" / "results.json"
     results.parent.mkdir()
-    assert gradescope_main(str(bundle), str(submission), str(results)) == 0
+    # What run_autograder does, with the bundle's own copy of handprop (-I: not this checkout).
+    code = (
+        f"import sys; sys.path.insert(0, {str(bundle)!r}); import handprop; "
+        f"assert handprop.__file__.startswith({str(bundle)!r}), handprop.__file__; "
+        "from handprop.grading.bundle import gradescope_main; "
+        f"sys.exit(gradescope_main({str(bundle)!r}, {str(submission)!r}, {str(results)!r}))"
+    )
+    run = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
     data = json.loads(results.read_text())
     check_gradescope_schema(data)
     assert data["score"] == 10
