@@ -13,7 +13,7 @@ import pytest
 
 from handprop.cli import main
 from handprop.grading import TEMPLATE, grade_source
-from handprop.grading.bundle import config_from_dict, gradescope_main, write_bundle
+from handprop.grading.bundle import config_from_dict, gradescope_main
 
 from grading_helpers import REFERENCE, fast_config, mutate
 

@@ -20,6 +20,7 @@ from handprop.cli import main
 from handprop.grading import SandboxLimits, grade_source
 from handprop.grading.cases import build_cases, sandbox_inputs
 from handprop.grading import sandbox as sandbox_module
+from handprop.grading.config import NOBODY_UID
 from handprop.grading.sandbox import _process_table, read_npz, run_submission
 
 from grading_helpers import REFERENCE, fast_config, mutate
@@ -27,8 +28,9 @@ from grading_helpers import REFERENCE, fast_config, mutate
 IS_ROOT = os.geteuid() == 0
 
 
-def leftovers() -> list[int]:
-    """Sandbox processes still alive: our descendants outside our session (and any 'nobody' process)."""
+def leftovers(baseline: frozenset = frozenset()) -> list[int]:
+    """Sandbox processes still alive: our descendants outside our session, and (as root) any
+    process of the sandbox user that was not there before (``baseline``)."""
     table = _process_table()
     me, my_sid = os.getpid(), os.getsid(0)
     found = []
@@ -38,9 +40,15 @@ def leftovers() -> list[int]:
             chain.add(p)
             p = table[p][0]
         descendant = p == me or ppid == me
-        if state != "Z" and ((descendant and sid != my_sid) or (IS_ROOT and uid == 65534)):
+        if state == "Z" or pid in baseline:
+            continue
+        if (descendant and sid != my_sid) or (IS_ROOT and uid == NOBODY_UID):
             found.append(pid)
     return found
+
+
+def sandbox_user_processes() -> frozenset:
+    return frozenset(pid for pid, (_, _, _, uid) in _process_table().items() if IS_ROOT and uid == NOBODY_UID)
 
 
 def grade(source: str, **kwargs):
@@ -53,9 +61,9 @@ def total_tags(report) -> set[str]:
 
 @pytest.fixture(autouse=True)
 def no_leftovers():
-    assert leftovers() == [], "sandbox processes were alive before the test"
-    yield
-    assert leftovers() == [], "sandbox processes survived the grading"
+    baseline = sandbox_user_processes()  # e.g. a system daemon running as nobody
+    yield baseline
+    assert leftovers(baseline) == [], "sandbox processes survived the grading"
 
 
 def test_syntax_error_scores_zero_with_the_error_shown():
@@ -114,7 +122,7 @@ def sigmoid(z):
 '''
 
 
-def test_fork_bomb_is_contained_by_the_process_limit_and_killed():
+def test_fork_bomb_is_contained_by_the_process_limit_and_killed(no_leftovers):
     limit = 8
     config = fast_config(cases=1, max_processes=limit)
     inputs = {k: v for k, v in sandbox_inputs(build_cases(config)).items() if k.startswith("sigmoid/")}
@@ -122,7 +130,7 @@ def test_fork_bomb_is_contained_by_the_process_limit_and_killed():
     runs = run_submission(FORK_PROBE.encode(), inputs, ["sigmoid"], limits)
     made = runs["sigmoid"].cases[1].arrays["out"].flat[0]
     assert made < limit, f"the process limit did not hold: {made} forks succeeded"
-    assert leftovers() == []
+    assert leftovers(no_leftovers) == []
 
     start = time.monotonic()
     report = grade(FORK_BOMB, cases=2, max_processes=limit, timeout=1.0)
