@@ -44,7 +44,7 @@ TAGS: dict[str, str] = {
     "missing-function": "Your file does not define this function (check its name and that it is at the top level).",
 }
 
-# Scale factors a fitted s is explained by; n-factors only for batches of n ≥ 3 (see cases.BATCH_SIZES).
+# When several explanations fit equally well, the one whose tags come first in TAGS is shown first.
 _PRIORITY = tuple(TAGS)
 
 
