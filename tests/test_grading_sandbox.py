@@ -344,3 +344,10 @@ def sigmoid(z):
         pytest.skip("this kernel/container does not allow a new network namespace (no CAP_SYS_ADMIN)")
     assert report.functions["sigmoid"].tags == ["exception"]
     assert "ConnectionError: no network" in next(t.output for t in report.tests if t.function == "sigmoid")
+
+
+@pytest.mark.parametrize("module", ["handprop", "torch"])
+def test_the_reference_and_autograd_cannot_be_imported(module):
+    report = grade(f"import {module}\n" + REFERENCE, cases=1)
+    assert report.score == 0 and total_tags(report) == {"exception"}
+    assert "not available to submissions" in report.output

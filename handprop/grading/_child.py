@@ -33,6 +33,9 @@ PRELOAD = (
 )  # fmt: skip
 
 
+BLOCKED = ("handprop", "verify", "torch", "jax", "tensorflow", "autograd")
+
+
 def _limit(kind, value):
     soft, hard = resource.getrlimit(kind)
     if hard != resource.RLIM_INFINITY:
@@ -129,6 +132,17 @@ def main():
         pass
     os.umask(0o077)
     reply.write(f"started network={network}\n")
+
+    class NoReference:
+        """Refuses the reference implementation and autograd libraries: a speed bump, not a wall
+        (the student's code runs in this process and could remove it; see docs/grading.md)."""
+
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in BLOCKED:
+                raise ImportError(f"{name} is not available to submissions: write backpropagation by hand")
+            return None
+
+    sys.meta_path.insert(0, NoReference())
 
     module = types.ModuleType("submission")
     module.__file__ = "submission.py"
