@@ -155,7 +155,7 @@ def _test_result(case: Case, verdict: Verdict, run: FunctionRun, per_case: float
         if note:
             output += " " + note
     if run.status == "import-error":
-        output = f"Failed: your file could not be imported, so {case.function} could not run. {run.message}"
+        output = f"Failed: your file could not be imported, so {case.function} could not run.\n{run.message}"
     return TestResult(
         function=case.function,
         number=case.number,

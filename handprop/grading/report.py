@@ -27,13 +27,26 @@ def to_text(report: GradeReport, verbose: bool = False) -> str:
     for s in report.functions.values():
         tags = f"  [{', '.join(s.tags)}]" if s.tags else ""
         lines.append(f"  {s.name:<{width}}  {s.score:6.3g} / {s.max_score:<4g} {s.passed}/{s.cases} cases{tags}")
-    failed = [t for t in report.tests if verbose or not t.passed]
-    if failed:
+    shown = [t for t in report.tests if verbose or not t.passed]
+    if shown:
         lines.append("")
-    for t in failed:
-        hidden = " [hidden]" if t.hidden else ""
-        lines.append(f"{t.name}{hidden}: {t.score:g} / {t.max_score:g}")
-        lines.extend("    " + line for line in t.output.splitlines())
+    # Cases of one function with the same feedback (an import error, a timeout) are listed once.
+    groups: list[list] = []
+    for t in shown:
+        if groups and groups[-1][0].function == t.function and groups[-1][0].output == t.output:
+            groups[-1].append(t)
+        else:
+            groups.append([t])
+    for group in groups:
+        first = group[0]
+        if len(group) == 1:
+            name = first.name
+        else:
+            name = f"{first.function}: cases {', '.join(str(t.number) for t in group)}"
+        hidden = " [hidden]" if any(t.hidden for t in group) else ""
+        score, max_score = sum(t.score for t in group), sum(t.max_score for t in group)
+        lines.append(f"{name}{hidden}: {score:g} / {max_score:g}")
+        lines.extend("    " + line for line in first.output.splitlines())
     return "\n".join(lines) + "\n"
 
 
