@@ -351,3 +351,11 @@ def test_the_reference_and_autograd_cannot_be_imported(module):
     report = grade(f"import {module}\n" + REFERENCE, cases=1)
     assert report.score == 0 and total_tags(report) == {"exception"}
     assert "not available to submissions" in report.output
+
+
+def test_grading_without_a_separate_user_works_too():
+    """The path taken when the grader is not root: the child keeps the grader's user."""
+    config = fast_config()
+    config = type(config)(sandbox=SandboxLimits(timeout=3.0, uid=None))
+    report = grade_source(REFERENCE.encode(), config)
+    assert report.score == report.max_score
