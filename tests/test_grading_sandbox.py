@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from handprop.cli import main
-from handprop.grading import SandboxLimits, grade_source
+from handprop.grading import GradingConfig, SandboxLimits, grade_source
 from handprop.grading.cases import build_cases, sandbox_inputs
 from handprop.grading import sandbox as sandbox_module
 from handprop.grading.config import NOBODY_UID
@@ -355,7 +355,5 @@ def test_the_reference_and_autograd_cannot_be_imported(module):
 
 def test_grading_without_a_separate_user_works_too():
     """The path taken when the grader is not root: the child keeps the grader's user."""
-    config = fast_config()
-    config = type(config)(sandbox=SandboxLimits(timeout=3.0, uid=None))
-    report = grade_source(REFERENCE.encode(), config)
+    report = grade_source(REFERENCE.encode(), GradingConfig(sandbox=SandboxLimits(timeout=3.0, uid=None)))
     assert report.score == report.max_score
