@@ -1,0 +1,130 @@
+"""The Gradescope autograder bundle: ``setup.sh``, ``run_autograder``, the settings, and a copy of
+handprop, plus ``autograder.zip`` with all of them at its root, ready to upload.
+
+On Gradescope (https://gradescope-autograders.readthedocs.io/en/latest/specs/) the zip's contents
+land in /autograder/source, ``setup.sh`` runs once as root when the image is built, and
+``run_autograder`` runs for every submission, with the student's files in /autograder/submission;
+it must write /autograder/results/results.json.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sys
+import traceback
+import zipfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Union
+
+from .config import GradingConfig, SandboxLimits
+
+logger = logging.getLogger(__name__)
+
+SETTINGS_FILE = "grading.json"
+
+SETUP_SH = """#!/usr/bin/env bash
+# Gradescope runs this once, as root, while building the autograder image.
+set -euo pipefail
+apt-get install -y --no-install-recommends python3 python3-pip
+python3 -m pip install --no-cache-dir "numpy>=1.24" "tqdm>=4.60" \\
+  || python3 -m pip install --no-cache-dir --break-system-packages "numpy>=1.24" "tqdm>=4.60"
+# The grader's code and settings (seed, hidden cases) stay unreadable to the sandbox user that
+# runs students' code; numpy, in the system's site-packages, stays readable.
+chmod -R go-rwx /autograder/source
+python3 -c "import numpy; print('numpy', numpy.__version__)"
+"""
+
+RUN_AUTOGRADER = """#!/usr/bin/env python3
+# Gradescope runs this for every submission, as root, in /autograder.
+import sys
+
+sys.path.insert(0, "/autograder/source")
+from handprop.grading.bundle import gradescope_main
+
+sys.exit(gradescope_main("/autograder/source", "/autograder/submission", "/autograder/results/results.json"))
+"""
+
+
+def config_to_dict(config: GradingConfig) -> dict[str, Any]:
+    data = asdict(config)
+    data["sandbox"].pop("uid", None)  # decided where it runs: nobody when run as root
+    data["sandbox"].pop("gid", None)
+    return data
+
+
+def config_from_dict(data: dict[str, Any]) -> GradingConfig:
+    sandbox = SandboxLimits(**data.get("sandbox", {}))
+    rest = {k: v for k, v in data.items() if k != "sandbox"}
+    return GradingConfig(sandbox=sandbox, **rest)
+
+
+def write_bundle(folder: Union[str, os.PathLike], config: GradingConfig) -> Path:
+    """Write the bundle into ``folder`` (created if needed) and return the path of autograder.zip."""
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "setup.sh").write_text(SETUP_SH, encoding="utf-8")
+    (out / "run_autograder").write_text(RUN_AUTOGRADER, encoding="utf-8")
+    for name in ("setup.sh", "run_autograder"):
+        os.chmod(out / name, 0o755)
+    (out / SETTINGS_FILE).write_text(json.dumps(config_to_dict(config), indent=2) + "\n", encoding="utf-8")
+    package = Path(__file__).resolve().parents[1]  # the handprop package
+    target = out / "handprop"
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(package, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    archive = out / "autograder.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name in ("setup.sh", "run_autograder", SETTINGS_FILE):
+            _add(zf, out / name, name)
+        for path in sorted(target.rglob("*.py")):
+            _add(zf, path, str(path.relative_to(out)))
+    logger.info("wrote the Gradescope bundle to %s", out)
+    return archive
+
+
+def _add(zf: zipfile.ZipFile, path: Path, name: str) -> None:
+    info = zipfile.ZipInfo(name)
+    info.external_attr = (0o755 if os.access(path, os.X_OK) else 0o644) << 16
+    info.compress_type = zipfile.ZIP_DEFLATED
+    zf.writestr(info, path.read_bytes())
+
+
+def find_submission(folder: Union[str, os.PathLike]) -> tuple[Path | None, str]:
+    """The .py file to grade in a Gradescope submission folder, and a note when there was a choice."""
+    files = sorted(p for p in Path(folder).rglob("*.py") if p.is_file() and not p.is_symlink())
+    if not files:
+        return None, "No Python (.py) file was found in your submission: upload the assignment file."
+    top = [p for p in files if p.parent == Path(folder)] or files
+    if len(files) > 1:
+        return top[0], f"Several .py files were submitted; graded {top[0].name}."
+    return files[0], ""
+
+
+def gradescope_main(source: str, submission_dir: str, results_path: str) -> int:
+    """What ``run_autograder`` does: grade the submission and always write results.json."""
+    from .grader import grade_file
+    from .report import to_gradescope, write_atomic
+
+    try:
+        settings = Path(source) / SETTINGS_FILE
+        config = config_from_dict(json.loads(settings.read_text())) if settings.exists() else GradingConfig()
+        path, note = find_submission(submission_dir)
+        if path is None:
+            results = {"score": 0.0, "execution_time": 0.0, "output": note, "tests": []}
+        else:
+            results = to_gradescope(grade_file(path, config))
+            if note:
+                results["output"] = note + "\n" + results["output"]
+        write_atomic(results_path, json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+        print(results["output"])
+        return 0
+    except Exception as error:  # the grader failed, not the student: say so in the results and the log
+        traceback.print_exc()
+        message = f"The autograder itself failed ({type(error).__name__}: {error}); please tell the course staff."
+        write_atomic(results_path, json.dumps({"score": 0.0, "execution_time": 0.0, "output": message, "tests": []}) + "\n")
+        print(message, file=sys.stderr)
+        return 1

@@ -1,0 +1,118 @@
+"""Render a GradeReport as text for a person, as JSON, or as Gradescope's results.json; write atomically.
+
+Gradescope's format (https://gradescope-autograders.readthedocs.io/en/latest/specs/): top-level
+``score``, ``execution_time`` (seconds), ``output``, ``tests``; each test has ``name``, ``number``,
+``score``, ``max_score``, ``status`` ("passed"/"failed"), ``output``, ``tags`` and ``visibility``
+("hidden", "after_due_date", "after_published" or "visible").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Union
+
+from .grader import GradeReport
+
+FORMATS = ("text", "json", "gradescope")
+
+
+def to_text(report: GradeReport, verbose: bool = False) -> str:
+    """A person's summary: the score per function, then every failed case's feedback."""
+    lines = [f"{report.submission}: {report.score:g} / {report.max_score:g} points ({report.execution_time:.2f} s)"]
+    width = max(len(f) for f in report.functions) if report.functions else 0
+    for s in report.functions.values():
+        tags = f"  [{', '.join(s.tags)}]" if s.tags else ""
+        lines.append(f"  {s.name:<{width}}  {s.score:6.3g} / {s.max_score:<4g} {s.passed}/{s.cases} cases{tags}")
+    shown = [t for t in report.tests if verbose or not t.passed]
+    if shown:
+        lines.append("")
+    # Cases of one function with the same feedback (an import error, a timeout) are listed once.
+    groups: list[list] = []
+    for t in shown:
+        if groups and groups[-1][0].function == t.function and groups[-1][0].output == t.output:
+            groups[-1].append(t)
+        else:
+            groups.append([t])
+    for group in groups:
+        first = group[0]
+        if len(group) == 1:
+            name = first.name
+        else:
+            name = f"{first.function}: cases {', '.join(str(t.number) for t in group)}"
+        hidden = " [hidden]" if any(t.hidden for t in group) else ""
+        score, max_score = sum(t.score for t in group), sum(t.max_score for t in group)
+        lines.append(f"{name}{hidden}: {score:g} / {max_score:g}")
+        lines.extend("    " + line for line in first.output.splitlines())
+    return "\n".join(lines) + "\n"
+
+
+def to_json(report: GradeReport) -> dict[str, Any]:
+    """Every field of the report as plain JSON data."""
+    data = asdict(report)
+    data["functions"] = {name: asdict(s) for name, s in report.functions.items()}
+    return data
+
+
+def to_gradescope(report: GradeReport) -> dict[str, Any]:
+    """The results.json Gradescope reads."""
+    tests = []
+    for i, t in enumerate(report.tests):
+        tests.append(
+            {
+                "name": t.name,
+                "number": f"{list(report.functions).index(t.function) + 1}.{t.number}",
+                "score": float(t.score),
+                "max_score": float(t.max_score),
+                "status": "passed" if t.passed else "failed",
+                "output": t.output,
+                "tags": list(t.tags),
+                "visibility": t.visibility,
+            }
+        )
+    return {
+        "score": float(report.score),
+        "execution_time": float(report.execution_time),
+        "output": report.output,
+        "output_format": "text",
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+    }
+
+
+def render(report: GradeReport, fmt: str, verbose: bool = False) -> str:
+    if fmt == "text":
+        return to_text(report, verbose)
+    if fmt == "json":
+        return json.dumps(to_json(report), indent=2, ensure_ascii=False) + "\n"
+    if fmt == "gradescope":
+        return json.dumps(to_gradescope(report), indent=2, ensure_ascii=False) + "\n"
+    raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+
+
+def write_atomic(path: Union[str, os.PathLike], text: str) -> Path:
+    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``: readers see
+    the old file or the whole new one, never a partial one (and anything written there before is
+    replaced)."""
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise FileNotFoundError(f"folder {target.parent} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return target

@@ -1,0 +1,359 @@
+"""Hostile submissions: each is proven harmless (the grader finishes, gives no credit, leaves nothing).
+
+The fork-bomb test first proves, with a bounded probe (at most 60 sleeping processes even if nothing
+contained it), that the process limit really holds for the sandbox user before it runs a real fork
+bomb, and then only under a limit of 8 processes and a 1 s timeout.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import time
+import zipfile
+
+import numpy as np
+import pytest
+
+from handprop.cli import main
+from handprop.grading import GradingConfig, SandboxLimits, grade_source
+from handprop.grading.cases import build_cases, sandbox_inputs
+from handprop.grading import sandbox as sandbox_module
+from handprop.grading.config import NOBODY_UID
+from handprop.grading.sandbox import _process_table, read_npz, run_submission
+
+from grading_helpers import REFERENCE, fast_config, mutate
+
+IS_ROOT = os.geteuid() == 0
+
+
+def leftovers(baseline: frozenset = frozenset()) -> list[int]:
+    """Sandbox processes still alive: our descendants outside our session, and (as root) any
+    process of the sandbox user that was not there before (``baseline``)."""
+    table = _process_table()
+    me, my_sid = os.getpid(), os.getsid(0)
+    found = []
+    for pid, (ppid, sid, state, uid) in table.items():
+        chain, p = set(), ppid
+        while p in table and p not in chain and p != me:
+            chain.add(p)
+            p = table[p][0]
+        descendant = p == me or ppid == me
+        if state == "Z" or pid in baseline:
+            continue
+        if (descendant and sid != my_sid) or (IS_ROOT and uid == NOBODY_UID):
+            found.append(pid)
+    return found
+
+
+def sandbox_user_processes() -> frozenset:
+    return frozenset(pid for pid, (_, _, _, uid) in _process_table().items() if IS_ROOT and uid == NOBODY_UID)
+
+
+def grade(source: str, **kwargs):
+    return grade_source(source.encode(), fast_config(**kwargs))
+
+
+def total_tags(report) -> set[str]:
+    return {tag for t in report.tests for tag in t.tags}
+
+
+@pytest.fixture(autouse=True)
+def no_leftovers():
+    baseline = sandbox_user_processes()  # e.g. a system daemon running as nobody
+    yield baseline
+    assert leftovers(baseline) == [], "sandbox processes survived the grading"
+
+
+def test_syntax_error_scores_zero_with_the_error_shown():
+    report = grade("def sigmoid(z)\n    return z\n")
+    assert report.score == 0 and total_tags(report) == {"exception"}
+    assert "SyntaxError" in report.output and "line 1" in report.output
+
+
+@pytest.mark.parametrize("exit_call", ["import sys\nsys.exit(0)", "import os\nos._exit(0)", "raise SystemExit(0)"])
+def test_exit_on_import_scores_zero(exit_call):
+    report = grade(exit_call + "\n" + REFERENCE)
+    assert report.score == 0 and total_tags(report) == {"exception"}
+
+
+def test_infinite_loop_on_import_times_out():
+    start = time.monotonic()
+    report = grade("while True:\n    pass\n" + REFERENCE, timeout=1.0)
+    assert time.monotonic() - start < 10
+    assert report.score == 0 and total_tags(report) == {"timeout"}
+
+
+def test_infinite_loop_in_one_function_spares_the_others():
+    source = mutate(REFERENCE, ("def sigmoid_prime(z):\n", "def sigmoid_prime(z):\n    while True:\n        pass\n"))
+    report = grade(source.replace("sigmoid_prime(zs", "_prime(zs") + "\n\ndef _prime(z):\n    return sigmoid(z) * (1 - sigmoid(z))\n", timeout=1.0)
+    assert report.functions["sigmoid_prime"].score == 0 and report.functions["sigmoid_prime"].tags == ["timeout"]
+    assert report.score == report.max_score - report.functions["sigmoid_prime"].max_score
+
+
+FORK_PROBE = '''
+import os, time
+import numpy as np
+
+def sigmoid(z):
+    made = 0
+    for _ in range(60):
+        try:
+            pid = os.fork()
+        except OSError:
+            break
+        if pid == 0:
+            time.sleep(30)
+            os._exit(0)
+        made += 1
+    return np.full(z.shape, float(made))
+'''
+
+FORK_BOMB = '''
+import os
+
+def sigmoid(z):
+    while True:
+        try:
+            os.fork()
+        except OSError:
+            pass
+'''
+
+
+def test_fork_bomb_is_contained_by_the_process_limit_and_killed(no_leftovers):
+    limit = 8
+    config = fast_config(cases=1, max_processes=limit)
+    inputs = {k: v for k, v in sandbox_inputs(build_cases(config)).items() if k.startswith("sigmoid/")}
+    limits = SandboxLimits(timeout=3.0, max_processes=limit, uid=config.sandbox.uid)
+    runs = run_submission(FORK_PROBE.encode(), inputs, ["sigmoid"], limits)
+    made = runs["sigmoid"].cases[1].arrays["out"].flat[0]
+    assert made < limit, f"the process limit did not hold: {made} forks succeeded"
+    assert leftovers(no_leftovers) == []
+
+    start = time.monotonic()
+    report = grade(FORK_BOMB, cases=2, max_processes=limit, timeout=1.0)
+    assert time.monotonic() - start < 15
+    assert report.score == 0 and report.functions["sigmoid"].tags == ["timeout"]
+
+
+def test_processes_that_escape_the_group_with_setsid_are_killed():
+    source = '''
+import os, time
+
+def sigmoid(z):
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            time.sleep(60)
+        os._exit(0)
+    time.sleep(60)
+'''
+    report = grade(source, cases=1, timeout=1.0)
+    assert report.functions["sigmoid"].tags == ["timeout"]  # the fixture checks nothing survived
+
+
+def test_allocating_all_memory_fails_only_that_function():
+    source = mutate(REFERENCE, ("    n = x.shape[0]\n", "    hog = []\n    while True:\n        hog.append(np.ones(10**7))\n"))
+    report = grade(source, memory_mb=512)
+    assert report.functions["backprop"].score == 0 and report.functions["backprop"].tags == ["exception"]
+    assert "MemoryError" in next(t.output for t in report.tests if t.function == "backprop")
+    assert report.functions["sigmoid"].score == report.functions["sigmoid"].max_score
+
+
+def test_printed_fake_results_never_reach_the_grader_output(tmp_path, capfd):
+    fake = json.dumps({"score": 1000, "tests": []})
+    path = tmp_path / "student.py"
+    path.write_text(f"print({fake!r})\nimport sys\nprint({fake!r}, file=sys.stderr)\ndef sigmoid(z):\n    print({fake!r})\n    return z\n")
+    assert main(["grade", str(path), "--format", "gradescope", "--timeout", "2"]) == 0
+    out, err = capfd.readouterr()
+    results = json.loads(out)
+    assert results["score"] == 0 and len(results["tests"]) == 25
+    assert "1000" not in err
+
+
+def test_monkeypatching_numpy_changes_nothing_in_the_grader():
+    source = '''
+import numpy as np
+np.allclose = lambda *a, **k: True
+np.isclose = lambda *a, **k: True
+np.array_equal = lambda *a, **k: True
+np.testing.assert_allclose = lambda *a, **k: None
+np.load = lambda *a, **k: {}
+
+def sigmoid(z):
+    return np.zeros_like(z)
+'''
+    report = grade(source)
+    assert report.score == 0
+    assert all(not t.passed for t in report.tests if t.function == "sigmoid")
+
+
+def test_objects_whose_eq_is_always_true_get_no_credit():
+    source = '''
+import numpy as np
+
+class AlwaysEqual:
+    __array_priority__ = 1000
+    def __eq__(self, other):
+        return True
+    def __ne__(self, other):
+        return False
+
+class Sneaky(np.ndarray):
+    def __eq__(self, other):
+        return np.ones(np.shape(other), dtype=bool)
+
+def sigmoid(z):
+    return AlwaysEqual()
+
+def sigmoid_prime(z):
+    return np.zeros_like(z).view(Sneaky)
+
+def feedforward(weights, biases, x):
+    return [AlwaysEqual()]
+
+def backprop(weights, biases, x, y):
+    return [AlwaysEqual() for w in weights], [AlwaysEqual() for b in biases]
+
+def update_mini_batch(weights, biases, x, y, eta):
+    return AlwaysEqual()
+'''
+    report = grade(source)
+    assert report.score == 0
+    assert report.functions["sigmoid"].tags == ["not-an-array"]
+    assert report.functions["backprop"].tags == ["not-an-array"]
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="the child runs as a separate user only when the grader runs as root")
+def test_child_cannot_overwrite_results_or_read_grader_files(tmp_path):
+    results = tmp_path / "results.json"
+    secret = tmp_path / "secret.txt"
+    secret.write_text("42")
+    os.chmod(secret, 0o600)
+    submission = tmp_path / "student.py"
+    submission.write_text(
+        f'''
+import os
+import numpy as np
+try:
+    with open({str(results)!r}, "w") as f:
+        f.write('{{"score": 1000}}')
+except OSError:
+    pass
+
+def sigmoid(z):
+    with open({str(secret)!r}) as f:
+        return np.full(z.shape, float(f.read()))
+
+def sigmoid_prime(z):
+    with open(f"/proc/{{os.getppid()}}/environ", "rb") as f:
+        f.read()
+    return z
+'''
+    )
+    assert main(["grade", str(submission), "--format", "gradescope", "--output", str(results), "--timeout", "2"]) == 0
+    data = json.loads(results.read_text())
+    assert data["score"] == 0
+    outputs = [t["output"] for t in data["tests"] if t["name"].startswith(("sigmoid:", "sigmoid_prime:"))]
+    assert outputs and all("PermissionError" in o for o in outputs)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".results.json")]  # no temporary file left
+
+
+def _npz(**arrays) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def test_read_npz_accepts_plain_numbers(tmp_path):
+    path = tmp_path / "ok.npz"
+    path.write_bytes(_npz(a=np.arange(3.0), s=np.array("ok")))
+    data = read_npz(path, os.geteuid())
+    assert np.array_equal(data["a"], np.arange(3.0)) and str(data["s"]) == "ok"
+
+
+@pytest.mark.parametrize("kind", ["symlink", "object", "compressed", "garbage", "not-owner", "fifo"])
+def test_read_npz_rejects_anything_else(tmp_path, kind):
+    path = tmp_path / "bad.npz"
+    owner = os.geteuid()
+    if kind == "symlink":
+        target = tmp_path / "real.npz"
+        target.write_bytes(_npz(a=np.arange(3.0)))
+        path.symlink_to(target)
+    elif kind == "object":
+        buffer = io.BytesIO()
+        np.savez(buffer, a=np.array([{"x": 1}], dtype=object))
+        path.write_bytes(buffer.getvalue())
+    elif kind == "compressed":
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, a=np.zeros(10))
+        path.write_bytes(buffer.getvalue())
+    elif kind == "garbage":
+        path.write_bytes(b'{"score": 100}')
+    elif kind == "not-owner":
+        path.write_bytes(_npz(a=np.arange(3.0)))
+        owner = owner + 1
+    elif kind == "fifo":
+        os.mkfifo(path)
+    with pytest.raises(ValueError):
+        read_npz(path, owner)
+
+
+def test_zip_member_sizes_are_checked(tmp_path):
+    path = tmp_path / "big.npz"
+    path.write_bytes(_npz(a=np.zeros(1000)))
+    with zipfile.ZipFile(path) as zf:
+        assert zf.infolist()[0].file_size > 100
+    with pytest.raises(ValueError):
+        read_npz(path, os.geteuid(), max_bytes=100)
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="network isolation needs the grader to run as root")
+def test_child_cannot_reach_the_network():
+    import socket
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        port = server.getsockname()[1]
+        # bash's /dev/tcp opens a TCP connection without needing Python's socket module.
+        source = f'''
+import os
+import numpy as np
+
+def sigmoid(z):
+    pid = os.fork()
+    if pid == 0:
+        os.execv("/bin/bash", ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/{port}"])
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise ConnectionError("no network")
+    return 1 / (1 + np.exp(-z))
+'''
+        control = run_submission(
+            source.encode(),
+            {k: v for k, v in sandbox_inputs(build_cases(fast_config(cases=1))).items() if k.startswith("sigmoid/")},
+            ["sigmoid"],
+            SandboxLimits(timeout=3.0, uid=None),  # the grader's own user: no namespace, connects
+        )
+        assert control["sigmoid"].cases[1].status == "ok", "the probe itself cannot connect"
+        report = grade(source, cases=1)
+    if any("network" in message for message in sandbox_module._warned):
+        pytest.skip("this kernel/container does not allow a new network namespace (no CAP_SYS_ADMIN)")
+    assert report.functions["sigmoid"].tags == ["exception"]
+    assert "ConnectionError: no network" in next(t.output for t in report.tests if t.function == "sigmoid")
+
+
+@pytest.mark.parametrize("module", ["handprop", "torch"])
+def test_the_reference_and_autograd_cannot_be_imported(module):
+    report = grade(f"import {module}\n" + REFERENCE, cases=1)
+    assert report.score == 0 and total_tags(report) == {"exception"}
+    assert "not available to submissions" in report.output
+
+
+def test_grading_without_a_separate_user_works_too():
+    """The path taken when the grader is not root: the child keeps the grader's user."""
+    report = grade_source(REFERENCE.encode(), GradingConfig(sandbox=SandboxLimits(timeout=3.0, uid=None)))
+    assert report.score == report.max_score
