@@ -280,8 +280,19 @@ class Network:
 
     def backprop_prepared(self, x: Array, y: Array) -> tuple[list[Array], list[Array]]:
         """``backprop`` for arrays already checked by ``prepare`` (the training loop's fast path)."""
+        return self._parameter_gradients(self._forward(x), y)
+
+    def cost_and_backprop_prepared(self, x: Array, y: Array) -> tuple[float, list[Array], list[Array]]:
+        """(C, ∂C/∂W^ℓ, ∂C/∂b^ℓ) from one forward pass: the batch's mean cost and ``backprop_prepared``.
+
+        The training loop uses the cost to stop on NaN or inf without a second forward pass.
+        """
         fp = self._forward(x)
-        n = x.shape[0]
+        cost = self.cost_function.value(fp.zs[-1], fp.output, y, self.activations[-1])
+        return (cost, *self._parameter_gradients(fp, y))
+
+    def _parameter_gradients(self, fp: ForwardPass, y: Array) -> tuple[list[Array], list[Array]]:
+        n = fp.activations[0].shape[0]
         delta, _ = self._backward(fp, self._output_delta(fp, y) / n, to_input=False)  # BP1 for the mean
         nabla_b = [d.sum(axis=0) for d in delta]  # BP3, each (out,)
         nabla_w = [d.T @ a for d, a in zip(delta, fp.activations)]  # BP4, each (out, in)

@@ -16,10 +16,12 @@ when asked for, so the engine never imports torch). ``train_epoch`` drives eithe
 way; ``Trainer`` runs one backend, or two in lockstep on the *same* batches drawn from one
 ``numpy.random.Generator``, comparing their parameters after every step (see ``lockstep_epoch``).
 
-A NaN or infinite cost stops training. Checking the cost of every batch would cost as much as a
-small network's step, so the loop checks that the parameters are finite every ``CHECK_EVERY``
-batches and keeps a copy of the last finite parameters; when the check fails it restores that
-copy and replays the batches one by one, computing each batch's cost, to name the exact batch.
+A NaN or infinite cost stops training. Each step returns its batch's mean cost (from the forward
+pass it needs anyway); the loop adds them up and, every ``CHECK_EVERY`` batches, checks that the sum
+and the parameters are finite (NaN and inf survive a sum), keeping a copy of the last parameters
+that passed. One check per window rather than per batch lets the torch backend leave the costs on
+the GPU without a synchronisation per batch. When a check fails, the loop restores that copy and
+replays the window one batch at a time to name the exact batch, then stops.
 """
 
 from __future__ import annotations
@@ -184,8 +186,11 @@ class Backend(Protocol):
     def begin_epoch(self, order: Array) -> None:
         """This epoch's permutation of the training set (n,): batch k is order[k·m:(k+1)·m]."""
 
-    def step(self, start: int, stop: int) -> None:
-        """One SGD step on the examples order[start:stop]."""
+    def step(self, start: int, stop: int) -> Any:
+        """One SGD step on the examples order[start:stop]; returns that batch's mean cost.
+
+        The cost may be a float or a 0-d tensor still on the device; ``float()`` must accept it.
+        """
 
     def batch_cost(self, start: int, stop: int) -> float:
         """The mean cost of the examples order[start:stop] (only used to locate a NaN)."""
@@ -231,14 +236,15 @@ class HandpropBackend:
     def begin_epoch(self, order: Array) -> None:
         self._order = order
 
-    def step(self, start: int, stop: int) -> None:
+    def step(self, start: int, stop: int) -> float:
         index = self._order[start:stop]
-        nabla_w, nabla_b = self.net.backprop_prepared(self._x[index], self._y[index])
+        cost, nabla_w, nabla_b = self.net.cost_and_backprop_prepared(self._x[index], self._y[index])
         for W, b, nw, nb in zip(self.net.weights, self.net.biases, nabla_w, nabla_b):
             if self.decay != 1.0:
                 W *= self.decay  # L2 weight decay; biases are not decayed
             W -= self.lr * nw  # in place: no new parameter arrays per step
             b -= self.lr * nb
+        return cost
 
     def batch_cost(self, start: int, stop: int) -> float:
         index = self._order[start:stop]
@@ -330,13 +336,15 @@ def train_epoch(
         bounds, desc=f"{backend.name} epoch {epoch}", unit="batch", leave=False,
         disable=None if progress is None else not progress, mininterval=0.5,
     )
-    for k, (start, stop) in enumerate(bar, start=1):
-        backend.step(start, stop)
-        if k % CHECK_EVERY == 0 or k == len(bounds):
-            if not backend.parameters_finite():
-                bar.close()
-                _locate_divergence(backend, bounds, saved, saved_at, epoch)
-            saved, saved_at = backend.snapshot(), k
+    window: Any = 0.0  # sum of this window's batch costs (a device tensor for torch)
+    with np.errstate(all="ignore"):  # overflow is caught by the finiteness check, not by warnings
+        for k, (start, stop) in enumerate(bar, start=1):
+            window = window + backend.step(start, stop)
+            if k % CHECK_EVERY == 0 or k == len(bounds):
+                if not (math.isfinite(window) and backend.parameters_finite()):
+                    bar.close()
+                    _locate_divergence(backend, bounds, saved, saved_at, epoch)
+                saved, saved_at, window = backend.snapshot(), k, 0.0
     backend.synchronize()
     seconds = time.perf_counter() - started
     bar.close()
@@ -371,27 +379,30 @@ def lockstep_epoch(
         bounds, desc=f"lockstep epoch {epoch}", unit="batch", leave=False,
         disable=None if progress is None else not progress, mininterval=0.5,
     )
-    for k, (start, stop) in enumerate(bar, start=1):
-        for backend in backends:
-            started = time.perf_counter()
-            backend.step(start, stop)
-            backend.synchronize()
-            seconds[backend.name] += time.perf_counter() - started
-        if not reference.parameters_finite():
-            bar.close()
-            _locate_divergence(reference, bounds, previous, k - 1, epoch)
-        theta = reference.parameters()
-        for other in others:
-            diff = max_abs_param_diff(theta, other.parameters())
-            if not diff <= tolerance:
+    with np.errstate(all="ignore"):  # overflow is caught by the finiteness check, not by warnings
+        for k, (start, stop) in enumerate(bar, start=1):
+            for backend in backends:
+                started = time.perf_counter()
+                cost = backend.step(start, stop)
+                backend.synchronize()
+                seconds[backend.name] += time.perf_counter() - started
+                if backend is reference:
+                    reference_cost = cost
+            if not (math.isfinite(reference_cost) and reference.parameters_finite()):
                 bar.close()
-                raise LockstepError(
-                    f"{reference.name} and {other.name} disagree after the step on epoch {epoch}, batch {k} of "
-                    f"{len(bounds)}: max |Δparameter| = {diff:.3g} exceeds the lockstep tolerance {tolerance:g}"
-                )
-            worst = max(worst, diff)
-            other.set_parameters(*theta)
-        previous = theta
+                _locate_divergence(reference, bounds, previous, k - 1, epoch)
+            theta = reference.parameters()
+            for other in others:
+                diff = max_abs_param_diff(theta, other.parameters())
+                if not diff <= tolerance:
+                    bar.close()
+                    raise LockstepError(
+                        f"{reference.name} and {other.name} disagree after the step on epoch {epoch}, batch {k} of "
+                        f"{len(bounds)}: max |Δparameter| = {diff:.3g} exceeds the lockstep tolerance {tolerance:g}"
+                    )
+                worst = max(worst, diff)
+                other.set_parameters(*theta)
+            previous = reference.snapshot()
     bar.close()
     return seconds, worst
 
@@ -417,10 +428,10 @@ def _locate_divergence(
                 f"{backend.name}: the step on epoch {epoch}, batch {k + 1} of {len(bounds)} made the parameters "
                 f"NaN or infinite; training stopped (the learning rate is probably too large: try a smaller --lr)"
             )
-    backend.restore(saved)  # not reproduced on replay (non-deterministic kernels): still stop
+    backend.restore(saved)  # every cost finite on replay: their sum overflowed, or a kernel is not deterministic
     raise TrainingDiverged(
-        f"{backend.name}: the parameters became NaN or infinite during epoch {epoch}, after batch {saved_at} of "
-        f"{len(bounds)}; training stopped (try a smaller --lr)"
+        f"{backend.name}: the costs of epoch {epoch}, batches {saved_at + 1}-{len(bounds)}, overflowed; training "
+        f"stopped (the learning rate is probably too large: try a smaller --lr)"
     )
 
 

@@ -69,14 +69,16 @@ class TorchBackend:
         index = self._order[start:stop]
         return self._x.index_select(0, index), self._y.index_select(0, index)
 
-    def step(self, start: int, stop: int) -> None:
+    def step(self, start: int, stop: int) -> torch.Tensor:
         x, y = self._batch(start, stop)
         if self._flush_denormal:
             torch.set_flush_denormal(True)
         try:
             self.optimizer.zero_grad(set_to_none=True)
-            self.twin.cost(x, y).backward()  # the mean cost over the batch
+            cost = self.twin.cost(x, y)  # the mean cost over the batch
+            cost.backward()
             self.optimizer.step()
+            return cost.detach()  # left on the device: the loop checks it once per window
         finally:
             if self._flush_denormal:
                 torch.set_flush_denormal(False)
