@@ -23,7 +23,7 @@ from handprop.training import (
     train_epoch,
 )
 
-from train_helpers import synthetic_digits
+from train_helpers import synthetic_digits, torch_one_thread  # noqa: F401  (fixture)
 
 SMALL = dict(arch=(784, 16, 10), init="xavier", epochs=3, batch_size=10, lr=3.0, dtype="float64")
 
@@ -73,7 +73,7 @@ def test_batches_cover_every_example_once():
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_both_backends_in_lockstep(dtype):
+def test_both_backends_in_lockstep(dtype, torch_one_thread):
     config = TrainConfig(**{**SMALL, "dtype": dtype, "epochs": 2, "l2": 1.0})
     trainer = make_trainer(config, ("handprop", "torch"))
     trainer.run()
@@ -122,7 +122,7 @@ def first_nonfinite_batch(config: TrainConfig, x, y, order) -> int:
 
 
 @pytest.mark.parametrize("backend_name", ["handprop", "torch"])
-def test_nan_cost_stops_training_and_names_the_batch(backend_name):
+def test_nan_cost_stops_training_and_names_the_batch(backend_name, torch_one_thread):
     config = diverging_config()
     x, labels, _, _ = synthetic_digits(n_train=1000)
     y = np.eye(10)[labels]

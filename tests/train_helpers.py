@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 
 def synthetic_digits(n_train: int = 400, n_test: int = 100, n_pixels: int = 784, n_classes: int = 10, seed: int = 0):
@@ -16,3 +17,17 @@ def synthetic_digits(n_train: int = 400, n_test: int = 100, n_pixels: int = 784,
         return np.clip(x, 0.0, 1.0), labels.astype(np.int64)
 
     return (*sample(n_train), *sample(n_test))
+
+
+@pytest.fixture(autouse=False)
+def torch_one_thread():
+    """Run torch single-threaded for the test, then restore its thread count.
+
+    On a machine whose cores are shared with other processes, torch's OpenMP threads spin-wait on
+    each other and a float64 epoch of the default network takes ~50 s instead of ~3 s.
+    """
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -101,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
         backend = args.backend or "handprop"
         state = None
     names = backend_names(backend)
+    if args.device != "cpu" and "torch" not in names:
+        raise CLIError(f"--device {args.device} is for the torch backend; the handprop backend runs on the CPU only")
 
     x_train, y_train = load_dataset(config.dataset, "train", args.data_root, download=True, dtype=config.dtype)
     x_test, y_test = load_dataset(config.dataset, "test", args.data_root, download=True, dtype=config.dtype)
