@@ -9,8 +9,13 @@ shuffled batches, through the same ``train_epoch`` loop that ``handprop train`` 
 check every 50 batches included). Each time is the best of ``--repeats`` epochs, each starting again
 from the initial parameters; evaluation is not timed.
 
-Threads: NumPy's BLAS and torch get the same number of threads (``--threads``, default: every
-core). The BLAS count must be fixed before NumPy is imported, so this script sets
+torch-cpu is the torch backend as ``handprop train`` runs it: it flushes subnormal floats to zero
+during its steps (see verify/backend.py), which roughly halves its time once sigmoids saturate.
+torch-cpu-ieee is the same backend with IEEE subnormals kept (plain torch eager), for reference.
+
+Threads: NumPy's BLAS and torch get the same number of threads (``--threads``, default 1: on a
+machine whose cores are busy with other work, multi-threaded BLAS and OpenMP spin-wait and swing
+the timings by 10×; ``--threads 2`` measures the two-core case on a quiet machine). The BLAS count must be fixed before NumPy is imported, so this script sets
 OPENBLAS_NUM_THREADS / OMP_NUM_THREADS / MKL_NUM_THREADS first and calls torch.set_num_threads.
 """
 
@@ -25,7 +30,7 @@ from pathlib import Path
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data-root", default=None, help="MNIST root (default: $HANDPROP_DATA, else ../shared/data)")
-    p.add_argument("--threads", type=int, default=os.cpu_count(), help="threads for NumPy's BLAS and torch")
+    p.add_argument("--threads", type=int, default=1, help="threads for NumPy's BLAS and torch (default: 1)")
     p.add_argument("--repeats", type=int, default=3, help="epochs timed per backend and batch size (best kept)")
     p.add_argument("--batch-sizes", default="10,100")
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
@@ -48,7 +53,9 @@ def main() -> int:
     root = args.data_root or os.environ.get("HANDPROP_DATA") or str(Path(__file__).resolve().parents[2] / "shared" / "data")
     x, labels = load_dataset("mnist", "train", root, download=False, dtype=args.dtype)
     y = np.eye(10, dtype=args.dtype)[labels]  # (n, 10) one-hot
-    devices = [("handprop", "cpu"), ("torch", "cpu")] + ([("torch", "cuda")] if torch.cuda.is_available() else [])
+    devices = [("handprop", "cpu"), ("torch", "cpu"), ("torch", "cpu-ieee")]
+    if torch.cuda.is_available():
+        devices.append(("torch", "cuda"))
 
     print(f"one epoch of 784-16-16-10 on {len(x)} MNIST images, {args.dtype}, {args.threads} thread(s), "
           f"best of {args.repeats}; torch {torch.__version__}, numpy {np.__version__}")
@@ -62,7 +69,12 @@ def main() -> int:
         order = rng.permutation(len(x))  # the same batches for every backend
         for name, device in devices:
             label = name if name == "handprop" else f"torch-{device}"
-            backend = make_backend(name, initial, config, device)
+            if device == "cpu-ieee":
+                from verify.backend import TorchBackend
+
+                backend = TorchBackend(initial, config.lr, config.l2, "cpu", flush_denormal=False)
+            else:
+                backend = make_backend(name, initial, config, device)
             backend.load_training_data(x, y)
             start = backend.snapshot()
             times = []

@@ -238,12 +238,15 @@ class HandpropBackend:
 
     def step(self, start: int, stop: int) -> float:
         index = self._order[start:stop]
-        cost, nabla_w, nabla_b = self.net.cost_and_backprop_prepared(self._x[index], self._y[index])
-        for W, b, nw, nb in zip(self.net.weights, self.net.biases, nabla_w, nabla_b):
+        # η∂C/∂W and η∂C/∂b in one go: the engine scales δ^L by η (see cost_and_backprop_prepared)
+        cost, eta_nabla_w, eta_nabla_b = self.net.cost_and_backprop_prepared(
+            self._x[index], self._y[index], scale=self.lr
+        )
+        for W, b, step_w, step_b in zip(self.net.weights, self.net.biases, eta_nabla_w, eta_nabla_b):
             if self.decay != 1.0:
                 W *= self.decay  # L2 weight decay; biases are not decayed
-            W -= self.lr * nw  # in place: no new parameter arrays per step
-            b -= self.lr * nb
+            W -= step_w  # in place: no new parameter arrays per step
+            b -= step_b
         return cost
 
     def batch_cost(self, start: int, stop: int) -> float:

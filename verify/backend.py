@@ -39,12 +39,14 @@ class TorchBackend:
 
     name = "torch"
 
-    def __init__(self, net: Network, lr: float, l2: float = 0.0, device: str = "cpu") -> None:
+    def __init__(
+        self, net: Network, lr: float, l2: float = 0.0, device: str = "cpu", flush_denormal: bool = True
+    ) -> None:
         self.device = resolve_device(device)
         self.twin = TwinNetwork.from_network(net, self.device)
         self.lr = float(lr)
         self.l2 = float(l2)
-        self._flush_denormal = self.device.type == "cpu"  # see the module docstring
+        self._flush_denormal = flush_denormal and self.device.type == "cpu"  # see the module docstring
         self.optimizer: torch.optim.Optimizer = torch.optim.SGD(self._groups(0.0), lr=self.lr)
         self._x: torch.Tensor = torch.empty(0)
         self._y: torch.Tensor = torch.empty(0)
