@@ -328,7 +328,7 @@ def train_epoch(
     ``progress``: True shows a tqdm bar on stderr, None shows it only on a terminal, False hides it.
     Raises ``TrainingDiverged`` (parameters left at the last finite state) on a NaN or inf cost.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     bounds = batch_bounds(len(order), batch_size)
     backend.begin_epoch(order)
@@ -369,7 +369,7 @@ def lockstep_epoch(
     batch), and are then set to the first's, so every comparison covers exactly one step. Each
     backend's seconds count its own steps only (comparisons excluded).
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     reference, others = backends[0], list(backends[1:])
     bounds = batch_bounds(len(order), batch_size)

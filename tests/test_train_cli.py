@@ -70,18 +70,21 @@ def test_train_both_metrics_layout(synthetic_mnist, tmp_path, torch_one_thread):
     assert max(entry["max_abs_param_diff"] for entry in metrics["lockstep"]) < 1e-12
 
 
-def test_resume_continues_exactly(synthetic_mnist, tmp_path):
+@pytest.mark.parametrize("backend", ["handprop", "both"])
+def test_resume_continues_exactly(synthetic_mnist, tmp_path, torch_one_thread, backend):
     straight, split = tmp_path / "straight", tmp_path / "split"
-    assert main(["train", *FAST, "--epochs", "3", "--l2", "1", "--out", str(straight)]) == 0
-    assert main(["train", *FAST, "--epochs", "1", "--l2", "1", "--out", str(split)]) == 0
+    flags = [*FAST, "--l2", "1", "--backend", backend, "--dtype", "float64"]
+    assert main(["train", *flags, "--epochs", "3", "--out", str(straight)]) == 0
+    assert main(["train", *flags, "--epochs", "1", "--out", str(split)]) == 0
     assert main(["train", "--resume", str(split / "checkpoint.npz"), "--epochs", "3", "--no-progress", "--out", str(split)]) == 0
     a, _ = load_checkpoint(straight / "checkpoint.npz")
     b, meta = load_checkpoint(split / "checkpoint.npz")
     assert meta["epoch"] == 3
     for p, q in zip(a.weights + a.biases, b.weights + b.biases):
         np.testing.assert_array_equal(p, q)
-    costs = lambda out: [m["train_cost"] for m in read_metrics(out)["epochs"]]  # noqa: E731
-    assert costs(split) == costs(straight)
+    block = (lambda m: m) if backend == "handprop" else (lambda m: m["torch"])  # noqa: E731
+    costs = lambda out: [m["train_cost"] for m in block(read_metrics(out))["epochs"]]  # noqa: E731
+    assert len(costs(split)) == 3 and costs(split) == costs(straight)
 
 
 def test_nan_stop_from_the_command_line(synthetic_mnist, tmp_path, capsys):
