@@ -45,7 +45,7 @@ logger = logging.getLogger(__name__)
 Array = np.ndarray
 
 BACKENDS = ("handprop", "torch", "both")
-CHECK_EVERY = 50  # batches between finiteness checks of the parameters
+CHECK_EVERY = 50  # batches between finiteness checks of the costs and parameters
 EVAL_CHUNK = 10_000  # examples per forward pass when evaluating (bounds memory for wide layers)
 
 # --backend both runs the backends in lockstep: on every batch each one steps from the *same*
