@@ -76,7 +76,7 @@ def test_resume_continues_exactly(synthetic_mnist, tmp_path, torch_one_thread, b
     flags = [*FAST, "--l2", "1", "--backend", backend, "--dtype", "float64"]
     assert main(["train", *flags, "--epochs", "3", "--out", str(straight)]) == 0
     assert main(["train", *flags, "--epochs", "1", "--out", str(split)]) == 0
-    assert main(["train", "--resume", str(split / "checkpoint.npz"), "--epochs", "3", "--no-progress", "--out", str(split)]) == 0
+    assert main(["train", "--resume", str(split / "checkpoint.npz"), "--epochs", "3", "--no-progress"]) == 0
     a, _ = load_checkpoint(straight / "checkpoint.npz")
     b, meta = load_checkpoint(split / "checkpoint.npz")
     assert meta["epoch"] == 3

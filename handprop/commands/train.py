@@ -48,7 +48,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--dtype", choices=["float32", "float64"], default=None, help=f"default: {d.dtype}")
     p.add_argument("--device", default="cpu", help="cpu or cuda, for the torch backend (default: cpu)")
     p.add_argument("--out", default=None, help="folder for metrics.json, checkpoint.npz and plots")
-    p.add_argument("--resume", default=None, metavar="CHECKPOINT", help="continue the run saved in CHECKPOINT")
+    p.add_argument(
+        "--resume", default=None, metavar="CHECKPOINT",
+        help="continue the run saved in CHECKPOINT (writes to its folder unless --out is given)",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(run=run)
 
@@ -129,7 +132,8 @@ def run(args: argparse.Namespace) -> int:
             start_epoch=state.epoch, history=state.history, lockstep=state.lockstep, progress=progress,
         )
 
-    out = Path(args.out) if args.out else None
+    # a resumed run keeps writing to its own folder unless told otherwise
+    out = Path(args.out) if args.out else (Path(args.resume).parent if args.resume else None)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
     arch = "-".join(map(str, config.arch))
