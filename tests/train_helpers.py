@@ -23,8 +23,8 @@ def synthetic_digits(n_train: int = 400, n_test: int = 100, n_pixels: int = 784,
 def torch_one_thread():
     """Run torch single-threaded for the test, then restore its thread count.
 
-    On a machine whose cores are shared with other processes, torch's OpenMP threads spin-wait on
-    each other and a float64 epoch of the default network takes ~50 s instead of ~3 s.
+    On a machine whose cores are shared with other processes, a float64 epoch of the default network
+    with torch's two default threads took ~50 s instead of ~3 s with one.
     """
     torch = pytest.importorskip("torch")
     before = torch.get_num_threads()

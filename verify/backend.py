@@ -6,9 +6,10 @@ the gradient, which is the same step, and it is set on the weights' parameter gr
 are not decayed. The training set lives on the device as one tensor; each batch is gathered there
 with ``index_select`` (no per-item ``DataLoader``).
 
-Subnormal numbers: once sigmoids saturate, the backward pass produces subnormal floats, and MKL's
-CPU kernels slow down on them by 10–20× (measured: one float64 epoch of the default network took 47 s
-instead of 2.3 s). On the CPU the backend therefore flushes subnormals to zero during its own steps
+Subnormal numbers: once sigmoids saturate, the backward pass produces subnormal floats; with
+torch's default two CPU threads, float64 steps of the default network then became 5–25× slower,
+and flushing subnormals kept them fast (docs/training.md; one thread showed no slowdown at all).
+On the CPU the backend therefore flushes subnormals to zero during its own steps
 (``torch.set_flush_denormal``), and switches that off again after each step so NumPy code in the same
 thread keeps IEEE behaviour. The values flushed are below 2.2e-308 (float64) or 1.2e-38 (float32).
 """
