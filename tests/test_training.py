@@ -184,3 +184,18 @@ def test_config_round_trips_through_dict():
     assert TrainConfig.from_dict(config.to_dict()) == config
     assert config.hidden_per_layer == ["relu", "tanh"]
     assert TrainConfig().hidden_per_layer == ["sigmoid", "sigmoid"]
+
+
+def test_training_and_cli_do_not_import_torch():
+    """The engine's training loop and the command line parser leave torch (and matplotlib) alone."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys, handprop, handprop.training, handprop.runstate, handprop.cli; handprop.cli.build_parser(); "
+        "print(sorted(m for m in ('torch', 'torchvision', 'matplotlib') if m in sys.modules))"
+    )
+    repo = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=repo)
+    assert result.stdout.strip() == "[]"
