@@ -25,10 +25,12 @@ def sigmoid(z: Array) -> Array:
     """σ(z) = 1 / (1 + e^(−z)), evaluated without overflow for any z.
 
     For z ≥ 0 the textbook form is safe; for z < 0 it is rewritten as e^z / (1 + e^z) so that
-    e^(−z) is never formed for a large negative z (no overflow warning at z = −1000).
+    e^(−z) is never formed for a large negative z (no overflow warning at z = −1000). Both branches
+    share r = 1 / (1 + e^(−|z|)) = σ(|z|): σ(z) = r for z ≥ 0 and e^z · r = e^(−|z|) · r for z < 0.
     """
     e = np.exp(-np.abs(z))  # (n, units), in (0, 1]: never overflows
-    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(z.dtype, copy=False)
+    r = 1.0 / (1.0 + e)  # σ(|z|); a Python float keeps z's dtype
+    return np.where(z >= 0, r, e * r)
 
 
 def sigmoid_prime(z: Array, a: Array) -> Array:

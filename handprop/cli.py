@@ -13,7 +13,7 @@ import sys
 from typing import Optional, Sequence
 
 # Each name is a module in handprop.commands with register(subparsers).
-COMMANDS: tuple[str, ...] = ("check", "explain", "grade")
+COMMANDS: tuple[str, ...] = ("train", "evaluate", "check", "explain", "grade")
 
 
 class CLIError(Exception):

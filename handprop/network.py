@@ -281,9 +281,25 @@ class Network:
 
     def backprop_prepared(self, x: Array, y: Array) -> tuple[list[Array], list[Array]]:
         """``backprop`` for arrays already checked by ``prepare`` (the training loop's fast path)."""
+        return self._parameter_gradients(self._forward(x), y)
+
+    def cost_and_backprop_prepared(
+        self, x: Array, y: Array, scale: float = 1.0
+    ) -> tuple[float, list[Array], list[Array]]:
+        """(C, s·∂C/∂W^ℓ, s·∂C/∂b^ℓ) from one forward pass: the batch's mean cost and scaled gradients.
+
+        The training loop uses the cost to stop on NaN or inf without a second forward pass, and
+        passes the learning rate as ``scale`` s: every gradient is linear in δ^L, so scaling δ^L once
+        gives η∇ for all layers and the SGD step is one subtraction per parameter array.
+        """
         fp = self._forward(x)
-        n = x.shape[0]
-        delta, _ = self._backward(fp, self._output_delta(fp, y) / n, to_input=False)  # BP1 for the mean
+        cost = self.cost_function.value(fp.zs[-1], fp.output, y, self.activations[-1])
+        return (cost, *self._parameter_gradients(fp, y, scale))
+
+    def _parameter_gradients(self, fp: ForwardPass, y: Array, scale: float = 1.0) -> tuple[list[Array], list[Array]]:
+        n = fp.activations[0].shape[0]
+        delta_L = self._output_delta(fp, y) / (n / scale)  # BP1 for the mean (÷ n), times scale
+        delta, _ = self._backward(fp, delta_L, to_input=False)
         nabla_b = [d.sum(axis=0) for d in delta]  # BP3, each (out,)
         nabla_w = [d.T @ a for d, a in zip(delta, fp.activations)]  # BP4, each (out, in)
         return nabla_w, nabla_b

@@ -1,0 +1,557 @@
+"""Mini-batch stochastic gradient descent, for either backend, with one shared shuffling generator.
+
+One epoch, as in the video and in Nielsen's ``network.py``: shuffle the n training examples, split
+them into mini-batches of m (the last one may be smaller), and for each batch step on the gradient
+of the batch's **mean** cost C = (1/m) Σ_x C_x:
+
+    W ← (1 − η λ / n) W − η ∂C/∂W        b ← b − η ∂C/∂b
+
+η is the learning rate (``lr``) and λ the L2 strength (``l2``). The weight-decay factor uses the
+size n of the whole training set, as in Nielsen's chapter 3 (the regularised cost is
+C₀ + λ/(2n) Σ w²); biases are not decayed. With λ = 0 this is plain SGD.
+
+A backend is anything with the few operations of ``Backend``: the hand-written NumPy engine
+(``HandpropBackend`` here) or the PyTorch twin (``verify.backend.TorchBackend``, imported only
+when asked for, so the engine never imports torch). ``train_epoch`` drives either one the same
+way; ``Trainer`` runs one backend, or two in lockstep on the *same* batches drawn from one
+``numpy.random.Generator``, comparing their parameters after every step (see ``lockstep_epoch``).
+
+A NaN or infinite cost stops training. Each step returns its batch's mean cost (from the forward
+pass it needs anyway); the loop adds them up and, every ``CHECK_EVERY`` batches, checks that the sum
+and the parameters are finite (NaN and inf survive a sum), keeping a copy of the last parameters
+that passed. One check per window rather than per batch lets the torch backend leave the costs on
+the GPU without a synchronisation per batch. When a check fails, the loop restores that copy and
+replays the window one batch at a time to name the exact batch, then stops.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Callable, Optional, Protocol, Sequence
+
+import numpy as np
+
+from .activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
+from .checks import DTYPES
+from .costs import COSTS
+from .init import INITS
+from .network import Network
+
+logger = logging.getLogger(__name__)
+
+Array = np.ndarray
+
+BACKENDS = ("handprop", "torch", "both")
+CHECK_EVERY = 50  # batches between finiteness checks of the costs and parameters
+EVAL_CHUNK = 10_000  # examples per forward pass when evaluating (bounds memory for wide layers)
+
+# --backend both runs the backends in lockstep: on every batch each one steps from the *same*
+# parameters, their updated parameters are compared, and the second is then set to the first's. The
+# largest one-step difference max |θ_handprop − θ_torch| must stay below this tolerance. Why not
+# let the two run free and compare once per epoch: at the default learning rate 3.0, SGD on this
+# network is chaotic — a change of 1e-15 in one weight grows to ~0.6 within one epoch even with the
+# same engine on both sides (docs/training.md) — so free-running backends differ by O(1) after an
+# epoch whatever their correctness, while a one-step comparison stays at round-off and catches any
+# real difference in the maths. Measured one-step differences on MNIST with the default network:
+# ~1e-15 in float64 and ~1e-6 in float32.
+LOCKSTEP_TOLERANCE = {"float64": 1e-10, "float32": 1e-4}
+
+
+class TrainingDiverged(RuntimeError):
+    """The cost became NaN or infinite (names the epoch and batch)."""
+
+
+class LockstepError(RuntimeError):
+    """The two backends' parameters drifted apart by more than ``LOCKSTEP_TOLERANCE``."""
+
+
+# ---------------------------------------------------------------------------------------------
+# configuration
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every hyperparameter of a run. The defaults train the video's network.
+
+    ``dtype`` defaults to float32: it trains the same network about twice as fast as float64 and
+    reaches the same accuracy; use float64 to compare the backends at round-off level.
+    """
+
+    arch: tuple[int, ...] = (784, 16, 16, 10)
+    hidden: tuple[str, ...] = ("sigmoid",)  # one name for every hidden layer, or one per layer
+    output: str = "sigmoid"
+    cost: str = "quadratic"
+    init: str = "normal"
+    epochs: int = 30
+    batch_size: int = 10
+    lr: float = 3.0
+    l2: float = 0.0
+    seed: int = 0
+    dtype: str = "float32"
+    dataset: str = "mnist"
+
+    def __post_init__(self) -> None:
+        if len(self.arch) < 2 or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in self.arch):
+            raise ValueError(f"arch must list at least two positive layer widths such as 784-16-16-10, got {self.arch}")
+        n_hidden = len(self.arch) - 2
+        if len(self.hidden) not in (1, n_hidden) and not (n_hidden == 0 and len(self.hidden) <= 1):
+            raise ValueError(
+                f"hidden gives {len(self.hidden)} activations but arch {self.arch} has {n_hidden} hidden layers; "
+                f"give one name for all of them or one per layer"
+            )
+        for name in self.hidden:
+            if name not in HIDDEN_ACTIVATIONS:
+                raise ValueError(f"unknown hidden activation {name!r}; expected one of: {', '.join(HIDDEN_ACTIVATIONS)}")
+        if self.output not in OUTPUT_ACTIVATIONS:
+            raise ValueError(f"unknown output activation {self.output!r}; expected one of: {', '.join(OUTPUT_ACTIVATIONS)}")
+        if self.cost not in COSTS:
+            raise ValueError(f"unknown cost {self.cost!r}; expected one of: {', '.join(COSTS)}")
+        if self.init not in INITS:
+            raise ValueError(f"unknown init {self.init!r}; expected one of: {', '.join(INITS)}")
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr must be a positive finite number, got {self.lr!r}")
+        if not (isinstance(self.l2, (int, float)) and math.isfinite(self.l2) and self.l2 >= 0):
+            raise ValueError(f"l2 must be a finite number ≥ 0, got {self.l2!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"unsupported dtype {self.dtype!r}; expected one of: {', '.join(DTYPES)}")
+
+    @property
+    def hidden_per_layer(self) -> list[str]:
+        n_hidden = len(self.arch) - 2
+        return list(self.hidden) * n_hidden if len(self.hidden) == 1 else list(self.hidden)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["arch"], d["hidden"] = list(self.arch), list(self.hidden)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown training settings: {', '.join(sorted(unknown))}")
+        d = dict(d)
+        if "arch" in d:
+            d["arch"] = tuple(d["arch"])
+        if "hidden" in d:
+            d["hidden"] = (d["hidden"],) if isinstance(d["hidden"], str) else tuple(d["hidden"])
+        return cls(**d)
+
+    def build_network(self) -> Network:
+        """The initial network, drawn from the run's initialisation stream."""
+        init_rng, _ = self.generators()
+        return Network(
+            self.arch, self.hidden_per_layer, self.output, self.cost, self.init, self.dtype, seed=init_rng
+        )
+
+    def generators(self) -> tuple[np.random.Generator, np.random.Generator]:
+        """(initialisation, shuffling): two independent streams spawned from ``seed``."""
+        init_seq, shuffle_seq = np.random.SeedSequence(self.seed).spawn(2)
+        return np.random.default_rng(init_seq), np.random.default_rng(shuffle_seq)
+
+
+def parse_arch(text: str) -> tuple[int, ...]:
+    """'784-16-16-10' → (784, 16, 16, 10)."""
+    try:
+        sizes = tuple(int(part) for part in str(text).split("-"))
+    except ValueError:
+        raise ValueError(f"--arch must be layer widths joined by '-', such as 784-16-16-10; got {text!r}") from None
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise ValueError(f"--arch needs at least two positive widths, such as 784-16-16-10; got {text!r}")
+    return sizes
+
+
+# ---------------------------------------------------------------------------------------------
+# backends
+
+
+class Backend(Protocol):
+    """What the training loop needs from an engine; both backends implement exactly this."""
+
+    name: str
+
+    def load_training_data(self, x: Array, y: Array) -> None:
+        """Keep the training set (inputs (n, in), one-hot targets (n, out)) for ``step``."""
+
+    def begin_epoch(self, order: Array) -> None:
+        """This epoch's permutation of the training set (n,): batch k is order[k·m:(k+1)·m]."""
+
+    def step(self, start: int, stop: int) -> Any:
+        """One SGD step on the examples order[start:stop]; returns that batch's mean cost.
+
+        The cost may be a float or a 0-d tensor still on the device; ``float()`` must accept it.
+        """
+
+    def batch_cost(self, start: int, stop: int) -> float:
+        """The mean cost of the examples order[start:stop] (only used to locate a NaN)."""
+
+    def parameters(self) -> tuple[list[Array], list[Array]]:
+        """Copies of the weights (out, in) and biases (out,) as NumPy arrays."""
+
+    def set_parameters(self, weights: Sequence[Array], biases: Sequence[Array]) -> None:
+        """Overwrite the parameters with (copies of) NumPy arrays."""
+
+    def parameters_finite(self) -> bool: ...
+
+    def snapshot(self) -> Any:
+        """An opaque copy of the parameters, for ``restore``."""
+
+    def restore(self, snapshot: Any) -> None: ...
+
+    def evaluate(self, x: Array, y: Array) -> tuple[float, Array]:
+        """(mean cost, predicted classes (n,)) on inputs (n, in) with one-hot targets (n, out)."""
+
+    def synchronize(self) -> None:
+        """Wait for queued work (CUDA), so wall-clock timings are honest."""
+
+
+class HandpropBackend:
+    """The hand-written NumPy engine: ``Network.backprop_prepared`` and an in-place SGD update."""
+
+    name = "handprop"
+
+    def __init__(self, net: Network, lr: float, l2: float = 0.0) -> None:
+        self.net = net
+        self.lr = float(lr)
+        self.l2 = float(l2)
+        self.decay = 1.0
+        self._x: Optional[Array] = None
+        self._y: Optional[Array] = None
+        self._order: Optional[Array] = None
+
+    def load_training_data(self, x: Array, y: Array) -> None:
+        self._x, self._y = self.net.prepare(x, y)  # checked and converted once, not per batch
+        self.decay = 1.0 - self.lr * self.l2 / self._x.shape[0]  # (1 − ηλ/n)
+
+    def begin_epoch(self, order: Array) -> None:
+        self._order = order
+
+    def step(self, start: int, stop: int) -> float:
+        index = self._order[start:stop]
+        # η∂C/∂W and η∂C/∂b in one go: the engine scales δ^L by η (see cost_and_backprop_prepared)
+        cost, eta_nabla_w, eta_nabla_b = self.net.cost_and_backprop_prepared(
+            self._x[index], self._y[index], scale=self.lr
+        )
+        for W, b, step_w, step_b in zip(self.net.weights, self.net.biases, eta_nabla_w, eta_nabla_b):
+            if self.decay != 1.0:
+                W *= self.decay  # L2 weight decay; biases are not decayed
+            W -= step_w  # in place: no new parameter arrays per step
+            b -= step_b
+        return cost
+
+    def batch_cost(self, start: int, stop: int) -> float:
+        index = self._order[start:stop]
+        return _network_cost(self.net, self._x[index], self._y[index])
+
+    def parameters(self) -> tuple[list[Array], list[Array]]:
+        return [W.copy() for W in self.net.weights], [b.copy() for b in self.net.biases]
+
+    def set_parameters(self, weights: Sequence[Array], biases: Sequence[Array]) -> None:
+        self.restore((weights, biases))
+
+    def parameters_finite(self) -> bool:
+        # one sum per array: NaN and inf propagate through it, far cheaper than isfinite(W).all()
+        return all(math.isfinite(p.sum()) for p in self.net.weights + self.net.biases)
+
+    def snapshot(self) -> Any:
+        return self.parameters()
+
+    def restore(self, snapshot: Any) -> None:
+        for W, b, W0, b0 in zip(self.net.weights, self.net.biases, *snapshot):
+            W[...] = W0
+            b[...] = b0
+
+    def evaluate(self, x: Array, y: Array) -> tuple[float, Array]:
+        costs, predictions = [], []
+        for start in range(0, x.shape[0], EVAL_CHUNK):
+            fp = self.net.feedforward(x[start : start + EVAL_CHUNK])
+            chunk_y = y[start : start + EVAL_CHUNK]
+            out = self.net.activations[-1]
+            costs.append(self.net.cost_function.per_example(fp.zs[-1], fp.output, chunk_y, out))  # (chunk,)
+            predictions.append(fp.output.argmax(axis=1))
+        return float(np.concatenate(costs).mean()), np.concatenate(predictions)
+
+    def synchronize(self) -> None:
+        pass
+
+
+def _network_cost(net: Network, x: Array, y: Array) -> float:
+    """Mean cost of a prepared batch, without the overflow warnings of a diverged network."""
+    with np.errstate(all="ignore"):
+        fp = net.feedforward(x)
+        return net.cost_function.value(fp.zs[-1], fp.output, y, net.activations[-1])
+
+
+def make_backend(name: str, net: Network, config: TrainConfig, device: str = "cpu") -> Backend:
+    """A fresh backend holding a copy of ``net``'s parameters. torch is imported only for 'torch'."""
+    if name == "handprop":
+        if device != "cpu":
+            raise ValueError(f"the handprop backend runs on the CPU only; --device {device} is for the torch backend")
+        return HandpropBackend(net.copy(), config.lr, config.l2)
+    if name == "torch":
+        from verify.backend import TorchBackend  # lazy: importing handprop never imports torch
+
+        return TorchBackend(net, config.lr, config.l2, device=device)
+    raise ValueError(f"unknown backend {name!r}; expected one of: {', '.join(BACKENDS)}")
+
+
+def backend_names(backend: str) -> list[str]:
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; expected one of: {', '.join(BACKENDS)}")
+    return ["handprop", "torch"] if backend == "both" else [backend]
+
+
+# ---------------------------------------------------------------------------------------------
+# the loop
+
+
+def batch_bounds(n: int, batch_size: int) -> list[tuple[int, int]]:
+    """[(start, stop)] of consecutive mini-batches covering n examples; the last may be smaller."""
+    return [(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
+
+
+def train_epoch(
+    backend: Backend, order: Array, batch_size: int, epoch: int, progress: Optional[bool] = None
+) -> float:
+    """One pass of mini-batch SGD over ``order``; returns the wall-clock seconds of the pass.
+
+    ``progress``: True shows a tqdm bar on stderr, None shows it only on a terminal, False hides it.
+    Raises ``TrainingDiverged`` (parameters left at the last finite state) on a NaN or inf cost.
+    """
+    from tqdm import tqdm
+
+    bounds = batch_bounds(len(order), batch_size)
+    backend.begin_epoch(order)
+    saved, saved_at = backend.snapshot(), 0  # last parameters known to be finite, and their batch
+    backend.synchronize()
+    started = time.perf_counter()
+    bar = tqdm(
+        bounds, desc=f"{backend.name} epoch {epoch}", unit="batch", leave=False,
+        disable=None if progress is None else not progress, mininterval=0.5,
+    )
+    window: Any = 0.0  # sum of this window's batch costs (a device tensor for torch)
+    with np.errstate(all="ignore"):  # overflow is caught by the finiteness check, not by warnings
+        for k, (start, stop) in enumerate(bar, start=1):
+            window = window + backend.step(start, stop)
+            if k % CHECK_EVERY == 0 or k == len(bounds):
+                if not (math.isfinite(window) and backend.parameters_finite()):
+                    bar.close()
+                    _locate_divergence(backend, bounds, saved, saved_at, epoch)
+                saved, saved_at, window = backend.snapshot(), k, 0.0
+    backend.synchronize()
+    seconds = time.perf_counter() - started
+    bar.close()
+    return seconds
+
+
+def lockstep_epoch(
+    backends: Sequence[Backend],
+    order: Array,
+    batch_size: int,
+    epoch: int,
+    tolerance: float,
+    progress: Optional[bool] = None,
+) -> tuple[dict[str, float], float]:
+    """One epoch of several backends in lockstep; returns (seconds per backend, largest difference).
+
+    On every batch each backend steps from the same parameters; the others' updated parameters are
+    compared with the first's, must agree within ``tolerance`` (else ``LockstepError`` naming the
+    batch), and are then set to the first's, so every comparison covers exactly one step. Each
+    backend's seconds count its own steps only (comparisons excluded).
+    """
+    from tqdm import tqdm
+
+    reference, others = backends[0], list(backends[1:])
+    bounds = batch_bounds(len(order), batch_size)
+    for backend in backends:
+        backend.begin_epoch(order)
+    seconds = {backend.name: 0.0 for backend in backends}
+    worst = 0.0
+    previous = reference.snapshot()
+    bar = tqdm(
+        bounds, desc=f"lockstep epoch {epoch}", unit="batch", leave=False,
+        disable=None if progress is None else not progress, mininterval=0.5,
+    )
+    with np.errstate(all="ignore"):  # overflow is caught by the finiteness check, not by warnings
+        for k, (start, stop) in enumerate(bar, start=1):
+            for backend in backends:
+                started = time.perf_counter()
+                cost = backend.step(start, stop)
+                backend.synchronize()
+                seconds[backend.name] += time.perf_counter() - started
+                if backend is reference:
+                    reference_cost = cost
+            if not (math.isfinite(reference_cost) and reference.parameters_finite()):
+                bar.close()
+                _locate_divergence(reference, bounds, previous, k - 1, epoch)
+            theta = reference.parameters()
+            for other in others:
+                diff = max_abs_param_diff(theta, other.parameters())
+                if not diff <= tolerance:
+                    bar.close()
+                    raise LockstepError(
+                        f"{reference.name} and {other.name} disagree after the step on epoch {epoch}, batch {k} of "
+                        f"{len(bounds)}: max |Δparameter| = {diff:.3g} exceeds the lockstep tolerance {tolerance:g}"
+                    )
+                worst = max(worst, diff)
+                other.set_parameters(*theta)
+            previous = reference.snapshot()
+    bar.close()
+    return seconds, worst
+
+
+def _locate_divergence(
+    backend: Backend, bounds: list[tuple[int, int]], saved: Any, saved_at: int, epoch: int
+) -> None:
+    """Replay from the last finite parameters, one batch at a time, and raise naming the bad batch."""
+    backend.restore(saved)
+    for k in range(saved_at, len(bounds)):
+        start, stop = bounds[k]
+        cost = backend.batch_cost(start, stop)
+        if not math.isfinite(cost):
+            backend.restore(saved)
+            raise TrainingDiverged(
+                f"{backend.name}: the cost is {cost} at epoch {epoch}, batch {k + 1} of {len(bounds)}; "
+                f"training stopped (the learning rate is probably too large: try a smaller --lr)"
+            )
+        backend.step(start, stop)
+        if not backend.parameters_finite():
+            backend.restore(saved)
+            raise TrainingDiverged(
+                f"{backend.name}: the step on epoch {epoch}, batch {k + 1} of {len(bounds)} made the parameters "
+                f"NaN or infinite; training stopped (the learning rate is probably too large: try a smaller --lr)"
+            )
+    backend.restore(saved)  # every cost finite on replay: their sum overflowed, or a kernel is not deterministic
+    raise TrainingDiverged(
+        f"{backend.name}: the costs of epoch {epoch}, batches {saved_at + 1}-{len(bounds)}, overflowed; training "
+        f"stopped (the learning rate is probably too large: try a smaller --lr)"
+    )
+
+
+@dataclass
+class EpochMetrics:
+    """One epoch of one backend, as written to metrics.json."""
+
+    epoch: int
+    train_cost: float  # mean cost over the whole training set after the epoch
+    test_cost: float
+    test_accuracy: float  # fraction in [0, 1]
+    train_seconds: float  # the training pass alone, evaluation excluded
+
+
+@dataclass
+class Dataset:
+    """Training and test arrays: inputs (n, in) in [0, 1] and integer labels (n,)."""
+
+    x_train: Array
+    y_train: Array
+    x_test: Array
+    y_test: Array
+
+
+@dataclass
+class Trainer:
+    """Runs one or more backends side by side on the same batches (see the module docstring)."""
+
+    config: TrainConfig
+    backends: dict[str, Backend]
+    data: Dataset
+    shuffle_rng: np.random.Generator
+    start_epoch: int = 0  # epochs already done (resume)
+    history: dict[str, list[EpochMetrics]] = field(default_factory=dict)
+    lockstep: list[dict[str, float]] = field(default_factory=list)
+    progress: Optional[bool] = None
+
+    def __post_init__(self) -> None:
+        n_out = self.config.arch[-1]
+        self._y_train = _one_hot(self.data.y_train, n_out, self.config.dtype)  # (n, out)
+        self._y_test = _one_hot(self.data.y_test, n_out, self.config.dtype)
+        for backend in self.backends.values():
+            backend.load_training_data(self.data.x_train, self._y_train)
+            self.history.setdefault(backend.name, [])
+
+    @property
+    def tolerance(self) -> float:
+        return LOCKSTEP_TOLERANCE[self.config.dtype]
+
+    def run(self, on_epoch: Optional[Callable[[int, "Trainer"], None]] = None) -> None:
+        """Train from ``start_epoch`` to ``config.epochs``; ``on_epoch(epoch, self)`` after each."""
+        n = self.data.x_train.shape[0]
+        for epoch in range(self.start_epoch + 1, self.config.epochs + 1):
+            order = self.shuffle_rng.permutation(n)  # (n,): the same batches for every backend
+            backends = list(self.backends.values())
+            if len(backends) == 1:
+                seconds = {backends[0].name: train_epoch(backends[0], order, self.config.batch_size, epoch, self.progress)}
+            else:
+                seconds, diff = lockstep_epoch(
+                    backends, order, self.config.batch_size, epoch, self.tolerance, self.progress
+                )
+                self.lockstep.append({"epoch": epoch, "max_abs_param_diff": diff})
+            for backend in backends:
+                self.history[backend.name].append(self._evaluate(backend, epoch, seconds[backend.name]))
+            self.start_epoch = epoch
+            if on_epoch is not None:
+                on_epoch(epoch, self)
+
+    def _evaluate(self, backend: Backend, epoch: int, seconds: float) -> EpochMetrics:
+        train_cost, _ = backend.evaluate(self.data.x_train, self._y_train)
+        test_cost, predictions = backend.evaluate(self.data.x_test, self._y_test)
+        if not math.isfinite(train_cost):
+            raise TrainingDiverged(
+                f"{backend.name}: the training cost is {train_cost} after epoch {epoch} (every batch's parameters "
+                f"were finite); training stopped (try a smaller --lr)"
+            )
+        accuracy = float((predictions == self.data.y_test).mean())
+        logger.info("%s epoch %d: train cost %.6g, test accuracy %.4f", backend.name, epoch, train_cost, accuracy)
+        return EpochMetrics(epoch, train_cost, test_cost, accuracy, seconds)
+
+    def metrics(self, backend_label: str) -> dict[str, Any]:
+        """metrics.json's content: see docs/training.md for the schema."""
+        config = {**self.config.to_dict(), "backend": backend_label}
+
+        def one(name: str) -> dict[str, Any]:
+            epochs = [asdict(m) for m in self.history[name]]
+            best = max(epochs, key=lambda m: m["test_accuracy"]) if epochs else None
+            return {
+                "config": config,
+                "backend": name,
+                "epochs": epochs,
+                "best": {"epoch": best["epoch"], "test_accuracy": best["test_accuracy"]} if best else None,
+            }
+
+        if len(self.backends) == 1:
+            return one(next(iter(self.backends)))
+        out: dict[str, Any] = {"config": config}
+        for name in self.backends:
+            out[name] = one(name)
+        out["lockstep"] = list(self.lockstep)
+        out["lockstep_tolerance"] = self.tolerance
+        return out
+
+
+def max_abs_param_diff(
+    a: tuple[Sequence[Array], Sequence[Array]], b: tuple[Sequence[Array], Sequence[Array]]
+) -> float:
+    """max over every weight and bias of |a − b|."""
+    return max(float(np.abs(p - q).max()) for p, q in zip([*a[0], *a[1]], [*b[0], *b[1]]))
+
+
+def _one_hot(labels: Array, n_classes: int, dtype: str) -> Array:
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"labels must be a 1-D integer array, got shape {labels.shape} and dtype {labels.dtype}")
+    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+        raise ValueError(f"labels must lie in [0, {n_classes - 1}] for a network with {n_classes} outputs")
+    y = np.zeros((labels.shape[0], n_classes), dtype=dtype)  # (n, out)
+    y[np.arange(labels.shape[0]), labels] = 1
+    return y

@@ -1,0 +1,150 @@
+"""``handprop train`` and ``handprop evaluate`` end to end on synthetic data (MNIST loading monkeypatched)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import handprop.data
+from handprop.checkpoint import load_checkpoint
+from handprop.cli import main
+
+from train_helpers import synthetic_digits, torch_one_thread  # noqa: F401  (fixture)
+
+FAST = ["--arch", "784-16-10", "--init", "xavier", "--no-progress"]
+
+
+@pytest.fixture
+def synthetic_mnist(monkeypatch):
+    """``load_dataset`` returns small synthetic 28×28 digits; no file or network is touched."""
+    x_train, y_train, x_test, y_test = synthetic_digits(n_train=300, n_test=100)
+
+    def fake_load_dataset(name="mnist", split="train", data_root=None, download=True, dtype="float64"):
+        x, y = (x_train, y_train) if split == "train" else (x_test, y_test)
+        return x.astype(dtype), y.copy()
+
+    monkeypatch.setattr(handprop.data, "load_dataset", fake_load_dataset)
+
+
+def read_metrics(out):
+    return json.loads((out / "metrics.json").read_text())
+
+
+EPOCH_KEYS = {"epoch", "train_cost", "test_cost", "test_accuracy", "train_seconds"}
+
+
+def check_backend_metrics(block, epochs):
+    assert [m["epoch"] for m in block["epochs"]] == list(range(1, epochs + 1))
+    for m in block["epochs"]:
+        assert EPOCH_KEYS <= set(m)
+        assert 0.0 <= m["test_accuracy"] <= 1.0
+        assert m["train_seconds"] > 0 and np.isfinite(m["train_cost"])
+
+
+def test_train_writes_metrics_checkpoint_and_plots(synthetic_mnist, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", *FAST, "--epochs", "2", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "epoch   2/2" in printed and "test accuracy" in printed
+    metrics = read_metrics(out)
+    assert metrics["config"]["arch"] == [784, 16, 10] and metrics["config"]["lr"] == 3.0
+    check_backend_metrics(metrics, 2)
+    assert metrics["epochs"][-1]["test_accuracy"] > 0.9
+    net, meta = load_checkpoint(out / "checkpoint.npz")
+    assert meta["epoch"] == 2 and net.sizes == (784, 16, 10)
+    for png in ("curves.png", "first_layer.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list(out.glob(".*tmp"))  # no temporary files left behind
+
+
+def test_train_both_metrics_layout(synthetic_mnist, tmp_path, torch_one_thread):
+    out = tmp_path / "both"
+    assert main(["train", *FAST, "--backend", "both", "--dtype", "float64", "--epochs", "2", "--out", str(out)]) == 0
+    metrics = read_metrics(out)
+    assert {"config", "handprop", "torch", "lockstep"} <= set(metrics)
+    for name in ("handprop", "torch"):
+        check_backend_metrics(metrics[name], 2)
+    assert [entry["epoch"] for entry in metrics["lockstep"]] == [1, 2]
+    assert max(entry["max_abs_param_diff"] for entry in metrics["lockstep"]) < 1e-12
+
+
+@pytest.mark.parametrize("backend", ["handprop", "both"])
+def test_resume_continues_exactly(synthetic_mnist, tmp_path, torch_one_thread, backend):
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    flags = [*FAST, "--l2", "1", "--backend", backend, "--dtype", "float64"]
+    assert main(["train", *flags, "--epochs", "3", "--out", str(straight)]) == 0
+    assert main(["train", *flags, "--epochs", "1", "--out", str(split)]) == 0
+    assert main(["train", "--resume", str(split / "checkpoint.npz"), "--epochs", "3", "--no-progress"]) == 0
+    a, _ = load_checkpoint(straight / "checkpoint.npz")
+    b, meta = load_checkpoint(split / "checkpoint.npz")
+    assert meta["epoch"] == 3
+    for p, q in zip(a.weights + a.biases, b.weights + b.biases):
+        np.testing.assert_array_equal(p, q)
+    block = (lambda m: m) if backend == "handprop" else (lambda m: m["torch"])  # noqa: E731
+    costs = lambda out: [m["train_cost"] for m in block(read_metrics(out))["epochs"]]  # noqa: E731
+    assert len(costs(split)) == 3 and costs(split) == costs(straight)
+
+
+def test_nan_stop_from_the_command_line(synthetic_mnist, tmp_path, capsys):
+    args = ["--hidden", "relu", "--output", "identity", "--init", "he", "--lr", "50", "--arch", "784-32-10", "--no-progress"]
+    assert main(["train", *args, "--epochs", "1", "--out", str(tmp_path)]) == 1
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1
+    assert "epoch 1, batch" in error and "smaller --lr" in error
+
+
+def test_evaluate_prints_accuracy_and_confusion_matrix(synthetic_mnist, tmp_path, capsys):
+    assert main(["train", *FAST, "--epochs", "1", "--out", str(tmp_path)]) == 0
+    accuracy = read_metrics(tmp_path)["epochs"][-1]["test_accuracy"]
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "checkpoint.npz")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert f"accuracy {100 * accuracy:.2f}%" in lines[0]
+    matrix = np.array([[int(v) for v in line.split()[1:]] for line in lines[2:12]])
+    assert matrix.shape == (10, 10) and matrix.sum() == 100
+    assert np.trace(matrix) == round(accuracy * 100)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--arch", "784-x-10"], "--arch must be layer widths"),
+        (["--arch", "100-16-10"], "does not fit mnist"),
+        (["--lr", "-3"], "lr must be a positive"),
+        (["--hidden", "relu,relu,relu"], "hidden layers"),
+        (["--batch-size", "0"], "batch_size must be a positive integer"),
+        (["--backend", "handprop", "--device", "cuda"], "CPU only"),
+    ],
+)
+def test_bad_flags_give_one_line_errors(synthetic_mnist, capsys, argv, message):
+    assert main(["train", "--no-progress", "--epochs", "1", *argv]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and message in error
+
+
+def test_cuda_without_a_gpu_is_a_clear_error(synthetic_mnist, capsys):
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU; the error is for machines without one")
+    assert main(["train", *FAST, "--backend", "torch", "--device", "cuda", "--epochs", "1"]) == 2
+    assert "no CUDA GPU" in capsys.readouterr().err
+
+
+def test_resume_refuses_changed_hyperparameters(synthetic_mnist, tmp_path, capsys):
+    assert main(["train", *FAST, "--epochs", "1", "--out", str(tmp_path)]) == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", str(tmp_path / "checkpoint.npz"), "--lr", "0.5", "--epochs", "2"]) == 2
+    assert "--lr differ" in capsys.readouterr().err
+
+
+def test_missing_dataset_without_network_is_one_clear_line(tmp_path, monkeypatch, capsys):
+    """Offline: the download fails quietly (as without a network) and the error names the files."""
+    downloads = []
+    monkeypatch.setattr(handprop.data, "_download", lambda name, root: downloads.append((name, root)))
+    assert main(["train", "--data-root", str(tmp_path), "--no-progress", "--epochs", "1"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert downloads, "a download should have been attempted"
+    assert len(error.splitlines()) == 1
+    assert "train-images-idx3-ubyte" in error and str(tmp_path) in error and "--data-root" in error
