@@ -257,31 +257,41 @@ class Network:
 
     # -- backward -----------------------------------------------------------------------------
 
-    def _backward(self, fp: ForwardPass, delta_L: Array, to_input: bool) -> tuple[list[Array], list[Array]]:
-        """Run BP2 from the output error δ^L down to layer 1.
-
-        Returns ``delta`` (δ^ℓ for ℓ = 1…L) and ``nabla_a`` (∂C/∂a^ℓ for ℓ = 0…L-1; the input's
-        entry is computed only when ``to_input``, since training never needs it).
-        """
-        L = self.num_layers
-        delta: list[Array] = [delta_L] * L
-        nabla_a: list[Array] = [delta_L] * L  # placeholders, each overwritten below
-        for l in range(L - 1, -1, -1):  # l indexes weights[l] = W^(l+1)
-            delta[l] = delta_L
-            if l == 0 and not to_input:
-                break
-            nabla_a[l] = delta_L @ self.weights[l]  # ∂C/∂a^l = δ^(l+1) W^(l+1), (n, in)
-            if l > 0:
-                delta_L = self.activations[l - 1].backward(nabla_a[l], fp.zs[l - 1], fp.activations[l])  # BP2
-        return delta, nabla_a
-
     def _output_delta(self, fp: ForwardPass, y: Array) -> Array:
-        """δ^L_x = ∂C_x/∂z^L for each example (BP1), before dividing by n."""
+        """BP1 for each example: δ^L_x = ∂C_x/∂z^L = ∇_a C_x ⊙ σ'(z^L), before dividing by n."""
         return self.cost_function.delta(fp.zs[-1], fp.output, y, self.activations[-1])  # (n, out)
+
+    def _backward(self, fp: ForwardPass, delta_L: Array) -> tuple[list[Array], list[Array]]:
+        """BP2, from the output error δ^L down to layer 1.
+
+        Returns ``delta`` = [δ^1 … δ^L] and the hidden layers' gradients
+        [∂C/∂a^1 … ∂C/∂a^(L-1)], which BP2 computes on the way down.
+        """
+        delta = [delta_L]  # δ^L first; reversed at the end
+        nabla_a: list[Array] = []
+        for l in range(self.num_layers, 1, -1):  # ℓ = L … 2, numbered as in the math
+            grad_a = delta[-1] @ self.weights[l - 1]  # ∂C/∂a^(ℓ-1) = δ^ℓ W^ℓ, (n, sizes[ℓ-1])
+            delta.append(self.activations[l - 2].backward(grad_a, fp.zs[l - 2], fp.activations[l - 1]))  # BP2: δ^(ℓ-1)
+            nabla_a.append(grad_a)
+        return delta[::-1], nabla_a[::-1]
+
+    @staticmethod
+    def _parameter_gradients(delta: list[Array], activations: list[Array]) -> tuple[list[Array], list[Array]]:
+        """BP3 and BP4 for every layer, from δ^ℓ and a^(ℓ-1)."""
+        nabla_b = [d.sum(axis=0) for d in delta]  # BP3: ∂C/∂b^ℓ = Σ_x δ^ℓ_x, (out,)
+        nabla_w = [d.T @ a for d, a in zip(delta, activations)]  # BP4: ∂C/∂W^ℓ = δ^ℓᵀ a^(ℓ-1), (out, in)
+        return nabla_w, nabla_b
+
+    def _batch_gradients(self, fp: ForwardPass, y: Array, scale: float = 1.0) -> tuple[list[Array], list[Array]]:
+        """(s·∂C/∂W^ℓ, s·∂C/∂b^ℓ) of the batch's mean cost C, s = ``scale``."""
+        n = fp.activations[0].shape[0]
+        delta_L = self._output_delta(fp, y) / (n / scale)  # BP1 for the mean (÷ n), times s, (n, out)
+        delta, _ = self._backward(fp, delta_L)
+        return self._parameter_gradients(delta, fp.activations)
 
     def backprop_prepared(self, x: Array, y: Array) -> tuple[list[Array], list[Array]]:
         """``backprop`` for arrays already checked by ``prepare`` (the training loop's fast path)."""
-        return self._parameter_gradients(self._forward(x), y)
+        return self._batch_gradients(self._forward(x), y)
 
     def cost_and_backprop_prepared(
         self, x: Array, y: Array, scale: float = 1.0
@@ -290,19 +300,12 @@ class Network:
 
         The training loop uses the cost to stop on NaN or inf without a second forward pass, and
         passes the learning rate as ``scale`` s: every gradient is linear in δ^L, so scaling δ^L once
-        gives η∇ for all layers and the SGD step is one subtraction per parameter array.
+        gives η∇ for all layers and the SGD step is one subtraction per parameter array (Nielsen's
+        ``eta / len(mini_batch)``, applied once).
         """
         fp = self._forward(x)
         cost = self.cost_function.value(fp.zs[-1], fp.output, y, self.activations[-1])
-        return (cost, *self._parameter_gradients(fp, y, scale))
-
-    def _parameter_gradients(self, fp: ForwardPass, y: Array, scale: float = 1.0) -> tuple[list[Array], list[Array]]:
-        n = fp.activations[0].shape[0]
-        delta_L = self._output_delta(fp, y) / (n / scale)  # BP1 for the mean (÷ n), times scale
-        delta, _ = self._backward(fp, delta_L, to_input=False)
-        nabla_b = [d.sum(axis=0) for d in delta]  # BP3, each (out,)
-        nabla_w = [d.T @ a for d, a in zip(delta, fp.activations)]  # BP4, each (out, in)
-        return nabla_w, nabla_b
+        return (cost, *self._batch_gradients(fp, y, scale))
 
     def backprop(self, X: Any, Y: Any) -> tuple[list[Array], list[Array]]:
         """(∂C/∂W^ℓ, ∂C/∂b^ℓ) for every layer, C being the mean cost over the batch.
@@ -319,10 +322,13 @@ class Network:
         n = x.shape[0]
         out = self.activations[-1]
         cost = self.cost_function.value(fp.zs[-1], fp.output, y, out)
-        delta, nabla_a = self._backward(fp, self._output_delta(fp, y) / n, to_input=True)
-        nabla_a.append(self.cost_function.grad_a(fp.output, y, out) / n)  # ∂C/∂a^L, (n, outputs)
-        nabla_b = [d.sum(axis=0) for d in delta]  # BP3
-        nabla_w = [d.T @ a for d, a in zip(delta, fp.activations)]  # BP4
+        delta, nabla_a_hidden = self._backward(fp, self._output_delta(fp, y) / n)  # BP1 for the mean, BP2
+        nabla_a = [
+            delta[0] @ self.weights[0],  # ∂C/∂a^0 = δ^1 W^1, the input's gradient, (n, inputs)
+            *nabla_a_hidden,
+            self.cost_function.grad_a(fp.output, y, out) / n,  # ∂C/∂a^L, (n, outputs)
+        ]
+        nabla_w, nabla_b = self._parameter_gradients(delta, fp.activations)  # BP3, BP4
         return Gradients(cost, nabla_w, nabla_b, delta, nabla_a)
 
     # -- per-example gradients ----------------------------------------------------------------
@@ -360,8 +366,8 @@ class Network:
         out = self.activations[-1]
         cost = self.cost_function.per_example(fp.zs[-1], fp.output, y, out)  # (n,)
         # Without the 1/n every row of δ is that example's own ∂C_x/∂z: rows never mix in BP2.
-        delta, nabla_a = self._backward(fp, self._output_delta(fp, y), to_input=True)
-        nabla_a.append(self.cost_function.grad_a(fp.output, y, out))  # (n, outputs)
+        delta, nabla_a_hidden = self._backward(fp, self._output_delta(fp, y))
+        nabla_a = [delta[0] @ self.weights[0], *nabla_a_hidden, self.cost_function.grad_a(fp.output, y, out)]
         nabla_b = [d.copy() for d in delta]  # ∂C_x/∂b^ℓ = δ^ℓ_x, (n, out); a copy, so editing one leaves the other
         nabla_w = [d[:, :, None] * a[:, None, :] for d, a in zip(delta, fp.activations)]  # (n, out, in)
         return PerExampleGradients(cost, nabla_w, nabla_b, delta, nabla_a)
