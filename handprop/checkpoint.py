@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Optional, Union
 
 import numpy as np
 
+from .atomic import atomic_open
 from .network import Network
 
 FORMAT = "handprop-checkpoint-v1"
@@ -49,17 +49,8 @@ def save_checkpoint(
         arrays[f"b{i}"] = b
     for name, array in (extra or {}).items():
         arrays[f"{EXTRA_PREFIX}{name}"] = np.asarray(array)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path, "wb") as f:
+        np.savez(f, **arrays)
     return path
 
 

@@ -32,7 +32,10 @@ def plot_curves(history: dict[str, list[dict[str, Any]]], path: PathLike) -> Pat
         ax_acc.plot(e, [100 * m["test_accuracy"] for m in epochs], marker=".", label=name)
     ax_cost.set(xlabel="epoch", ylabel="mean cost per example", title="cost")
     ax_acc.set(xlabel="epoch", ylabel="test accuracy (%)", title="accuracy on the test set")
+    from matplotlib.ticker import MaxNLocator
+
     for ax in (ax_cost, ax_acc):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Union
 
 import numpy as np
 
+from .atomic import atomic_open
 from .checkpoint import load_checkpoint, load_checkpoint_extra, save_checkpoint
 from .network import Network
 from .training import EpochMetrics, TrainConfig, Trainer
@@ -41,18 +41,9 @@ def write_json_atomic(path: PathLike, data: Any) -> Path:
     """Write ``data`` as indented JSON to ``path`` through a temporary file and a rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2)
+        f.write("\n")
     return path
 
 

@@ -13,16 +13,8 @@ from handprop import Network
 from handprop.activations import HIDDEN_ACTIVATIONS
 from verify.compare import assert_twin_agrees
 from verify.model import TwinNetwork, twin_gradients
+from verify.compare import OUTPUT_COSTS
 
-OUTPUT_COSTS = [
-    ("sigmoid", "quadratic"),
-    ("sigmoid", "cross_entropy"),
-    ("softmax", "cross_entropy"),
-    ("softmax", "quadratic"),
-    ("identity", "quadratic"),
-    ("tanh", "quadratic"),
-    ("relu", "quadratic"),
-]
 
 
 def all_arrays(g):

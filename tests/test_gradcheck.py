@@ -9,16 +9,8 @@ from handprop import Network
 from handprop.activations import ACTIVATIONS, HIDDEN_ACTIVATIONS, Activation
 from verify.compare import random_batch
 from verify.gradcheck import GRADCHECK_RTOL, engine_gradcheck
+from verify.compare import OUTPUT_COSTS
 
-OUTPUT_COSTS = [
-    ("sigmoid", "quadratic"),
-    ("sigmoid", "cross_entropy"),
-    ("softmax", "cross_entropy"),
-    ("softmax", "quadratic"),
-    ("identity", "quadratic"),
-    ("tanh", "quadratic"),
-    ("relu", "quadratic"),
-]
 
 
 def test_the_bound_is_the_projects():

@@ -15,18 +15,10 @@ from torch.func import functional_call, grad, vmap
 
 from handprop import Network
 from verify.model import TORCH_ACTIVATIONS, TwinNetwork
+from verify.compare import OUTPUT_COSTS
 
 RTOL = 1e-10
 HIDDEN = ["sigmoid", "tanh", "relu", "identity"]
-OUTPUT_COSTS = [
-    ("sigmoid", "quadratic"),
-    ("sigmoid", "cross_entropy"),
-    ("softmax", "cross_entropy"),
-    ("softmax", "quadratic"),
-    ("identity", "quadratic"),
-    ("tanh", "quadratic"),
-    ("relu", "quadratic"),
-]
 SIZES = [6, 5, 4, 3]
 N = 7
 

@@ -22,17 +22,8 @@ from verify.compare import (
     saturation_margin,
 )
 from verify.model import TwinNetwork
+from verify.compare import OUTPUT_COSTS
 
-# every (output activation, cost) pair the engine supports, each run with every hidden activation
-OUTPUT_COSTS = [
-    ("sigmoid", "quadratic"),
-    ("sigmoid", "cross_entropy"),
-    ("softmax", "cross_entropy"),
-    ("softmax", "quadratic"),
-    ("identity", "quadratic"),
-    ("tanh", "quadratic"),
-    ("relu", "quadratic"),
-]
 SIZES = [5, 7, 3, 4]  # every layer non-square
 SATURATION_MARGIN = {"float64": 1e-4, "float32": 1e-1}  # ≈ 100 ε_mach / tolerance
 

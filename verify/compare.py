@@ -64,6 +64,17 @@ from handprop import Gradients, Network
 
 TOLERANCES: dict[str, float] = {"float64": 1e-10, "float32": 1e-4}
 
+# Every output activation with each cost it supports: the matrix the tests and measure.py sweep.
+OUTPUT_COSTS: list[tuple[str, str]] = [
+    ("sigmoid", "quadratic"),
+    ("sigmoid", "cross_entropy"),
+    ("softmax", "cross_entropy"),
+    ("softmax", "quadratic"),
+    ("identity", "quadratic"),
+    ("tanh", "quadratic"),
+    ("relu", "quadratic"),
+]
+
 
 class GradientMismatch(AssertionError):
     """The engine and the twin disagree on at least one tensor (the message names them)."""

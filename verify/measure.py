@@ -18,16 +18,8 @@ from handprop.activations import HIDDEN_ACTIVATIONS
 
 from .compare import compare, error_scales, random_batch, relative_error
 from .model import TwinNetwork, twin_gradients
+from .compare import OUTPUT_COSTS
 
-OUTPUT_COSTS = [
-    ("sigmoid", "quadratic"),
-    ("sigmoid", "cross_entropy"),
-    ("softmax", "cross_entropy"),
-    ("softmax", "quadratic"),
-    ("identity", "quadratic"),
-    ("tanh", "quadratic"),
-    ("relu", "quadratic"),
-]
 NETWORKS = [([5, 7, 3, 4], "normal"), ([784, 16, 16, 10], "xavier"), ([784, 16, 16, 10], "he")]
 
 
