@@ -173,3 +173,17 @@ def test_realistic_variations(changes, tags):
     batch_of_one = [t for t in failed if "batch of 1)" in t.output]
     assert failed and all(t.tags == tags for t in failed if t not in batch_of_one), [(t.name, t.tags) for t in failed]
     assert all(t.tags == [x for x in tags if x != "missing-batch-mean"] for t in batch_of_one)
+
+
+@pytest.mark.parametrize(
+    "changes, sentence",
+    [
+        ([("nabla_b[-1] = delta.sum(axis=0)", "nabla_b[-1] = 2 * delta.sum(axis=0)")], "only the biases' part is wrong"),
+        ([("delta.T @ activations[-2]", "2 * delta.T @ activations[-2]")], "only the weights' part is wrong"),
+    ],
+)
+def test_feedback_says_which_part_is_wrong(changes, sentence):
+    report = grade_source(mutate(REFERENCE, *changes).encode(), fast_config())
+    failed = [t for t in report.tests if t.name.startswith("backprop") and not t.passed]
+    assert failed, "the mutation should fail some backprop cases"
+    assert all(sentence in t.output for t in failed)

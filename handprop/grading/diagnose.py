@@ -248,7 +248,20 @@ def _judge_pair(case: Case, arrays: dict[str, Array], rtol: float) -> Verdict:
         got_w = [(w - nw) / eta for w, nw in zip(weights, got_w)]
         got_b = [(b - nb) / eta for b, nb in zip(biases, got_b)]
     candidates = gradient_candidates(got_w, got_b, g_w, g_b, weights, biases, x, y, _tol(rtol))
-    return _from_candidates(candidates, error, rtol)
+    verdict = _from_candidates(candidates, error, rtol)
+    verdict.message += _which_part(got_w, got_b, g_w, g_b, rtol)
+    return verdict
+
+
+def _which_part(got_w: list[Array], got_b: list[Array], g_w: list[Array], g_b: list[Array], rtol: float) -> str:
+    """A sentence saying so when only the weights' or only the biases' part is wrong."""
+    weights_ok = all(relative_error(g, e) <= rtol for g, e in zip(got_w, g_w))
+    biases_ok = all(relative_error(g, e) <= rtol for g, e in zip(got_b, g_b))
+    if weights_ok and not biases_ok:
+        return " The weights' part is right: only the biases' part is wrong."
+    if biases_ok and not weights_ok:
+        return " The biases' part is right: only the weights' part is wrong."
+    return ""
 
 
 def gradient_candidates(
