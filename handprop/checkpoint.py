@@ -68,15 +68,16 @@ def load_checkpoint(path: PathLike) -> tuple[Network, dict[str, Any]]:
             L = len(config["sizes"]) - 1
             weights = [data[f"W{i}"] for i in range(L)]
             biases = [data[f"b{i}"] for i in range(L)]
-    except (OSError, KeyError, json.JSONDecodeError, EOFError) as error:
+            names = {key: config[key] for key in ("hidden", "output", "cost", "dtype")}
+    except KeyError as error:
+        raise ValueError(f"{path} is not a complete handprop checkpoint: it has no {error}") from None
+    except (OSError, json.JSONDecodeError, EOFError) as error:
         raise ValueError(f"{path} is not a readable handprop checkpoint: {error}") from None
     except ValueError as error:
         if "handprop checkpoint" in str(error):
             raise
         raise ValueError(f"{path} is not a readable handprop checkpoint: {error}") from None
-    net = Network.from_parameters(
-        weights, biases, hidden=config["hidden"], output=config["output"], cost=config["cost"], dtype=config["dtype"]
-    )
+    net = Network.from_parameters(weights, biases, **names)
     if list(net.sizes) != list(config["sizes"]):
         raise ValueError(f"{path}: stored sizes {config['sizes']} do not match its weights {list(net.sizes)}")
     return net, meta

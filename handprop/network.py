@@ -156,6 +156,9 @@ class Network:
                 f"got {len(weights)} weight matrices and {len(biases)} bias vectors"
             )
         ws = [np.asarray(w) for w in weights]
+        for i, w in enumerate(ws):
+            if w.ndim != 2:
+                raise ValueError(f"weights[{i}] must be a 2-D array shaped (out, in), got shape {w.shape}")
         if dtype is None:
             dtype = ws[0].dtype if ws[0].dtype.name in ("float32", "float64") else "float64"
         sizes = [ws[0].shape[1] if ws[0].ndim == 2 else -1] + [w.shape[0] for w in ws]

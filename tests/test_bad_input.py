@@ -121,3 +121,23 @@ def test_input_too_large_for_float32():
     net = Network([2, 2], dtype="float32")
     with pytest.raises(ValueError, match=r"X has values up to 1e\+300, beyond the range of float32"):
         net.cost(np.array([[1e300, 0.0]]), [0])
+
+
+def test_from_parameters_names_a_weight_that_is_not_a_matrix():
+    with pytest.raises(ValueError, match=r"weights\[0\] must be a 2-D array shaped \(out, in\), got shape \(3,\)"):
+        Network.from_parameters([np.zeros(3)], [np.zeros(3)])
+
+
+def test_a_checkpoint_missing_part_of_its_config_names_what_is_missing(tmp_path):
+    import json
+
+    from handprop.checkpoint import FORMAT, load_checkpoint
+
+    net = Network([4, 3, 2], seed=0)
+    config = net.config()
+    del config["hidden"]
+    path = tmp_path / "partial.npz"
+    arrays = {f"W{i}": W for i, W in enumerate(net.weights)} | {f"b{i}": b for i, b in enumerate(net.biases)}
+    np.savez(path, format=np.array(FORMAT), config=np.array(json.dumps(config)), meta=np.array("{}"), **arrays)
+    with pytest.raises(ValueError, match="not a complete handprop checkpoint: it has no 'hidden'"):
+        load_checkpoint(path)

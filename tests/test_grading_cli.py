@@ -106,6 +106,10 @@ def test_json_format_and_options(reference_file, capsys):
         (["grade", "x.py", "--points", "backward=3"], "FUNCTION=P"),
         (["grade", "x.py", "--cases", "0"], "cases"),
         (["grade", "x.py", "--timeout", "-1"], "timeout"),
+        (["grade", "x.py", "--timeout", "inf"], "timeout"),
+        (["grade", "x.py", "--points", "sigmoid=nan"], "finite"),
+        (["grade", "x.py", "--points", "sigmoid=inf"], "finite"),
+        (["grade", "x.py", "--rtol", "nan"], "rtol"),
     ],
 )
 def test_user_errors_exit_2_with_one_line(args, message, capsys):

@@ -187,3 +187,15 @@ def test_feedback_says_which_part_is_wrong(changes, sentence):
     failed = [t for t in report.tests if t.name.startswith("backprop") and not t.passed]
     assert failed, "the mutation should fail some backprop cases"
     assert all(sentence in t.output for t in failed)
+
+
+def test_summary_gives_away_nothing_about_hidden_cases():
+    # wrong only for batches of 7, which the seeded cases give to a hidden case
+    source = mutate(REFERENCE, ("    return nabla_w, nabla_b\n", "    return nabla_w, ([2 * b for b in nabla_b] if x.shape[0] == 7 else nabla_b)\n"))
+    report = grade_source(source.encode(), fast_config(hidden=2, hidden_visibility="hidden"))
+    hidden_failures = [t for t in report.tests if t.hidden and not t.passed]
+    assert hidden_failures and all(t.passed for t in report.tests if not t.hidden)
+    leaked = {tag for t in hidden_failures for tag in t.tags}
+    assert leaked and not any(tag in report.output for tag in leaked)
+    assert "backprop: 2.4 / 2.4 (3 of 3 visible cases passed)" in report.output
+    assert "hidden until grades are published" in report.output

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import os
 from dataclasses import dataclass, field
 from typing import Optional
@@ -28,6 +30,8 @@ def default_sandbox_uid() -> Optional[int]:
     return NOBODY_UID if hasattr(os, "geteuid") and os.geteuid() == 0 else None
 
 
+MAX_TIMEOUT = 3600.0  # seconds per function: an hour is far beyond any honest submission
+
 @dataclass(frozen=True)
 class SandboxLimits:
     """Limits on the process that runs a submission.
@@ -44,8 +48,8 @@ class SandboxLimits:
     gid: Optional[int] = None  # defaults to uid when uid is set
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.timeout, (int, float)) and self.timeout > 0):
-            raise ValueError(f"timeout must be a positive number of seconds, got {self.timeout!r}")
+        if isinstance(self.timeout, bool) or not isinstance(self.timeout, (int, float)) or not 0 < self.timeout <= MAX_TIMEOUT:
+            raise ValueError(f"timeout must be a number of seconds in (0, {MAX_TIMEOUT:g}], got {self.timeout!r}")
         for name in ("memory_mb", "max_processes", "max_file_mb"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -91,8 +95,8 @@ class GradingConfig:
         if unknown:
             raise ValueError(f"points given for unknown functions {sorted(unknown)}; expected some of {', '.join(FUNCTIONS)}")
         for name, value in self.points.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(f"points for {name} must be a non-negative number, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+                raise ValueError(f"points for {name} must be a non-negative finite number, got {value!r}")
 
     @property
     def functions(self) -> tuple[str, ...]:

@@ -102,7 +102,7 @@ def grade_source(source: bytes, config: GradingConfig, name: str = "submission.p
         score=score,
         max_score=config.max_score,
         execution_time=round(time.monotonic() - start, 3),
-        output=_overall_output(runs, functions, score, config),
+        output=_overall_output(runs, tests, functions, score, config),
         tests=tests,
         functions=functions,
         seed=config.seed,
@@ -170,13 +170,34 @@ def _test_result(case: Case, verdict: Verdict, run: FunctionRun, per_case: float
     )
 
 
-def _overall_output(runs: dict[str, FunctionRun], functions: dict[str, FunctionSummary], score: float, config: GradingConfig) -> str:
-    lines = [f"Score: {score:g} / {config.max_score:g} (seed {config.seed}, {config.cases} cases per function)."]
+def _overall_output(
+    runs: dict[str, FunctionRun],
+    tests: list[TestResult],
+    functions: dict[str, FunctionSummary],
+    score: float,
+    config: GradingConfig,
+) -> str:
+    """The text shown above the tests. With hidden cases it counts, scores and tags only the visible
+    ones, so the summary gives away nothing that the hidden tests' own visibility keeps back."""
     imports = [r for r in runs.values() if r.status == "import-error"]
+    import_lines = []
     if imports:
-        lines.append("Your file could not be imported, so none of its functions could be graded:")
-        lines.append(imports[0].message)
-    for summary in functions.values():
-        extra = f"  [{', '.join(summary.tags)}]" if summary.tags else ""
-        lines.append(f"{summary.name}: {summary.score:g} / {summary.max_score:g} ({summary.passed} of {summary.cases} cases passed){extra}")
+        import_lines = ["Your file could not be imported, so none of its functions could be graded:", imports[0].message]
+    if not config.hidden:
+        lines = [f"Score: {score:g} / {config.max_score:g} (seed {config.seed}, {config.cases} cases per function)."]
+        for summary in functions.values():
+            extra = f"  [{', '.join(summary.tags)}]" if summary.tags else ""
+            lines.append(f"{summary.name}: {summary.score:g} / {summary.max_score:g} ({summary.passed} of {summary.cases} cases passed){extra}")
+        return "\n".join(lines[:1] + import_lines + lines[1:])
+    visible = [t for t in tests if not t.hidden]
+    lines = [
+        f"Visible cases: {sum(t.score for t in visible):g} / {sum(t.max_score for t in visible):g} points "
+        f"(seed {config.seed}). {config.hidden} more case(s) per function are hidden until grades are published."
+    ]
+    lines += import_lines
+    for f in functions:
+        own = [t for t in visible if t.function == f]
+        tags = sorted({tag for t in own for tag in t.tags}, key=list(TAGS).index)
+        extra = f"  [{', '.join(tags)}]" if tags else ""
+        lines.append(f"{f}: {sum(t.score for t in own):g} / {sum(t.max_score for t in own):g} ({sum(t.passed for t in own)} of {len(own)} visible cases passed){extra}")
     return "\n".join(lines)

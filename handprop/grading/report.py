@@ -88,9 +88,9 @@ def render(report: GradeReport, fmt: str, verbose: bool = False) -> str:
     if fmt == "text":
         return to_text(report, verbose)
     if fmt == "json":
-        return json.dumps(to_json(report), indent=2, ensure_ascii=False) + "\n"
+        return json.dumps(to_json(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     if fmt == "gradescope":
-        return json.dumps(to_gradescope(report), indent=2, ensure_ascii=False) + "\n"
+        return json.dumps(to_gradescope(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
 
 
