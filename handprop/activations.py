@@ -107,10 +107,6 @@ class Activation:
     prime: Optional[Callable[[Array, Array], Array]]
     vjp: Optional[Callable[[Array, Array, Array], Array]] = None
 
-    @property
-    def elementwise(self) -> bool:
-        return self.prime is not None
-
     def __call__(self, z: Array) -> Array:
         return self.forward(z)
 
