@@ -45,9 +45,10 @@ def check_inputs(X: Any, n_inputs: int, dtype: np.dtype, name: str = "X") -> np.
     if not np.isfinite(x).all():
         bad = int((~np.isfinite(x)).sum())
         raise ValueError(f"{name} contains {bad} NaN or infinite values; expected finite numbers")
-    limit = np.finfo(dtype).max
-    if np.abs(x).max() > limit:  # checked before the cast, which would overflow to inf with a warning
-        raise ValueError(f"{name} has values up to {float(np.abs(x).max()):.3g}, beyond the range of {np.dtype(dtype).name} (±{limit:.3g})")
+    if x.dtype != dtype:  # a narrowing cast would overflow to inf (with a warning): check first
+        largest, limit = float(np.abs(x).max()), float(np.finfo(dtype).max)
+        if largest > limit:
+            raise ValueError(f"{name} has values up to {largest:.3g}, beyond the range of {np.dtype(dtype).name} (±{limit:.3g})")
     return x.astype(dtype, copy=False)
 
 
@@ -91,7 +92,7 @@ def check_targets(
         )
     if not np.isfinite(y).all():
         raise ValueError(f"{name} contains NaN or infinite values; expected finite targets")
-    if np.abs(y).max() > np.finfo(dtype).max:  # before the cast, which would overflow to inf
+    if y.dtype != dtype and np.abs(y).max() > np.finfo(dtype).max:  # before a narrowing cast
         raise ValueError(f"{name} has values beyond the range of {np.dtype(dtype).name}")
     y = y.astype(dtype, copy=False)
     if probabilities and (y.min() < 0 or y.max() > 1):

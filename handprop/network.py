@@ -278,6 +278,19 @@ class Network:
             nabla_a.append(grad_a)
         return delta[::-1], nabla_a[::-1]
 
+    def _delta_and_nabla_a(self, fp: ForwardPass, y: Array, n: int) -> tuple[list[Array], list[Array]]:
+        """δ^ℓ for ℓ = 1…L and ∂C/∂a^ℓ for ℓ = 0…L, for the cost Σ_x C_x / n.
+
+        n = batch size gives the batch's mean cost; n = 1 gives each example's own C_x in its row.
+        """
+        delta, nabla_a_hidden = self._backward(fp, self._output_delta(fp, y) / n)  # BP1, BP2
+        nabla_a = [
+            delta[0] @ self.weights[0],  # ∂C/∂a^0 = δ^1 W^1, the input's gradient, (n, inputs)
+            *nabla_a_hidden,
+            self.cost_function.grad_a(fp.output, y, self.activations[-1]) / n,  # ∂C/∂a^L, (n, outputs)
+        ]
+        return delta, nabla_a
+
     @staticmethod
     def _parameter_gradients(delta: list[Array], activations: list[Array]) -> tuple[list[Array], list[Array]]:
         """BP3 and BP4 for every layer, from δ^ℓ and a^(ℓ-1)."""
@@ -325,12 +338,7 @@ class Network:
         n = x.shape[0]
         out = self.activations[-1]
         cost = self.cost_function.value(fp.zs[-1], fp.output, y, out)
-        delta, nabla_a_hidden = self._backward(fp, self._output_delta(fp, y) / n)  # BP1 for the mean, BP2
-        nabla_a = [
-            delta[0] @ self.weights[0],  # ∂C/∂a^0 = δ^1 W^1, the input's gradient, (n, inputs)
-            *nabla_a_hidden,
-            self.cost_function.grad_a(fp.output, y, out) / n,  # ∂C/∂a^L, (n, outputs)
-        ]
+        delta, nabla_a = self._delta_and_nabla_a(fp, y, n)  # BP1 for the mean, BP2
         nabla_w, nabla_b = self._parameter_gradients(delta, fp.activations)  # BP3, BP4
         return Gradients(cost, nabla_w, nabla_b, delta, nabla_a)
 
@@ -369,8 +377,7 @@ class Network:
         out = self.activations[-1]
         cost = self.cost_function.per_example(fp.zs[-1], fp.output, y, out)  # (n,)
         # Without the 1/n every row of δ is that example's own ∂C_x/∂z: rows never mix in BP2.
-        delta, nabla_a_hidden = self._backward(fp, self._output_delta(fp, y))
-        nabla_a = [delta[0] @ self.weights[0], *nabla_a_hidden, self.cost_function.grad_a(fp.output, y, out)]
+        delta, nabla_a = self._delta_and_nabla_a(fp, y, 1)
         nabla_b = [d.copy() for d in delta]  # ∂C_x/∂b^ℓ = δ^ℓ_x, (n, out); a copy, so editing one leaves the other
         nabla_w = [d[:, :, None] * a[:, None, :] for d, a in zip(delta, fp.activations)]  # (n, out, in)
         return PerExampleGradients(cost, nabla_w, nabla_b, delta, nabla_a)

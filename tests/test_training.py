@@ -81,7 +81,10 @@ def test_both_backends_in_lockstep(dtype, torch_one_thread):
     assert len(diffs) == 2
     assert max(diffs) <= (1e-13 if dtype == "float64" else 1e-5)
     h, t = trainer.history["handprop"], trainer.history["torch"]
-    assert [m.test_accuracy for m in h] == pytest.approx([m.test_accuracy for m in t], abs=0.02)
+    # per-step resync: both evaluate the same parameters, so the metrics agree to round-off
+    assert [m.test_accuracy for m in h] == [m.test_accuracy for m in t]
+    rel = 1e-12 if dtype == "float64" else 1e-5
+    assert [m.train_cost for m in h] == pytest.approx([m.train_cost for m in t], rel=rel)
 
 
 class WrongLearningRate(HandpropBackend):
