@@ -1,9 +1,15 @@
-"""MNIST and Fashion-MNIST as NumPy arrays, loaded once through torchvision.
+"""MNIST and Fashion-MNIST as NumPy arrays, loaded once through torchvision, validated file by file.
 
-Images come back flattened to ``(n, 784)`` with pixels scaled to [0, 1]; labels as ``(n,)`` int64.
-The root folder is ``--data-root``, else ``$HANDPROP_DATA``, else ``data/`` in the working directory.
-When the files are missing torchvision downloads them; when that fails (no network) the error says
-which files are missing and where to put them.
+Images come back flattened to ``(n, 784)`` with pixels scaled to [0, 1]; labels as ``(n,)`` int64 in
+0–9. The root folder is ``--data-root``, else ``$HANDPROP_DATA``, else ``data/`` in the working
+directory. When the files are missing torchvision downloads them; when that fails (no network) the
+error says which files are missing and where to put them, and the folders made for the download are
+removed again.
+
+Every file is checked before torchvision reads it (``check_idx_file``: a regular file, the IDX magic
+number, unsigned-byte data, the expected number of dimensions, 28×28 images, and a size that matches
+its header), and what torchvision hands back is checked again (shape, dtype, labels in 0–9, as many
+labels as images). Any failure is a ``DataFileError`` naming the damaged file and what was expected.
 
 torchvision is imported lazily, only here: the engine never needs it.
 """
@@ -16,7 +22,7 @@ import io
 import logging
 import os
 from pathlib import Path
-from typing import Optional, Union
+from typing import Union
 
 import numpy as np
 
@@ -30,10 +36,23 @@ RAW_FILES = {
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
 IMAGE_SIDE = 28
+N_CLASSES = 10
+CLASS_NAMES = {
+    "mnist": tuple(str(digit) for digit in range(N_CLASSES)),
+    "fashion-mnist": (
+        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    ),
+}
+IDX_UBYTE = 0x08  # the IDX type byte of unsigned 8-bit data, the only type MNIST files use
+REDOWNLOAD = "delete it to download it again, or replace it with the original uncompressed IDX file"
 
 
 class DatasetNotFoundError(FileNotFoundError):
     """The dataset's files are absent and could not be downloaded."""
+
+
+class DataFileError(ValueError):
+    """A dataset file exists but is not what it should be; the message names the file."""
 
 
 def resolve_root(data_root: Union[str, os.PathLike, None] = None) -> Path:
@@ -44,10 +63,69 @@ def resolve_root(data_root: Union[str, os.PathLike, None] = None) -> Path:
     return Path(env) if env else Path("data")
 
 
+def raw_folder(name: str, root: Path) -> Path:
+    return root / DATASETS[name] / "raw"
+
+
 def missing_files(name: str, root: Path) -> list[Path]:
-    """The raw IDX files of ``name`` that are not under ``root/<Folder>/raw``."""
-    raw = root / DATASETS[name] / "raw"
-    return [raw / f for split in SPLITS for f in RAW_FILES[split] if not (raw / f).exists()]
+    """The raw IDX files of ``name`` that are not under ``root/<Folder>/raw``.
+
+    A path that exists but is not a regular file (a folder, say) is an error, not a missing file: a
+    download would not replace it.
+    """
+    missing = []
+    for split in SPLITS:
+        for f in RAW_FILES[split]:
+            path = raw_folder(name, root) / f
+            if path.exists() and not path.is_file():
+                raise DataFileError(f"{path} is not a regular file; expected the uncompressed IDX file {f}")
+            if not path.exists():
+                missing.append(path)
+    return missing
+
+
+def check_idx_file(path: Path, ndim: int) -> tuple[int, ...]:
+    """The dimensions in the header of the IDX file at ``path``, after checking it whole.
+
+    An IDX file is a 4-byte magic number (0, 0, type, number of dimensions), one big-endian uint32 per
+    dimension, then the data. MNIST images are (n, 28, 28) unsigned bytes and labels (n,).
+    """
+    kind = "images" if ndim == 3 else "labels"
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            head = f.read(4 + 4 * ndim)
+    except OSError as error:
+        raise DataFileError(f"{path} cannot be read ({error.strerror or error}); {REDOWNLOAD}") from None
+    if size == 0:
+        raise DataFileError(f"{path} is empty; expected an IDX file of {kind} ({REDOWNLOAD})")
+    if len(head) < 4 or head[:2] != b"\0\0":
+        raise DataFileError(
+            f"{path} is not an IDX file (its first bytes are {head[:4].hex(' ')}, expected 00 00 08 0{ndim}); "
+            f"a compressed .gz download must be unpacked first, or {REDOWNLOAD}"
+        )
+    if head[2] != IDX_UBYTE:
+        raise DataFileError(
+            f"{path} has IDX type byte 0x{head[2]:02x}; expected 0x08 (unsigned bytes) as in every MNIST file ({REDOWNLOAD})"
+        )
+    if head[3] != ndim:
+        raise DataFileError(
+            f"{path} has {head[3]} dimensions; expected {ndim} for {kind} (is it the {kind} file? {REDOWNLOAD})"
+        )
+    if len(head) < 4 + 4 * ndim:
+        raise DataFileError(f"{path} is truncated inside its header ({size} bytes); {REDOWNLOAD}")
+    dims = tuple(int.from_bytes(head[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    if ndim == 3 and dims[1:] != (IMAGE_SIDE, IMAGE_SIDE):
+        raise DataFileError(f"{path} holds images of {dims[1]}×{dims[2]} pixels; expected 28×28 ({REDOWNLOAD})")
+    if dims[0] == 0:
+        raise DataFileError(f"{path} holds no {kind}; expected at least one ({REDOWNLOAD})")
+    expected = 4 + 4 * ndim + int(np.prod(dims, dtype=np.int64))
+    if size != expected:
+        state = "truncated" if size < expected else "longer than its header says"
+        raise DataFileError(
+            f"{path} is {state}: {size:,} bytes, but its header ({dims[0]:,} {kind}) needs {expected:,}; {REDOWNLOAD}"
+        )
+    return dims
 
 
 def load_dataset(
@@ -57,7 +135,11 @@ def load_dataset(
     download: bool = True,
     dtype: str = "float64",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(images (n, 784) in [0, 1], labels (n,) int64) of one split. Cached per process."""
+    """(images (n, 784) in [0, 1], labels (n,) int64 in 0–9) of one split. Cached per process.
+
+    Raises ``DatasetNotFoundError`` when files are missing (and could not be downloaded) and
+    ``DataFileError`` naming the file when one is damaged.
+    """
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; expected one of: {', '.join(DATASETS)}")
     if split not in SPLITS:
@@ -75,26 +157,62 @@ def _load(name: str, split: str, root: str, download: bool) -> tuple[np.ndarray,
             _download(name, root_path)
         missing = missing_files(name, root_path)
         if missing:
-            folder = root_path / DATASETS[name] / "raw"
+            folder = raw_folder(name, root_path)
             raise DatasetNotFoundError(
                 f"{DATASETS[name]} files missing from {folder}: {', '.join(p.name for p in missing)}; "
                 f"download them (uncompressed IDX) into that folder, or point --data-root / HANDPROP_DATA "
                 f"at the folder that contains {DATASETS[name]}/raw"
             )
+    image_path, label_path = (raw_folder(name, root_path) / f for f in RAW_FILES[split])
+    n_images = check_idx_file(image_path, 3)[0]
+    n_labels = check_idx_file(label_path, 1)[0]
+    if n_images != n_labels:
+        raise DataFileError(
+            f"{label_path} holds {n_labels:,} labels but {image_path.name} holds {n_images:,} images; expected one "
+            f"label per image (one of the two files is damaged or from another split: {REDOWNLOAD})"
+        )
+    images, labels = _read_with_torchvision(name, split, root_path)
+    if images.shape != (n_images, IMAGE_SIDE, IMAGE_SIDE) or images.dtype != np.uint8:
+        raise DataFileError(f"{image_path}: torchvision read {images.dtype} images of shape {images.shape}; "
+                            f"expected uint8 ({n_images}, 28, 28)")
+    if labels.shape != (n_labels,) or not np.issubdtype(labels.dtype, np.integer):
+        raise DataFileError(f"{label_path}: torchvision read {labels.dtype} labels of shape {labels.shape}; "
+                            f"expected ({n_labels},) integers")
+    bad = np.flatnonzero((labels < 0) | (labels >= N_CLASSES))
+    if bad.size:
+        raise DataFileError(
+            f"{label_path} holds label {int(labels[bad[0]])} at position {int(bad[0])} ({bad.size} labels out of "
+            f"range); expected class numbers 0–9 ({REDOWNLOAD})"
+        )
+    images = images.reshape(n_images, -1).astype(np.float64) / 255.0  # (n, 784)
+    logger.info("loaded %s %s: %d images from %s", name, split, n_images, root)
+    return images, labels.astype(np.int64)
+
+
+def _read_with_torchvision(name: str, split: str, root: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(images (n, 28, 28), labels (n,)) as torchvision reads them; its errors name the folder."""
     import torchvision  # lazy: heavy, and only the data layer needs it
 
     cls = getattr(torchvision.datasets, DATASETS[name])
-    ds = cls(root=root, train=split == "train", download=False)
-    images = ds.data.numpy().reshape(len(ds.data), -1).astype(np.float64) / 255.0  # (n, 784)
-    labels = ds.targets.numpy().astype(np.int64)  # (n,)
-    logger.info("loaded %s %s: %d images from %s", name, split, len(labels), root)
-    return images, labels
+    try:
+        ds = cls(root=str(root), train=split == "train", download=False)
+        return ds.data.numpy(), ds.targets.numpy()
+    except Exception as error:  # the files passed check_idx_file; anything else is still their fault
+        raise DataFileError(
+            f"torchvision could not read the {split} files in {raw_folder(name, root)}: "
+            f"{type(error).__name__}: {error}"
+        ) from None
 
 
 def _download(name: str, root: Path) -> None:
-    """Let torchvision fetch the files; any failure is left for the caller's clear message."""
+    """Let torchvision fetch the files; any failure is left for the caller's clear message.
+
+    When the download fails, the folders it created (and left empty) are removed again.
+    """
     import torchvision
 
+    raw = raw_folder(name, root)
+    made = [p for p in (raw, *raw.parents) if not p.exists()]  # innermost first
     cls = getattr(torchvision.datasets, DATASETS[name])
     chatter = io.StringIO()  # torchvision prints its progress and failures; keep them out of our output
     try:
@@ -103,6 +221,9 @@ def _download(name: str, root: Path) -> None:
                 cls(root=str(root), train=train, download=True)
     except Exception as error:  # network errors come in many types; the caller reports missing files
         logger.info("downloading %s failed: %s", name, error)
+        for folder in made:
+            with contextlib.suppress(OSError):  # not empty (a partial download): leave it
+                folder.rmdir()
     finally:
         if chatter.getvalue():
             logger.info("torchvision: %s", chatter.getvalue().strip())

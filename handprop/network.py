@@ -28,7 +28,7 @@ from typing import Any, Iterator, Optional, Sequence, Union
 import numpy as np
 
 from .activations import Activation, get_activation
-from .checks import as_dtype, check_inputs, check_targets
+from .checks import as_dtype, as_real_array, cast_finite, check_inputs, check_parameter_memory, check_seed, check_targets
 from .costs import Cost, get_cost
 from .init import initial_parameters
 
@@ -125,12 +125,8 @@ class Network:
         self.cost_name = cost
         self.cost_function: Cost = get_cost(cost, output)
         self.init = init
-        if isinstance(seed, np.random.Generator):
-            rng = seed
-        elif isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
-            rng = np.random.default_rng(int(seed))
-        else:
-            raise TypeError(f"seed must be an int or a numpy.random.Generator, got {type(seed).__name__}")
+        rng = check_seed(seed)
+        check_parameter_memory(self.sizes, self.dtype)  # before allocating: a clear error, not MemoryError
         self.weights, self.biases = initial_parameters(self.sizes, init, rng, self.dtype)
         logger.debug("built network %s", self)
 
@@ -150,12 +146,15 @@ class Network:
 
         The dtype defaults to that of the first weight matrix.
         """
+        for name, given in (("weights", weights), ("biases", biases)):
+            if not isinstance(given, (list, tuple)):
+                raise TypeError(f"{name} must be a list with one array per layer, got {type(given).__name__}")
         if len(weights) == 0 or len(weights) != len(biases):
             raise ValueError(
                 f"expected one bias vector per weight matrix and at least one layer, "
                 f"got {len(weights)} weight matrices and {len(biases)} bias vectors"
             )
-        ws = [np.asarray(w) for w in weights]
+        ws = [as_real_array(w, f"weights[{i}]", " shaped (out, in)") for i, w in enumerate(weights)]
         for i, w in enumerate(ws):
             if w.ndim != 2:
                 raise ValueError(f"weights[{i}] must be a 2-D array shaped (out, in), got shape {w.shape}")
@@ -167,23 +166,33 @@ class Network:
         return net
 
     def set_parameters(self, weights: Sequence[Any], biases: Sequence[Any]) -> None:
-        """Replace the parameters by copies of ``weights`` and ``biases``, checking every shape."""
+        """Replace the parameters by copies of ``weights`` and ``biases``, checking every shape.
+
+        Each must be a list with one real, finite array per layer: ``weights[ℓ-1]`` shaped (out, in)
+        and ``biases[ℓ-1]`` shaped (out,), cast to the network's dtype.
+        """
+        shapes = [(W.shape, b.shape) for W, b in zip(self.weights, self.biases)]
+        for name, given, which in (("weights", weights, 0), ("biases", biases, 1)):
+            if not isinstance(given, (list, tuple)):
+                expected = ", ".join(str(s[which]) for s in shapes)
+                raise TypeError(f"{name} must be a list of {len(shapes)} arrays shaped {expected}, got {type(given).__name__}")
         if len(weights) != len(self.weights) or len(biases) != len(self.biases):
             raise ValueError(
                 f"expected {len(self.weights)} weight matrices and {len(self.biases)} bias vectors, "
                 f"got {len(weights)} and {len(biases)}"
             )
         new_w, new_b = [], []
-        for i, (w, b, W0, b0) in enumerate(zip(weights, biases, self.weights, self.biases)):
-            w, b = np.array(w, dtype=self.dtype), np.array(b, dtype=self.dtype)
-            if w.shape != W0.shape or b.shape != b0.shape:
+        for i, (w, b, (w_shape, b_shape)) in enumerate(zip(weights, biases, shapes)):
+            w = as_real_array(w, f"weights[{i}]", f" of shape {w_shape}")
+            b = as_real_array(b, f"biases[{i}]", f" of shape {b_shape}")
+            if w.shape != w_shape or b.shape != b_shape:
                 raise ValueError(
-                    f"layer {i + 1}: expected weights {W0.shape} and biases {b0.shape}, got {w.shape} and {b.shape}"
+                    f"layer {i + 1}: expected weights {w_shape} and biases {b_shape}, got {w.shape} and {b.shape}"
                 )
             if not (np.isfinite(w).all() and np.isfinite(b).all()):
                 raise ValueError(f"layer {i + 1}: parameters contain NaN or infinite values")
-            new_w.append(w)
-            new_b.append(b)
+            new_w.append(cast_finite(w, self.dtype, f"weights[{i}]").copy())
+            new_b.append(cast_finite(b, self.dtype, f"biases[{i}]").copy())
         self.weights, self.biases = new_w, new_b
 
     def copy(self) -> "Network":

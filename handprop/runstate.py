@@ -20,16 +20,16 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Callable, Union
 
 import numpy as np
 
 from .atomic import atomic_open
-from .checkpoint import load_checkpoint, load_checkpoint_extra, save_checkpoint
+from .checkpoint import CheckpointError, read_checkpoint, save_checkpoint
 from .network import Network
-from .training import EpochMetrics, TrainConfig, Trainer
+from .training import BACKENDS, EpochMetrics, TrainConfig, Trainer, backend_names
 
 RUN_KIND = "handprop-train-run"
 CHECKPOINT_NAME = "checkpoint.npz"
@@ -88,25 +88,90 @@ class RunState:
 
 
 def load_run(path: PathLike) -> RunState:
-    """Read a checkpoint written by ``save_run`` (a clear ValueError for any other file)."""
-    net, meta = load_checkpoint(path)
+    """Read a checkpoint written by ``save_run``, checking every field of its training state.
+
+    Raises ``CheckpointError`` (a ValueError) naming the file and the field for anything that does
+    not describe a run this network could continue.
+    """
+    checkpoint = read_checkpoint(path)
+    net, meta = checkpoint.network, checkpoint.meta
     if meta.get("kind") != RUN_KIND:
         raise ValueError(f"{path} holds a network but no training state to resume (not written by handprop train)")
+
+    def fail(reason: str) -> CheckpointError:
+        return CheckpointError(path, reason)
+
+    for key in ("epoch", "config", "backend", "shuffle_state", "history", "lockstep"):
+        if key not in meta:
+            raise fail(f"meta has no {key!r}")
+    epoch = meta["epoch"]
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+        raise fail(f"meta epoch must be a whole number of epochs ≥ 0, got {epoch!r}")
+    if not isinstance(meta["config"], dict):
+        raise fail(f"meta config must be a JSON object of training settings, got {_json_type(meta['config'])}")
     try:
         config = TrainConfig.from_dict(meta["config"])
-        backend = meta["backend"]
-        names = ["handprop", "torch"] if backend == "both" else [backend]
-        parameters = {names[0]: (net.weights, net.biases)}
-        extra = load_checkpoint_extra(path)
-        L = len(net.weights)
-        for name in names[1:]:
+    except (ValueError, TypeError) as error:
+        raise fail(f"meta config: {error}") from None
+    arch = "-".join(map(str, config.arch))
+    if (list(config.arch), config.hidden_per_layer, config.output, config.cost, config.dtype) != (
+        list(net.sizes), list(net.hidden), net.output, net.cost_name, net.dtype.name
+    ):
+        raise fail(f"meta config describes a {arch} {config.dtype} network ({','.join(config.hidden_per_layer) or '-'} → "
+                   f"{config.output}, {config.cost}) but the weights are {net!r}")
+    backend = meta["backend"]
+    if backend not in BACKENDS:
+        raise fail(f"meta backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    names = backend_names(backend)
+    parameters = {names[0]: (net.weights, net.biases)}
+    for name in names[1:]:
+        try:
             parameters[name] = (
-                [extra[f"{name}.W{i}"] for i in range(L)],
-                [extra[f"{name}.b{i}"] for i in range(L)],
+                [checkpoint.extra[f"{name}.W{i}"] for i in range(net.num_layers)],
+                [checkpoint.extra[f"{name}.b{i}"] for i in range(net.num_layers)],
             )
-        rng = np.random.default_rng()
+            Network.from_parameters(*parameters[name], net.hidden, net.output, net.cost_name, net.dtype)
+        except KeyError as error:
+            raise fail(f"backend {backend} needs the {name} parameters, but it has no extra array {error}") from None
+        except ValueError as error:
+            raise fail(f"the {name} parameters do not fit the network: {error}") from None
+    rng = np.random.default_rng()
+    try:
         rng.bit_generator.state = meta["shuffle_state"]
-        history = {name: [EpochMetrics(**m) for m in meta["history"][name]] for name in names}
-        return RunState(config, backend, int(meta["epoch"]), parameters, rng, history, list(meta["lockstep"]))
-    except (KeyError, TypeError) as error:
-        raise ValueError(f"{path}: incomplete training state in the checkpoint ({error})") from None
+    except (ValueError, TypeError, KeyError, OverflowError) as error:
+        raise fail(f"meta shuffle_state is not a state of NumPy's {type(rng.bit_generator).__name__} generator ({error})") from None
+    history = meta["history"]
+    if not isinstance(history, dict) or sorted(history) != sorted(names):
+        raise fail(f"meta history must map {' and '.join(names)} to per-epoch metrics, got {_json_type(history)}")
+    metrics = {name: [_epoch_metrics(m, fail, f"meta history {name}") for m in _list(history[name], fail, f"meta history {name}")] for name in names}
+    for name, entries in metrics.items():
+        if [m.epoch for m in entries] != list(range(1, epoch + 1)):
+            raise fail(f"meta history {name} covers epochs {[m.epoch for m in entries]}; expected 1 to {epoch} (meta epoch)")
+    lockstep = _list(meta["lockstep"], fail, "meta lockstep")
+    if not all(isinstance(entry, dict) for entry in lockstep):
+        raise fail("meta lockstep must list one JSON object per epoch")
+    return RunState(config, backend, epoch, parameters, rng, metrics, lockstep)
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
+    return names.get(type(value), "a number")
+
+
+def _list(value: Any, fail: Callable[[str], Exception], field: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise fail(f"{field} must be a JSON list, got {_json_type(value)}")
+    return value
+
+
+def _epoch_metrics(entry: Any, fail: Callable[[str], Exception], field: str) -> EpochMetrics:
+    """One epoch's metrics; every field present and a number."""
+    expected = [f.name for f in fields(EpochMetrics)]
+    if not isinstance(entry, dict) or set(entry) != set(expected):
+        raise fail(f"{field} entries must be objects with exactly {', '.join(expected)}, got {entry!r}")
+    for key, value in entry.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise fail(f"{field}: {key} must be a number, got {value!r}")
+    if not isinstance(entry["epoch"], int):
+        raise fail(f"{field}: epoch must be a whole number, got {entry['epoch']!r}")
+    return EpochMetrics(**entry)

@@ -35,7 +35,7 @@ from typing import Any, Callable, Optional, Protocol, Sequence
 import numpy as np
 
 from .activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
-from .checks import DTYPES
+from .checks import DTYPES, check_parameter_memory
 from .costs import COSTS
 from .init import INITS
 from .network import Network
@@ -123,6 +123,7 @@ class TrainConfig:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
         if self.dtype not in DTYPES:
             raise ValueError(f"unsupported dtype {self.dtype!r}; expected one of: {', '.join(DTYPES)}")
+        check_parameter_memory(self.arch, self.dtype)  # before any data is loaded or array allocated
 
     @property
     def hidden_per_layer(self) -> list[str]:

@@ -53,7 +53,7 @@ def test_bad_inputs(net, method, make_X, error, match):
         (np.array([0, 2, 1]), ValueError, r"labels out of range \(e\.g\. 2\); expected integers in \[0, 1\]"),
         (np.array([0, -1, 1]), ValueError, r"labels out of range \(e\.g\. -1\)"),
         (np.array([0.0, 0.5, 1.0]), TypeError, r"1-D Y must hold integer class labels in \[0, 2\)"),
-        (np.array([[0.0, 1.0], [np.nan, 1.0], [1.0, 0.0]]), ValueError, r"Y contains NaN or infinite values"),
+        (np.array([[0.0, 1.0], [np.nan, 1.0], [1.0, 0.0]]), ValueError, r"Y contains 1 NaN or infinite values; expected finite"),
         (np.array([[0.0, 2.0], [0.0, 1.0], [1.0, 0.0]]), ValueError, r"cross-entropy targets must lie in \[0, 1\]"),
     ],
     ids=["width", "rows", "count", "label-high", "label-negative", "float-labels", "NaN", "not-probabilities"],
@@ -139,5 +139,5 @@ def test_a_checkpoint_missing_part_of_its_config_names_what_is_missing(tmp_path)
     path = tmp_path / "partial.npz"
     arrays = {f"W{i}": W for i, W in enumerate(net.weights)} | {f"b{i}": b for i, b in enumerate(net.biases)}
     np.savez(path, format=np.array(FORMAT), config=np.array(json.dumps(config)), meta=np.array("{}"), **arrays)
-    with pytest.raises(ValueError, match="not a complete handprop checkpoint: it has no 'hidden'"):
+    with pytest.raises(ValueError, match="partial.npz is not a handprop checkpoint: config has no 'hidden'"):
         load_checkpoint(path)

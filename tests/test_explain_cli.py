@@ -119,7 +119,7 @@ def test_missing_checkpoint(tmp_path, capsys):
 def test_corrupt_checkpoint(tmp_path, capsys):
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not a zip file")
-    assert "not a readable handprop checkpoint" in _error(capsys, ["explain", "--checkpoint", str(bad)])
+    assert "bad.npz is not a handprop checkpoint: it is not a .npz archive" in _error(capsys, ["explain", "--checkpoint", str(bad)])
 
 
 def test_neuron_out_of_range(data_root, tmp_path, capsys):
