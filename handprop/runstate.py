@@ -22,12 +22,12 @@ import json
 import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Callable, Union
+from typing import Any, Callable, Optional, Union
 
 import numpy as np
 
 from .atomic import atomic_open
-from .checkpoint import CheckpointError, read_checkpoint, save_checkpoint
+from .checkpoint import Checkpoint, CheckpointError, read_checkpoint, save_checkpoint
 from .network import Network
 from .training import BACKENDS, EpochMetrics, TrainConfig, Trainer, backend_names
 
@@ -94,9 +94,22 @@ def load_run(path: PathLike) -> RunState:
     not describe a run this network could continue.
     """
     checkpoint = read_checkpoint(path)
-    net, meta = checkpoint.network, checkpoint.meta
-    if meta.get("kind") != RUN_KIND:
+    if checkpoint.meta.get("kind") != RUN_KIND:
         raise ValueError(f"{path} holds a network but no training state to resume (not written by handprop train)")
+    return _run_state(path, checkpoint)
+
+
+def load_network(path: PathLike) -> tuple[Network, Optional[RunState]]:
+    """The network of any checkpoint, with its training state (checked) when ``handprop train`` wrote it."""
+    checkpoint = read_checkpoint(path)
+    if checkpoint.meta.get("kind") != RUN_KIND:
+        return checkpoint.network, None
+    return checkpoint.network, _run_state(path, checkpoint)
+
+
+def _run_state(path: PathLike, checkpoint: Checkpoint) -> RunState:
+    """The training state in ``checkpoint``'s meta, every field checked against its network."""
+    net, meta = checkpoint.network, checkpoint.meta
 
     def fail(reason: str) -> CheckpointError:
         return CheckpointError(path, reason)

@@ -36,19 +36,19 @@ def format_confusion(counts: np.ndarray) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from handprop.checkpoint import load_checkpoint
     from handprop.cli import CLIError
     from handprop.data import load_dataset
+    from handprop.runstate import load_network
 
-    net, meta = load_checkpoint(args.checkpoint)
-    dataset = args.dataset or meta.get("config", {}).get("dataset", "mnist")
+    net, run = load_network(args.checkpoint)  # a training run's meta is checked too
+    dataset = args.dataset or (run.config.dataset if run else "mnist")
     x, labels = load_dataset(dataset, args.split, args.data_root, download=True, dtype=net.dtype.name)
     n_classes = net.sizes[-1]
     if net.sizes[0] != x.shape[1] or labels.max() >= n_classes:
         raise CLIError(f"the network ({'-'.join(map(str, net.sizes))}) does not fit {dataset} ({x.shape[1]} pixels, 10 classes)")
     predictions = np.concatenate([net.predict(x[i : i + 10_000]) for i in range(0, x.shape[0], 10_000)])
     accuracy = float((predictions == labels).mean())
-    epoch = f" after epoch {meta['epoch']}" if "epoch" in meta else ""
+    epoch = f" after epoch {run.epoch}" if run else ""
     print(f"{args.checkpoint}{epoch}: {dataset} {args.split} accuracy {100 * accuracy:.2f}% ({int((predictions == labels).sum())}/{len(labels)})")
     print(format_confusion(confusion_matrix(labels, predictions, n_classes)))
     return 0
