@@ -16,7 +16,7 @@ import logging
 import math
 import os
 from pathlib import Path
-from typing import Union
+from typing import Optional, Sequence, Union
 
 import numpy as np
 
@@ -24,11 +24,40 @@ from .explain import ExampleExplanation
 
 logger = logging.getLogger(__name__)
 
+FORMATS = ("png", "pdf", "svg")  # the file name's extension picks the format
+DEFAULT_NAME = "explain.png"
+
+
+def figure_path(out: Union[str, os.PathLike]) -> Path:
+    """Where a figure for ``out`` goes: ``out`` itself, ``DEFAULT_NAME`` inside an existing folder (or a
+    name ending in a slash), or ``out`` + ".png" for a name without an extension. The path returned
+    is the path written, so what the CLI prints is where the figure is.
+    """
+    text = os.fspath(out)
+    if not text:
+        raise ValueError(f"the figure needs a file name such as {DEFAULT_NAME}; got an empty one")
+    path = Path(text)
+    if path.is_dir() or text.endswith(("/", os.sep)):
+        return path / DEFAULT_NAME
+    if not path.suffix:
+        return path.with_name(path.name + ".png")
+    if path.suffix[1:].lower() not in FORMATS:
+        raise ValueError(f"cannot write a figure to {path}: expected a name ending in .png, .pdf or .svg")
+    return path
+
 
 def save_figure(
-    e: ExampleExplanation, path: Union[str, os.PathLike], title: str = "", maps: int = 4, dpi: int = 150
+    e: ExampleExplanation,
+    path: Union[str, os.PathLike],
+    title: str = "",
+    maps: int = 4,
+    dpi: int = 150,
+    class_names: Optional[Sequence[str]] = None,
 ) -> Path:
-    """Draw ``e`` as a PNG at ``path`` and return the path. ``maps`` is the number of 28×28 heat maps."""
+    """Draw ``e`` at ``figure_path(path)`` (PNG unless the name says .pdf or .svg) and return that path.
+
+    ``maps`` is the number of 28×28 heat maps; ``class_names`` labels the output neurons.
+    """
     if isinstance(maps, bool) or not isinstance(maps, int) or maps < 1:
         raise ValueError(f"maps must be a positive integer, got {maps!r}")
     side = math.isqrt(e.image.size)
@@ -40,7 +69,7 @@ def save_figure(
     import matplotlib.pyplot as plt
     from matplotlib.colors import TwoSlopeNorm
 
-    path = Path(path)
+    path = figure_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     L, o = e.layer, e.outputs
     grads = e.first_layer_nabla_w  # ∂C_x/∂W^1, (units of layer 1, inputs)
@@ -53,7 +82,8 @@ def save_figure(
 
     ax = fig.add_subplot(top[0])
     ax.imshow(e.image.reshape(side, side), cmap="gray_r", vmin=0, vmax=1)
-    ax.set_title(f"input x: label {e.label}", fontsize=13)
+    label = f"{e.label} ({class_names[e.label]})" if class_names else f"{e.label}"
+    ax.set_title(f"input x: label {label}", fontsize=13)
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -71,8 +101,12 @@ def save_figure(
             ax.annotate("", xy=(i, a + scale * d), xytext=(i, a),
                         arrowprops=dict(arrowstyle=style, lw=2.2, mutation_scale=16, shrinkA=0, shrinkB=0,
                                         color="#2b9348" if d > 0 else "#d62828"))
-    ax.set_xticks(range(n_out))
-    ax.set_xlabel("output neuron (digit)")
+    if class_names:
+        ax.set_xticks(range(n_out), [f"{i} {name}" for i, name in enumerate(class_names)], rotation=30, ha="right", fontsize=8)
+        ax.set_xlabel("output neuron (class)")
+    else:
+        ax.set_xticks(range(n_out))
+        ax.set_xlabel("output neuron (digit)")
     ax.set_ylim(min(-0.05, float((o.activations + scale * o.desired).min()) - 0.05),
                 max(1.1, float((o.activations + scale * o.desired).max()) + 0.05))
     note = "" if scale == 1.0 else f" (arrows ×{scale:.2g})"
@@ -104,9 +138,10 @@ def save_figure(
     cax.text(0.55, 0.5, f"first layer:\nnudges to the\n784 incoming\nweights of the\n{len(chosen)} hidden neurons\n"
                         f"with the largest\n‖∂C/∂W¹_k‖", transform=cax.transAxes, va="center", fontsize=10)
 
-    heading = title or f"Backpropagation for one example (label {e.label})"
-    fig.suptitle(f"{heading}\npredicted {e.prediction}, cost C_x = {o.cost:.4f}", fontsize=15)
-    fig.savefig(path, dpi=dpi)
+    heading = title or f"Backpropagation for one example (label {label})"
+    predicted = f"{e.prediction} ({class_names[e.prediction]})" if class_names else f"{e.prediction}"
+    fig.suptitle(f"{heading}\npredicted {predicted}, cost C_x = {o.cost:.4f}", fontsize=15)
+    fig.savefig(path, dpi=dpi, format=path.suffix[1:].lower())
     plt.close(fig)
     logger.info("wrote %s", path)
     return path

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Optional, Sequence
 
 from .explain import ExampleExplanation, ExampleVsBatch, MiniBatchStudy, Sensitivity
 from .network import Network
@@ -11,6 +11,11 @@ from .network import Network
 
 def _arrow(value: float) -> str:
     return "↑" if value > 0 else ("↓" if value < 0 else " ")
+
+
+def _class(i: int, names: Optional[Sequence[str]]) -> str:
+    """Class ``i`` as a number, with its name when the classes have names (Fashion-MNIST)."""
+    return f"{i} ({names[i]})" if names else str(i)
 
 
 def _times(ratio: float) -> str:
@@ -37,19 +42,25 @@ def _sensitivity_table(rows: list[Sensitivity], median: float, zeros: int, count
     return lines
 
 
-def format_example(e: ExampleExplanation, net: Network, title: str) -> str:
-    """Sections 1–3: the outputs' wishes, the last layer's sensitivities, and the three avenues."""
+def format_example(
+    e: ExampleExplanation, net: Network, title: str, class_names: Optional[Sequence[str]] = None
+) -> str:
+    """Sections 1–3: the outputs' wishes, the last layer's sensitivities, and the three avenues.
+
+    ``class_names`` names output neuron j's class (Fashion-MNIST's "Ankle boot"); None shows numbers.
+    """
     L, prev = e.layer, e.layer - 1
     o, av = e.outputs, e.avenues
     j = av.neuron
-    out: list[str] = [title, f"Label {e.label}, predicted {e.prediction}; this example's cost C_x = {o.cost:.6f} "
+    out: list[str] = [title, f"Label {_class(e.label, class_names)}, predicted {_class(e.prediction, class_names)}; this example's cost C_x = {o.cost:.6f} "
                              f"(a batch's cost C is the mean of its C_x)", ""]
 
     out.append(f"1. Output layer {L}: what each output neuron wants (desired change = −∂C_x/∂a{L}_j)")
     out.append(f"   {'neuron':>6}  {'a_j now':>9}  {'target y_j':>10}  {'desired change':>14}")
     for i, (a, y, d) in enumerate(zip(o.activations, o.targets, o.desired)):
         mark = "  ← label" if i == e.label else ""
-        out.append(f"   {i:>6}  {a:>9.4f}  {y:>10g}  {d:>+14.4f} {_arrow(d)}{mark}")
+        name = f"  {class_names[i]}" if class_names else ""
+        out.append(f"   {i:>6}  {a:>9.4f}  {y:>10g}  {d:>+14.4f} {_arrow(d)}{name}{mark}")
     out.append("   " + _desired_note(net))
     out.append("")
 
@@ -89,13 +100,14 @@ def format_example(e: ExampleExplanation, net: Network, title: str) -> str:
     return "\n".join(out)
 
 
-def format_batch(b: ExampleVsBatch) -> str:
+def format_batch(b: ExampleVsBatch, class_names: Optional[Sequence[str]] = None) -> str:
     """Section 4a: each example's nudge against the batch's average nudge."""
     out = [f"4. One mini-batch of {len(b.indices)}: each example's gradient ∇C_x against the batch gradient ∇C "
            f"(C = mean C_x = {b.batch_cost:.4f})",
            f"   {'index':>7}  {'label':>5}  {'C_x':>8}  {'cos(∇C_x, ∇C)':>14}  {'‖∇C_x‖/‖∇C‖':>12}"]
     for i, lab, c, cos, r in zip(b.indices, b.labels, b.costs, b.cosines, b.norm_ratios):
-        out.append(f"   {i:>7}  {lab:>5}  {c:>8.4f}  {cos:>14.3f}  {r:>12.2f}")
+        name = f"  {class_names[lab]}" if class_names else ""
+        out.append(f"   {i:>7}  {lab:>5}  {c:>8.4f}  {cos:>14.3f}  {r:>12.2f}{name}")
     return "\n".join(out)
 
 
@@ -120,11 +132,12 @@ def format_explanation(
     title: str,
     batch: Optional[ExampleVsBatch] = None,
     study: Optional[MiniBatchStudy] = None,
+    class_names: Optional[Sequence[str]] = None,
 ) -> str:
-    """The whole plain-text explanation, sections separated by blank lines."""
-    parts = [format_example(e, net, title)]
+    """The whole plain-text explanation, sections separated by blank lines (classes named if given)."""
+    parts = [format_example(e, net, title, class_names)]
     if batch is not None:
-        parts.append(format_batch(batch))
+        parts.append(format_batch(batch, class_names))
     if study is not None:
         parts.append(format_study(study))
     return "\n\n".join(parts) + "\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -126,3 +127,89 @@ def test_neuron_out_of_range(data_root, tmp_path, capsys):
     err = _error(capsys, ["explain", "--data-root", str(data_root), "--neuron", "10", "--no-study",
                           "--out", str(tmp_path / "x.png")])
     assert "neuron must be an output neuron in [0, 9]" in err
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 11: --out, the checkpoint's dataset and class names, a closed pipe, a negative seed
+
+
+@pytest.mark.parametrize(
+    "out, written",
+    [("folder/", "folder/explain.png"), ("existing", "existing/explain.png"), ("slide", "slide.png"),
+     ("slide.svg", "slide.svg")],
+    ids=["new-folder", "existing-folder", "no-extension", "svg"],
+)
+def test_the_figure_is_written_where_it_is_printed(data_root, tmp_path, capsys, monkeypatch, out, written):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "existing").mkdir()
+    assert main(["explain", "--data-root", str(data_root), "--no-study", "--out", out]) == 0
+    assert capsys.readouterr().out.rstrip().endswith(f"figure: {written}")
+    assert (tmp_path / written).is_file()
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == [Path(written).name]
+
+
+def test_a_figure_name_with_an_unknown_extension_is_refused(tmp_path, capsys):
+    err = _error(capsys, ["explain", "--out", str(tmp_path / "slide.v2")])
+    assert "slide.v2: expected a name ending in .png, .pdf or .svg" in err
+
+
+def test_a_negative_seed_is_named(tmp_path, capsys):
+    path = save_checkpoint(tmp_path / "c.npz", Network([784, 4, 10], seed=0))
+    for argv in (["explain", "--seed", "-1"], ["explain", "--checkpoint", str(path), "--seed", "-1"]):
+        assert "seed must be a non-negative integer, got -1" in _error(capsys, argv)
+
+
+def test_explain_reads_the_dataset_from_the_checkpoint(tmp_path, capsys, monkeypatch):
+    """A run trained on Fashion-MNIST is explained on Fashion-MNIST (whose files are absent here)."""
+    import torchvision
+
+    from handprop.runstate import RUN_KIND
+
+    def no_network(self):
+        raise OSError("no network")
+
+    monkeypatch.setattr(torchvision.datasets.FashionMNIST, "download", no_network)
+    meta = {"kind": RUN_KIND, "config": {"dataset": "fashion-mnist"}}  # incomplete: refused as a run
+    path = save_checkpoint(tmp_path / "fashion.npz", Network([784, 4, 10], seed=0), meta)
+    err = _error(capsys, ["explain", "--checkpoint", str(path), "--data-root", str(tmp_path)])
+    assert "fashion.npz is not a handprop checkpoint: meta has no 'epoch'" in err
+
+    from train_helpers import synthetic_digits
+    from handprop.runstate import save_run
+    from handprop.training import Dataset, TrainConfig, Trainer, make_backend
+
+    config = TrainConfig(arch=(784, 4, 10), epochs=1, dataset="fashion-mnist")
+    trainer = Trainer(config, {"handprop": make_backend("handprop", config.build_network(), config)},
+                      Dataset(*synthetic_digits(n_train=50, n_test=10)), config.generators()[1], progress=False)
+    trainer.run()
+    path = save_run(tmp_path / "run", trainer, "handprop")
+    err = _error(capsys, ["explain", "--checkpoint", str(path), "--data-root", str(tmp_path / "data")])
+    assert "FashionMNIST files missing from" in err
+    assert not (tmp_path / "data").exists()
+
+
+def test_fashion_classes_are_named():
+    from handprop.data import CLASS_NAMES
+    from handprop.explain import explain_example
+    from handprop.explain_text import format_explanation
+
+    net = Network([784, 4, 10], seed=0)
+    x = np.random.default_rng(0).random(784)
+    e = explain_example(net, x, 9)
+    text = format_explanation(e, net, "title", class_names=CLASS_NAMES["fashion-mnist"])
+    assert f"Label 9 (Ankle boot), predicted {e.prediction} ({CLASS_NAMES['fashion-mnist'][e.prediction]})" in text
+    assert re.search(r"^\s+9 .* Ankle boot  ← label$", text, flags=re.M)
+
+
+def test_a_closed_pipe_ends_quietly(data_root, tmp_path):
+    """``handprop explain | head -1``: no traceback and no 'Broken pipe' message once the reader has gone."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "handprop", "explain", "--data-root", str(data_root), "--no-study",
+               "--out", str(tmp_path / "x.png")]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        process.stdout.close()  # the reader leaves before anything is written
+        err = process.stderr.read().decode()
+        assert process.wait(timeout=300) == 141
+    assert err == ""

@@ -25,7 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--index", type=int, default=0, metavar="I", help="which example of the split (default 0)")
     p.add_argument("--split", choices=("train", "test"), default="train", help="where the example comes from")
     p.add_argument("--data-root", metavar="DIR", help="folder containing MNIST/raw (default $HANDPROP_DATA or ./data)")
-    p.add_argument("--dataset", choices=("mnist", "fashion-mnist"), default="mnist")
+    p.add_argument("--dataset", choices=("mnist", "fashion-mnist"), default=None,
+                   help="default: the dataset the checkpoint was trained on, else mnist")
     p.add_argument("--seed", type=int, default=0, help="seed of the fresh network and of the mini-batch draws")
     p.add_argument("--neuron", type=int, metavar="J", help="output neuron for the three avenues (default: the label)")
     p.add_argument("--top", type=int, default=5, metavar="K", help="ranked entries shown per list (default 5)")
@@ -33,24 +34,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--trials", type=int, default=10, help="seeded mini-batches per size in the study (default 10)")
     p.add_argument("--no-study", action="store_true",
                    help="skip the full-training-set gradient and the mini-batch size study")
-    p.add_argument("--out", type=Path, default=Path("explain.png"), metavar="FIGURE.png",
-                   help="where to write the figure (default explain.png)")
+    p.add_argument("--out", default="explain.png", metavar="FIGURE.png",
+                   help="where to write the figure: a .png, .pdf or .svg name, or a folder to hold explain.png "
+                   "(default explain.png)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
 
 def _network(args: argparse.Namespace):
-    """The checkpoint's network (loaded before the data, so a bad file fails fast) or a fresh one."""
-    from ..checkpoint import load_checkpoint
+    """(network, source, dataset): the checkpoint's network and the dataset it was trained on (loaded
+    before the data, so a bad file fails fast), or a fresh network."""
     from ..network import Network
+    from ..runstate import load_network
 
     if args.checkpoint is None:
         net = Network(VIDEO_SIZES, hidden="sigmoid", output="sigmoid", cost="quadratic", seed=args.seed)
-        return net, f"fresh network from --seed {args.seed}"
-    net, _ = load_checkpoint(args.checkpoint)  # FileNotFoundError / ValueError: one line from main
+        return net, f"fresh network from --seed {args.seed}", args.dataset or "mnist"
+    net, run = load_network(args.checkpoint)  # FileNotFoundError / ValueError: one line from main
     if net.num_layers < 2:
         raise CLIError(f"checkpoint {args.checkpoint} has no hidden layer; explain needs at least one")
-    return net, f"checkpoint {args.checkpoint}"
+    return net, f"checkpoint {args.checkpoint}", args.dataset or (run.config.dataset if run else "mnist")
 
 
 def _check_fits(net, args: argparse.Namespace, n_inputs: int, n_classes: int) -> None:
@@ -65,19 +68,21 @@ def _check_fits(net, args: argparse.Namespace, n_inputs: int, n_classes: int) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..data import load_dataset
+    from ..data import CLASS_NAMES, N_CLASSES, load_dataset
     from ..explain import ExplainConfig, compare_with_batch, explain_example, minibatch_study
-    from ..explain_figure import save_figure
+    from ..explain_figure import figure_path, save_figure
     from ..explain_text import format_explanation
 
     config = ExplainConfig(top=args.top, neuron=args.neuron, batch_size=args.batch_size,
                            trials=args.trials, seed=args.seed)
-    net, source = _network(args)
+    out = figure_path(args.out)  # before the work: a bad name fails fast, and this is what gets written
+    net, source, args.dataset = _network(args)
+    names = CLASS_NAMES[args.dataset] if args.dataset != "mnist" else None  # digits name themselves
     X, labels = load_dataset(args.dataset, args.split, args.data_root)
     n = len(labels)
     if not 0 <= args.index < n:
         raise CLIError(f"--index {args.index} is out of range: the {args.dataset} {args.split} split has {n} examples (0 to {n - 1})")
-    n_classes = int(labels.max()) + 1
+    n_classes = N_CLASSES  # labels are checked to lie in 0–9 when loaded
     _check_fits(net, args, X.shape[1], n_classes)
     arch = "-".join(map(str, net.sizes))
     title = (f"{args.dataset.upper()} {args.split} #{args.index} — network {arch} "
@@ -97,8 +102,9 @@ def run(args: argparse.Namespace) -> int:
         sizes = tuple(s for s in config.sizes if s <= len(y_train))
         study = minibatch_study(net, X_train, y_train, sizes, config.trials, config.seed, progress=not args.no_progress)
 
-    print(format_explanation(explanation, net, title, batch, study), end="")
+    print(format_explanation(explanation, net, title, batch, study, class_names=names), end="")
     short = source if args.checkpoint is None else f"checkpoint {args.checkpoint.name}"
-    path = save_figure(explanation, args.out, title=f"{args.dataset.upper()} {args.split} #{args.index} — {short}")
+    path = save_figure(explanation, out, title=f"{args.dataset.upper()} {args.split} #{args.index} — {short}",
+                       class_names=names)
     print(f"\nfigure: {path}")
     return 0
