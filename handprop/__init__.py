@@ -6,9 +6,10 @@
     nabla_w, nabla_b = net.backprop(X, Y)
 
     run = handprop.train(epochs=2, data_root="../shared/data")     # the CLI's training, from Python
+    report = handprop.check_backprop(my_backprop)                # your own backprop against the engine
 
 The engine imports NumPy only; the PyTorch twin lives in the ``verify`` package. ``train``,
-``load_run`` and ``load_mnist`` are imported on first use, so ``import handprop``
+``load_run``, ``load_mnist`` and ``check_backprop`` are imported on first use, so ``import handprop``
 stays light.
 """
 
@@ -26,6 +27,8 @@ _LAZY = {
     "train": "api",
     "load_run": "api",
     "load_mnist": "api",
+    "check_backprop": "learner",
+    "BackpropReport": "learner",
 }
 
 
@@ -43,6 +46,7 @@ __all__ = [
     "ACTIVATIONS",
     "COSTS",
     "Activation",
+    "BackpropReport",
     "EpochMetrics",
     "Run",
     "TrainConfig",
@@ -51,6 +55,7 @@ __all__ = [
     "Gradients",
     "Network",
     "PerExampleGradients",
+    "check_backprop",
     "get_activation",
     "get_cost",
     "load_mnist",

@@ -120,7 +120,7 @@ def test_plot_curves_takes_epoch_metrics_or_dicts():
 
 def test_import_handprop_stays_light():
     code = (
-        "import sys, handprop; handprop.train, handprop.load_run, handprop.load_mnist; "
+        "import sys, handprop; handprop.train, handprop.load_run, handprop.load_mnist, handprop.check_backprop; "
         "print(sorted(m for m in ('torch', 'torchvision', 'matplotlib') if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
