@@ -136,7 +136,7 @@ def test_resume_refuses_changed_hyperparameters(synthetic_mnist, tmp_path, capsy
     assert main(["train", *FAST, "--epochs", "1", "--out", str(tmp_path)]) == 0
     capsys.readouterr()
     assert main(["train", "--resume", str(tmp_path / "checkpoint.npz"), "--lr", "0.5", "--epochs", "2"]) == 2
-    assert "--lr differ" in capsys.readouterr().err
+    assert "lr=0.5 differs from the checkpoint's lr=3.0" in capsys.readouterr().err
 
 
 def test_missing_dataset_without_network_is_one_clear_line(tmp_path, monkeypatch, capsys):
