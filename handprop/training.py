@@ -30,7 +30,7 @@ import logging
 import math
 import time
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Callable, Optional, Protocol, Sequence
+from typing import Any, Callable, Iterator, Optional, Protocol, Sequence
 
 import numpy as np
 
@@ -49,15 +49,21 @@ CHECK_EVERY = 50  # batches between finiteness checks of the costs and parameter
 EVAL_CHUNK = 10_000  # examples per forward pass when evaluating (bounds memory for wide layers)
 
 # --backend both runs the backends in lockstep: on every batch each one steps from the *same*
-# parameters, their updated parameters are compared, and the second is then set to the first's. The
-# largest one-step difference max |θ_handprop − θ_torch| must stay below this tolerance. Why not
-# let the two run free and compare once per epoch: at the default learning rate 3.0, SGD on this
+# parameters, their updated parameters are compared, and the second is then set to the first's. Why
+# not let the two run free and compare once per epoch: at the default learning rate 3.0, SGD on this
 # network is chaotic — a change of 1e-15 in one weight grows to ~0.6 within one epoch even with the
 # same engine on both sides (docs/training.md) — so free-running backends differ by O(1) after an
 # epoch whatever their correctness, while a one-step comparison stays at round-off and catches any
-# real difference in the maths. Measured one-step differences on MNIST with the default network:
-# ~1e-15 in float64 and ~1e-6 in float32.
-LOCKSTEP_TOLERANCE = {"float64": 1e-10, "float32": 1e-4}
+# real difference in the maths.
+#
+# The tolerance is relative to the step, because round-off is: for each parameter array θ (one W or
+# b) after the step Δθ = θ_new − θ_old, the backends may differ by
+#     |θ_handprop − θ_torch| ≤ rtol · max|Δθ| + 4 ε · max|θ_new|
+# (the step computed to rtol of its own size, plus a few roundings of θ itself in the update, ε being
+# the dtype's machine epsilon). A fixed absolute tolerance would call a lr of 1000 a disagreement
+# (steps of 1e11 carry round-off of 1e-5) and would let a wrong step pass when the steps are tiny.
+LOCKSTEP_TOLERANCE = {"float64": 1e-10, "float32": 1e-4}  # rtol: relative to the step's size
+LOCKSTEP_ULPS = 4  # roundings of θ allowed on top (the decay multiply, the subtraction, and margin)
 
 
 class TrainingDiverged(RuntimeError):
@@ -65,7 +71,7 @@ class TrainingDiverged(RuntimeError):
 
 
 class LockstepError(RuntimeError):
-    """The two backends' parameters drifted apart by more than ``LOCKSTEP_TOLERANCE``."""
+    """After one step the backends' parameters differ by more than ``LOCKSTEP_TOLERANCE`` allows."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -362,13 +368,16 @@ def lockstep_epoch(
     epoch: int,
     tolerance: float,
     progress: Optional[bool] = None,
-) -> tuple[dict[str, float], float]:
-    """One epoch of several backends in lockstep; returns (seconds per backend, largest difference).
+) -> tuple[dict[str, float], dict[str, float]]:
+    """One epoch of several backends in lockstep; returns (seconds per backend, largest differences).
 
     On every batch each backend steps from the same parameters; the others' updated parameters are
-    compared with the first's, must agree within ``tolerance`` (else ``LockstepError`` naming the
-    batch), and are then set to the first's, so every comparison covers exactly one step. Each
-    backend's seconds count its own steps only (comparisons excluded).
+    compared with the first's, must agree within ``tolerance`` relative to the step (see
+    ``LOCKSTEP_TOLERANCE``; else ``LockstepError`` naming the batch and the array), and are then set to
+    the first's, so every comparison covers exactly one step. A step that makes any backend's
+    parameters NaN or infinite raises ``TrainingDiverged``. The differences are
+    ``{"max_abs_param_diff": max |θ_a − θ_b|, "max_fraction_of_tolerance": max |θ_a − θ_b| / allowed}``
+    over the epoch's steps and arrays (the second is ≤ 1 when every step passed). Each backend's seconds count its own steps only (comparisons excluded).
     """
     from tqdm import tqdm
 
@@ -377,8 +386,9 @@ def lockstep_epoch(
     for backend in backends:
         backend.begin_epoch(order)
     seconds = {backend.name: 0.0 for backend in backends}
-    worst = 0.0
+    worst = {"max_abs_param_diff": 0.0, "max_fraction_of_tolerance": 0.0}
     previous = reference.snapshot()
+    theta_old = reference.parameters()
     bar = tqdm(
         bounds, desc=f"lockstep epoch {epoch}", unit="batch", leave=False,
         disable=None if progress is None else not progress, mininterval=0.5,
@@ -397,18 +407,46 @@ def lockstep_epoch(
                 _locate_divergence(reference, bounds, previous, k - 1, epoch)
             theta = reference.parameters()
             for other in others:
-                diff = max_abs_param_diff(theta, other.parameters())
-                if not diff <= tolerance:
+                if not other.parameters_finite():  # the reference stayed finite: this one overflowed first
                     bar.close()
-                    raise LockstepError(
-                        f"{reference.name} and {other.name} disagree after the step on epoch {epoch}, batch {k} of "
-                        f"{len(bounds)}: max |Δparameter| = {diff:.3g} exceeds the lockstep tolerance {tolerance:g}"
+                    raise TrainingDiverged(
+                        f"{other.name}: the step on epoch {epoch}, batch {k} of {len(bounds)} made the parameters NaN "
+                        f"or infinite; training stopped (the learning rate is probably too large: try a smaller --lr)"
                     )
-                worst = max(worst, diff)
+                for name, abs_diff, rel_diff, allowed, step in step_differences(theta_old, theta, other.parameters(), tolerance):
+                    if not abs_diff <= allowed:
+                        bar.close()
+                        raise LockstepError(
+                            f"{reference.name} and {other.name} disagree after the step on epoch {epoch}, batch {k} of "
+                            f"{len(bounds)}: {name} differs by {abs_diff:.3g} on a step of size {step:.3g} (relative "
+                            f"{rel_diff:.3g}), beyond the lockstep tolerance {tolerance:g} × step + round-off = {allowed:.3g}"
+                        )
+                    worst["max_abs_param_diff"] = max(worst["max_abs_param_diff"], abs_diff)
+                    worst["max_fraction_of_tolerance"] = max(worst["max_fraction_of_tolerance"], abs_diff / allowed if allowed else 0.0)
                 other.set_parameters(*theta)
-            previous = reference.snapshot()
+            previous, theta_old = reference.snapshot(), theta
     bar.close()
     return seconds, worst
+
+
+def step_differences(
+    before: tuple[Sequence[Array], Sequence[Array]],
+    a: tuple[Sequence[Array], Sequence[Array]],
+    b: tuple[Sequence[Array], Sequence[Array]],
+    rtol: float,
+) -> Iterator[tuple[str, float, float, float, float]]:
+    """For each array W1, b1, W2, …: (name, max |a − b|, that ÷ max|a − before|, allowed, max|a − before|).
+
+    ``allowed`` = rtol · max|Δθ| + LOCKSTEP_ULPS · ε · max|a|: the step's own round-off plus a few
+    roundings of the parameters (see ``LOCKSTEP_TOLERANCE``).
+    """
+    L = len(a[0])
+    names = [f"W{l}" for l in range(1, L + 1)] + [f"b{l}" for l in range(1, L + 1)]
+    for name, p0, p, q in zip(names, [*before[0], *before[1]], [*a[0], *a[1]], [*b[0], *b[1]]):
+        diff = float(np.abs(p - q).max())
+        step = float(np.abs(p - p0).max())
+        allowed = rtol * step + LOCKSTEP_ULPS * float(np.finfo(p.dtype).eps) * float(np.abs(p).max())
+        yield name, diff, (diff / step if step > 0 else (0.0 if diff == 0 else math.inf)), allowed, step
 
 
 def _locate_divergence(
@@ -497,7 +535,7 @@ class Trainer:
                 seconds, diff = lockstep_epoch(
                     backends, order, self.config.batch_size, epoch, self.tolerance, self.progress
                 )
-                self.lockstep.append({"epoch": epoch, "max_abs_param_diff": diff})
+                self.lockstep.append({"epoch": epoch, **diff})
             for backend in backends:
                 self.history[backend.name].append(self._evaluate(backend, epoch, seconds[backend.name]))
             self.start_epoch = epoch

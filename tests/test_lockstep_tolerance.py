@@ -1,0 +1,69 @@
+"""Case 23: the lockstep tolerance is relative to the step, so a huge learning rate reports divergence.
+
+With --backend both and lr 1000 the steps reach 1e11 and more, whose round-off (1e-5 and up in float64)
+an absolute tolerance of 1e-10 called a disagreement. Relative to the step the backends agree, and a
+run that overflows says so.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from handprop.training import (
+    LOCKSTEP_TOLERANCE, LockstepError, TrainConfig, TrainingDiverged, lockstep_epoch, make_backend, step_differences,
+)
+
+from train_helpers import synthetic_digits, torch_one_thread  # noqa: F401  (fixture)
+
+
+def lockstep_run(config: TrainConfig, n: int = 300):
+    x, labels, _, _ = synthetic_digits(n_train=n)
+    y = np.eye(10, dtype=config.dtype)[labels]
+    net = config.build_network()
+    backends = [make_backend(name, net, config) for name in ("handprop", "torch")]
+    for backend in backends:
+        backend.load_training_data(x.astype(config.dtype), y)
+    order = np.random.default_rng(0).permutation(n)
+    return lockstep_epoch(backends, order, config.batch_size, 1, LOCKSTEP_TOLERANCE[config.dtype], progress=False)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_huge_steps_agree_relative_to_their_size(dtype, torch_one_thread):
+    config = TrainConfig(arch=(784, 16, 10), hidden=("relu",), output="softmax", cost="cross_entropy", lr=1000.0,
+                         dtype=dtype)
+    _, diff = lockstep_run(config)
+    assert diff["max_abs_param_diff"] > 1e-9  # beyond the old absolute tolerance in float64 ...
+    assert 0 < diff["max_fraction_of_tolerance"] <= 1  # ... yet round-off relative to the step
+
+
+def test_a_diverging_lockstep_run_reports_divergence(torch_one_thread):
+    config = TrainConfig(arch=(784, 32, 10), hidden=("relu",), output="identity", cost="quadratic", init="he",
+                         lr=1000.0, dtype="float64")
+    with pytest.raises(TrainingDiverged, match=r"epoch 1, batch \d+ of 100; training stopped .* try a smaller --lr"):
+        lockstep_run(config, n=1000)
+
+
+def test_the_tolerance_is_relative_to_the_step_plus_a_few_roundings():
+    theta = [np.zeros((2, 2))], [np.zeros(2)]
+    after = [theta[0][0] - 1e11], [np.full(2, 1e-8)]  # W1 steps by 1e11, b1 by 1e-8
+    off_w = [after[0][0] + 3e-5], [after[1][0].copy()]  # round-off of a 1e11 step: passes
+    off_b = [after[0][0].copy()], [after[1][0] * (1 + 1e-6)]  # b1's tiny step wrong by 1e-6 of itself: caught
+    rows = {name: (diff, allowed) for name, diff, _, allowed, _ in step_differences(theta, after, off_w, 1e-10)}
+    assert rows["W1"][0] == pytest.approx(3e-5, rel=0.2) and rows["W1"][0] <= rows["W1"][1]
+    rows = {name: (diff, allowed) for name, diff, _, allowed, _ in step_differences(theta, after, off_b, 1e-10)}
+    assert rows["b1"][0] > rows["b1"][1]
+
+
+def test_a_wrong_step_names_the_array_and_the_step_size():
+    from handprop.training import HandpropBackend
+
+    config = TrainConfig(arch=(784, 8, 10), dtype="float64")
+    x, labels, _, _ = synthetic_digits(n_train=100)
+    y = np.eye(10)[labels]
+    net = config.build_network()
+    good, bad = HandpropBackend(net.copy(), 3.0), HandpropBackend(net.copy(), 3.0 * (1 + 1e-6))
+    for backend in (good, bad):
+        backend.load_training_data(x, y)
+    with pytest.raises(LockstepError, match=r"batch 1 of 10: W\d differs by \S+ on a step of size \S+ \(relative 1e-06\)"):
+        lockstep_epoch([good, bad], np.arange(100), 10, 1, LOCKSTEP_TOLERANCE["float64"])
