@@ -3,7 +3,7 @@
     import handprop
     run = handprop.train(epochs=2, data_root="../shared/data")   # any TrainConfig field as a keyword
     run.network                     # the trained Network (for backend="torch", converted back)
-    run.history["handprop"][-1]     # EpochMetrics(epoch, train_cost, test_cost, test_accuracy, train_seconds)
+    run.history["handprop"][-1]     # EpochMetrics(epoch, train_cost, test_cost, test_accuracy, train_seconds, lr, l2, batch_size)
     run.metrics()                   # the metrics.json dict
     fig = run.plot()                # a matplotlib Figure: nothing written, the backend untouched
     run = handprop.load_run("runs/video")   # a folder or checkpoint written by ``handprop train``
@@ -47,8 +47,22 @@ logger = logging.getLogger(__name__)
 
 PathLike = Union[str, os.PathLike]
 CONFIG_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
-# what a resumed run keeps from its checkpoint; only ``epochs`` may change
-RESUME_FIXED = tuple(name for name in CONFIG_FIELDS if name != "epochs")
+# what a resumed run may change (each epoch's metrics record the lr, l2 and batch_size it used); the
+# rest — architecture, initialisation, seed, dtype, dataset — is the run's identity and stays
+RESUME_CHANGEABLE = ("epochs", "lr", "l2", "batch_size")
+RESUME_FIXED = tuple(name for name in CONFIG_FIELDS if name not in RESUME_CHANGEABLE)
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during ``train``: what was saved, for the caller to report. A KeyboardInterrupt still.
+
+    ``run`` holds the epochs that finished; ``checkpoint`` the file holding the last of them
+    (``saved_epoch``), or None when nothing was saved (no ``out``, or no epoch finished).
+    """
+
+    def __init__(self, run: "Run", checkpoint: Optional[Path], saved_epoch: int) -> None:
+        super().__init__(f"interrupted after {run.epoch} epochs")
+        self.run, self.checkpoint, self.saved_epoch = run, checkpoint, saved_epoch
 
 
 @dataclass
@@ -202,14 +216,19 @@ def train(
     ``out``: a folder that receives metrics.json and checkpoint.npz after every epoch, and curves.png
     and first_layer.png at the end (nothing is written without it).
     ``resume``: a checkpoint or folder written by a previous run; training continues exactly where it
-    stopped, up to ``epochs`` in total, writing to that folder unless ``out`` is given. Any other
+    stopped, up to ``epochs`` in total, writing to that folder unless ``out`` is given. ``lr``, ``l2``
+    and ``batch_size`` may change too (each epoch's metrics record the values it used); any other
     setting given must equal the checkpoint's.
     ``progress``: the per-batch progress bar (None: only on a terminal).
     ``on_start(run)`` is called once the data are loaded, ``on_epoch(run)`` after every epoch.
 
     Raises ``TrainingDiverged`` when the cost becomes NaN or infinite and ``LockstepError`` when the
     backends of a "both" run disagree; the folder then holds the last complete epoch (and its plots).
+    On Ctrl-C it writes the plots of the saved epochs and raises ``TrainingInterrupted`` (a
+    KeyboardInterrupt) saying which checkpoint holds which epoch.
     """
+    if out is not None and not os.fspath(out):
+        raise ValueError("out (--out) must name a folder for metrics.json, checkpoint.npz and the plots; got an empty name")
     state: Optional[RunState] = None
     if resume is not None:
         from .runstate import load_run as load_state
@@ -223,7 +242,8 @@ def train(
             kept = ", ".join(f"{n}={getattr(state.config, n)!r}" for n in changed)
             raise ValueError(
                 f"{given} {'differs' if len(changed) == 1 else 'differ'} from the checkpoint's {kept}; a resumed run "
-                f"keeps its settings (only epochs may change)"
+                f"keeps its settings except {', '.join(RESUME_CHANGEABLE[:-1])} and {RESUME_CHANGEABLE[-1]} "
+                f"(--epochs, --lr, --l2, --batch-size)"
             )
         backend = backend or state.backend
         if backend != state.backend:
@@ -246,7 +266,7 @@ def train(
 
     x_train, y_train = data_module.load_dataset(config.dataset, "train", data_root, download=True, dtype=config.dtype)
     x_test, y_test = data_module.load_dataset(config.dataset, "test", data_root, download=True, dtype=config.dtype)
-    n_classes = int(y_train.max()) + 1
+    n_classes = data_module.N_CLASSES  # the loader checked every label against it
     if config.arch[0] != x_train.shape[1] or config.arch[-1] != n_classes:
         raise ValueError(
             f"arch {'-'.join(map(str, config.arch))} does not fit {config.dataset}: the first width must be "
@@ -286,9 +306,12 @@ def train(
     if on_start is not None:
         on_start(snapshot())
 
+    # the newest checkpoint on disk and its epoch: updated once a save has completed (atomic writes)
+    saved: dict[str, Any] = {"epoch": start_epoch, "path": resume_path if state is not None else None}
+
     def after_epoch(epoch: int, t: Trainer) -> None:
         if out_path is not None:
-            save_run(out_path, t, backend)
+            saved["path"], saved["epoch"] = save_run(out_path, t, backend), epoch
         if on_epoch is not None:
             on_epoch(snapshot())
 
@@ -297,6 +320,12 @@ def train(
     except (TrainingDiverged, LockstepError):
         _write_plots(snapshot())
         raise
+    except KeyboardInterrupt:  # Ctrl-C: plot the saved epochs, and tell the caller what is on disk
+        from .runstate import load_run as load_state
+
+        if saved["path"] is not None and out_path is not None:
+            _write_plots(_run_from_state(load_state(saved["path"]), out_path))
+        raise TrainingInterrupted(snapshot(), saved["path"], saved["epoch"] if saved["path"] else 0) from None
     run = snapshot()
     _write_plots(run)
     return run

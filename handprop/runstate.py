@@ -178,12 +178,14 @@ def _list(value: Any, fail: Callable[[str], Exception], field: str) -> list[Any]
 
 
 def _epoch_metrics(entry: Any, fail: Callable[[str], Exception], field: str) -> EpochMetrics:
-    """One epoch's metrics; every field present and a number."""
-    expected = [f.name for f in fields(EpochMetrics)]
-    if not isinstance(entry, dict) or set(entry) != set(expected):
-        raise fail(f"{field} entries must be objects with exactly {', '.join(expected)}, got {entry!r}")
+    """One epoch's metrics: the five measured fields present and numbers; the settings optional."""
+    names = [f.name for f in fields(EpochMetrics)]
+    required = names[:5]  # epoch … train_seconds; lr, l2 and batch_size came later
+    if not isinstance(entry, dict) or not set(required) <= set(entry) <= set(names):
+        raise fail(f"{field} entries must be objects with {', '.join(required)} (and optionally "
+                   f"{', '.join(names[5:])}), got {entry!r}")
     for key, value in entry.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if (value is not None or key in required) and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise fail(f"{field}: {key} must be a number, got {value!r}")
     if not isinstance(entry["epoch"], int):
         raise fail(f"{field}: epoch must be a whole number, got {entry['epoch']!r}")

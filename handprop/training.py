@@ -486,6 +486,10 @@ class EpochMetrics:
     test_cost: float
     test_accuracy: float  # fraction in [0, 1]
     train_seconds: float  # the training pass alone, evaluation excluded
+    # the settings this epoch trained with (a resumed run may change them); None in older checkpoints
+    lr: Optional[float] = None
+    l2: Optional[float] = None
+    batch_size: Optional[int] = None
 
 
 @dataclass
@@ -552,7 +556,8 @@ class Trainer:
             )
         accuracy = float((predictions == self.data.y_test).mean())
         logger.info("%s epoch %d: train cost %.6g, test accuracy %.4f", backend.name, epoch, train_cost, accuracy)
-        return EpochMetrics(epoch, train_cost, test_cost, accuracy, seconds)
+        c = self.config
+        return EpochMetrics(epoch, train_cost, test_cost, accuracy, seconds, c.lr, c.l2, c.batch_size)
 
     def metrics(self, backend_label: str) -> dict[str, Any]:
         """metrics.json's content: see docs/training.md for the schema."""

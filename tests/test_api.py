@@ -72,8 +72,8 @@ def test_resume_through_the_api_continues_and_keeps_settings(synthetic_mnist, tm
     resumed = handprop.train(resume=tmp_path, epochs=2, progress=False)
     assert resumed.start_epoch == 1 and resumed.out == tmp_path
     assert [m.train_cost for m in resumed.history["handprop"]] == [m.train_cost for m in straight.history["handprop"]]
-    with pytest.raises(ValueError, match="lr=0.5 differs from the checkpoint's lr=3.0"):
-        handprop.train(resume=tmp_path, epochs=3, lr=0.5)
+    with pytest.raises(ValueError, match="seed=5 differs from the checkpoint's seed=0"):
+        handprop.train(resume=tmp_path, epochs=3, seed=5)
     done = handprop.train(resume=tmp_path / "checkpoint.npz", epochs=2)
     assert done.epoch == done.start_epoch == 2  # nothing left to train
 

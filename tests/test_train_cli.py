@@ -135,8 +135,73 @@ def test_cuda_without_a_gpu_is_a_clear_error(synthetic_mnist, capsys):
 def test_resume_refuses_changed_hyperparameters(synthetic_mnist, tmp_path, capsys):
     assert main(["train", *FAST, "--epochs", "1", "--out", str(tmp_path)]) == 0
     capsys.readouterr()
-    assert main(["train", "--resume", str(tmp_path / "checkpoint.npz"), "--lr", "0.5", "--epochs", "2"]) == 2
-    assert "lr=0.5 differs from the checkpoint's lr=3.0" in capsys.readouterr().err
+    assert main(["train", "--resume", str(tmp_path / "checkpoint.npz"), "--arch", "784-8-10", "--seed", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "arch=(784, 8, 10), seed=3 differ from the checkpoint's arch=(784, 16, 10), seed=0" in err
+    assert "a resumed run keeps its settings except epochs, lr, l2 and batch_size (--epochs, --lr, --l2, --batch-size)" in err
+
+
+def test_resume_may_change_lr_l2_and_batch_size_recorded_per_epoch(synthetic_mnist, tmp_path, capsys):
+    assert main(["train", *FAST, "--epochs", "1", "--out", str(tmp_path)]) == 0
+    flags = ["--lr", "0.5", "--l2", "0.1", "--batch-size", "20", "--epochs", "2"]
+    assert main(["train", "--resume", str(tmp_path / "checkpoint.npz"), *flags, "--no-progress"]) == 0
+    metrics = read_metrics(tmp_path)
+    assert [(m["lr"], m["l2"], m["batch_size"]) for m in metrics["epochs"]] == [(3.0, 0.0, 10), (0.5, 0.1, 20)]
+    assert (metrics["config"]["lr"], metrics["config"]["batch_size"]) == (0.5, 20)
+    assert "lr 0.5, l2 0.1" in capsys.readouterr().out
+
+
+def test_19_an_empty_out_is_refused_and_no_out_says_nothing_is_saved(synthetic_mnist, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", *FAST, "--epochs", "1", "--out", ""]) == 2
+    err = capsys.readouterr().err
+    assert err == "handprop train: error: out (--out) must name a folder for metrics.json, checkpoint.npz and the plots; got an empty name\n"
+    assert main(["train", *FAST, "--epochs", "1"]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("nothing saved: give --out FOLDER to keep the checkpoint, metrics.json and plots")
+    assert list(tmp_path.iterdir()) == []
+
+
+def interrupt_in_epoch(monkeypatch, epoch: int):
+    """Ctrl-C arrives during training epoch ``epoch`` (1-based, counted within this process)."""
+    import handprop.training
+
+    real, calls = handprop.training.train_epoch, []
+
+    def train_epoch(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == epoch:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(handprop.training, "train_epoch", train_epoch)
+    return real
+
+
+def test_22_ctrl_c_says_what_was_saved_and_how_to_resume(synthetic_mnist, tmp_path, capsys, monkeypatch):
+    import handprop.training
+
+    out = tmp_path / "run"
+    real = interrupt_in_epoch(monkeypatch, 3)
+    assert main(["train", *FAST, "--epochs", "4", "--out", str(out)]) == 130
+    err = capsys.readouterr().err
+    checkpoint = out / "checkpoint.npz"
+    assert err == (f"handprop train: interrupted during epoch 3; {checkpoint} holds epoch 2 of 4 (plots in {out}). "
+                   f"Resume with: handprop train --resume {checkpoint}\n")
+    assert load_checkpoint(checkpoint)[1]["epoch"] == 2 and len(read_metrics(out)["epochs"]) == 2
+    for png in ("curves.png", "first_layer.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    monkeypatch.setattr(handprop.training, "train_epoch", real)
+    assert main(["train", "--resume", str(checkpoint), "--no-progress"]) == 0
+    assert len(read_metrics(out)["epochs"]) == 4
+
+
+@pytest.mark.parametrize("out", [True, False], ids=["first-epoch", "no-out"])
+def test_22_ctrl_c_before_anything_was_saved(synthetic_mnist, tmp_path, capsys, monkeypatch, out):
+    interrupt_in_epoch(monkeypatch, 1)
+    argv = ["train", *FAST, "--epochs", "2"] + (["--out", str(tmp_path / "run")] if out else [])
+    assert main(argv) == 130
+    reason = "no epoch had finished, so nothing was saved" if out else "nothing was saved (no --out)"
+    assert capsys.readouterr().err == f"handprop train: interrupted during epoch 1; {reason}\n"
 
 
 def test_missing_dataset_without_network_is_one_clear_line(tmp_path, monkeypatch, capsys):

@@ -44,7 +44,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", default=None, help="folder for metrics.json, checkpoint.npz and plots")
     p.add_argument(
         "--resume", default=None, metavar="CHECKPOINT",
-        help="continue the run saved in CHECKPOINT (writes to its folder unless --out is given)",
+        help="continue the run saved in CHECKPOINT (writes to its folder unless --out is given); "
+        "--epochs, --lr, --l2 and --batch-size may change, the other settings stay the checkpoint's",
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(run=run)
@@ -84,8 +85,21 @@ def _epoch_line(run: Any) -> str:
     return f"epoch {run.epoch:>3}/{run.config.epochs}  " + "  |  ".join(parts)
 
 
+def _interrupted(error: Any, args: argparse.Namespace) -> str:
+    """What Ctrl-C left behind, and the command that continues the run."""
+    run = error.run
+    if error.checkpoint is None:
+        where = "nothing was saved (no --out)" if run.out is None else "no epoch had finished, so nothing was saved"
+        return f"handprop train: interrupted during epoch {run.epoch + 1}; {where}"
+    plots = f" (plots in {run.out})" if run.out is not None else ""
+    return (
+        f"handprop train: interrupted during epoch {run.epoch + 1}; {error.checkpoint} holds epoch {error.saved_epoch} "
+        f"of {run.config.epochs}{plots}. Resume with: handprop train --resume {error.checkpoint}"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
-    from handprop.api import train
+    from handprop.api import TrainingInterrupted, train
     from handprop.training import LockstepError, TrainingDiverged
 
     try:
@@ -99,6 +113,9 @@ def run(args: argparse.Namespace) -> int:
     except (TrainingDiverged, LockstepError) as error:
         print(f"handprop train: error: {error}", file=sys.stderr)
         return 1
+    except TrainingInterrupted as interrupted:
+        print(_interrupted(interrupted, args), file=sys.stderr)
+        return 130
     if result.epoch == result.start_epoch:
         print(f"{args.resume} already has {result.epoch} epochs (--epochs {result.config.epochs}); nothing to train")
         return 0
@@ -110,4 +127,6 @@ def run(args: argparse.Namespace) -> int:
         )
     if result.out is not None:
         print(f"wrote {result.out / 'metrics.json'}, {result.out / 'checkpoint.npz'} and plots to {result.out}")
+    else:
+        print("nothing saved: give --out FOLDER to keep the checkpoint, metrics.json and plots")
     return 0
