@@ -54,16 +54,3 @@ def test_the_tolerance_is_relative_to_the_step_plus_a_few_roundings():
     rows = {name: (diff, allowed) for name, diff, _, allowed, _ in step_differences(theta, after, off_b, 1e-10)}
     assert rows["b1"][0] > rows["b1"][1]
 
-
-def test_a_wrong_step_names_the_array_and_the_step_size():
-    from handprop.training import HandpropBackend
-
-    config = TrainConfig(arch=(784, 8, 10), dtype="float64")
-    x, labels, _, _ = synthetic_digits(n_train=100)
-    y = np.eye(10)[labels]
-    net = config.build_network()
-    good, bad = HandpropBackend(net.copy(), 3.0), HandpropBackend(net.copy(), 3.0 * (1 + 1e-6))
-    for backend in (good, bad):
-        backend.load_training_data(x, y)
-    with pytest.raises(LockstepError, match=r"batch 1 of 10: W\d differs by \S+ on a step of size \S+ \(relative 1e-06\)"):
-        lockstep_epoch([good, bad], np.arange(100), 10, 1, LOCKSTEP_TOLERANCE["float64"])

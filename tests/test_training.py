@@ -101,7 +101,8 @@ def test_lockstep_catches_a_different_update():
     good, bad = HandpropBackend(net.copy(), 3.0), WrongLearningRate(net.copy(), 3.0 * (1 + 1e-6))
     for backend in (good, bad):
         backend.load_training_data(x, y)
-    with pytest.raises(LockstepError, match=r"epoch 1, batch 1 of 40"):
+    # relative to the step the difference is the learning rate's 1e-6: far beyond round-off
+    with pytest.raises(LockstepError, match=r"epoch 1, batch 1 of 40: W\d differs by \S+ on a step of size \S+ \(relative 1e-06\)"):
         lockstep_epoch([good, bad], np.arange(len(x)), 10, 1, LOCKSTEP_TOLERANCE["float64"])
 
 
