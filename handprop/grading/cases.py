@@ -14,6 +14,7 @@ import numpy as np
 from ..activations import sigmoid, sigmoid_prime
 from ..network import Network
 from .config import FUNCTIONS, GradingConfig
+from .sandbox import Call
 
 Array = np.ndarray
 
@@ -114,21 +115,33 @@ def unpack_pair(arrays: dict[str, Array], layers: int) -> tuple[list[Array], lis
     return [arrays[f"w/{i}"] for i in range(layers)], [arrays[f"b/{i}"] for i in range(layers)]
 
 
-def sandbox_inputs(suite: dict[str, list[Case]]) -> dict[str, Array]:
-    """Every case's inputs as flat arrays for the child: ``{function}/{number}/{argument}``.
+def sandbox_calls(suite: dict[str, list[Case]]) -> list[Call]:
+    """Every case as a call for the sandbox: its arguments in the function's order. Only inputs are
+    here: the expected values never leave the grader."""
+    return [
+        Call(function, case.number, [case.inputs[name] for name in ARGUMENTS[function]])
+        for function, cases in suite.items()
+        for case in cases
+    ]
 
-    Lists are spread over ``…/weights/0``, ``…/weights/1``… with their length in ``…/layers``.
-    Only inputs are here: the expected values never leave the grader.
-    """
-    flat: dict[str, Array] = {}
-    for function, cases in suite.items():
-        for case in cases:
-            prefix = f"{function}/{case.number}"
-            for name, value in case.inputs.items():
-                if isinstance(value, list):
-                    flat[f"{prefix}/layers"] = np.array(len(value))
-                    for i, v in enumerate(value):
-                        flat[f"{prefix}/{name}/{i}"] = v
-                else:
-                    flat[f"{prefix}/{name}"] = np.asarray(value, dtype=np.float64)
-    return flat
+
+def legacy_arrays(function: str, value: object) -> tuple[dict[str, Array], str]:
+    """A returned value as the flat arrays ``judge`` compares (``out``, or ``wn``, ``w/0``…, ``bn``,
+    ``b/0``…), or an empty dict and the reason it has the wrong structure."""
+    if function in ("sigmoid", "sigmoid_prime", "feedforward"):
+        try:
+            return {"out": np.asarray(value, dtype=np.float64)}, ""
+        except (ValueError, TypeError):
+            return {}, "The returned value could not be turned into an array of numbers."
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        return {}, f"{function} must return a pair (two lists), got {type(value).__name__}"
+    out: dict[str, Array] = {}
+    for key, part in zip("wb", value):
+        if not isinstance(part, (list, tuple)):
+            return {}, f"{function} must return two lists of arrays; item {'0' if key == 'w' else '1'} is a {type(part).__name__}"
+        out[f"{key}n"] = np.array(len(part))
+        for i, item in enumerate(part):
+            if not isinstance(item, (np.ndarray, float, int)):
+                return {}, f"{function} must return two lists of arrays; a {type(item).__name__} came back inside one"
+            out[f"{key}/{i}"] = np.asarray(item, dtype=np.float64)
+    return out, ""

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..activations import sigmoid
 from ..network import Network
-from .cases import Case, unpack_pair
+from .cases import Case, legacy_arrays, unpack_pair
 from .sandbox import CaseRun, FunctionRun
 from .variants import variant_backprop
 
@@ -75,9 +75,12 @@ def judge(case: Case, function_run: FunctionRun, rtol: float) -> Verdict:
         return _fail(["exception"], run.message)
     if run.status != "ok":
         return _fail(["not-an-array"], run.message)
+    arrays, problem = legacy_arrays(case.function, run.value)
+    if problem:
+        return _fail(["not-an-array"], problem)
     if case.function in ("backprop", "update_mini_batch"):
-        return _judge_pair(case, run.arrays, rtol)
-    return _judge_single(case, run.arrays, rtol)
+        return _judge_pair(case, arrays, rtol)
+    return _judge_single(case, arrays, rtol)
 
 
 def _tol(rtol: float) -> float:

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Union
 
-from .cases import Case, build_cases, sandbox_inputs
+from .cases import Case, build_cases, sandbox_calls
 from .config import GradingConfig
 from .diagnose import TAGS, Verdict, judge
-from .sandbox import FunctionRun, run_submission
+from .sandbox import FunctionRun, clean_text, run_submission
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +58,8 @@ class GradeReport:
     tests: list[TestResult] = field(default_factory=list)
     functions: dict[str, FunctionSummary] = field(default_factory=dict)
     seed: int = 0
+    sandbox_mode: str = ""  # bwrap | uid | none: how the submission was run
+    sandbox_layers: list[str] = field(default_factory=list)  # the isolation layers that were active
 
 
 def grade_file(path: Union[str, os.PathLike], config: GradingConfig) -> GradeReport:
@@ -75,8 +77,9 @@ def grade_source(source: bytes, config: GradingConfig, name: str = "submission.p
     """Grade submission source code; the code runs only in the sandboxed child process."""
     start = time.monotonic()
     suite = build_cases(config)
-    runs = run_submission(source, sandbox_inputs(suite), config.functions, config.sandbox)
-    verdicts = {f: [judge(case, runs[f], config.rtol) for case in suite[f]] for f in config.functions}
+    submission = run_submission(source, sandbox_calls(suite), config.sandbox, config.sandbox_mode)
+    runs = submission.functions
+    verdicts = {f: [_judge(case, runs[f], config.rtol) for case in suite[f]] for f in config.functions}
     for f in config.functions:
         _settle_ambiguities(verdicts[f])
     notes = _propagation_notes(verdicts)
@@ -102,13 +105,25 @@ def grade_source(source: bytes, config: GradingConfig, name: str = "submission.p
         score=score,
         max_score=config.max_score,
         execution_time=round(time.monotonic() - start, 3),
-        output=_overall_output(runs, tests, functions, score, config),
+        output=_overall_output(runs, tests, functions, score, config) + f"\nSandbox: {submission.mode} ({', '.join(submission.layers)}).",
         tests=tests,
         functions=functions,
         seed=config.seed,
+        sandbox_mode=submission.mode,
+        sandbox_layers=list(submission.layers),
     )
     logger.info("graded %s: %g / %g in %.2f s", name, score, config.max_score, report.execution_time)
     return report
+
+
+def _judge(case: Case, run: FunctionRun, rtol: float) -> Verdict:
+    """Judge one case; a failure of the judging itself fails only this case, with a message."""
+    try:
+        return judge(case, run, rtol)
+    except Exception as error:  # whatever came back, it must not stop the other functions
+        logger.warning("could not judge %s: %r", case.name, error)
+        message = clean_text(f"The grader could not judge this result ({type(error).__name__}: {error}).")
+        return Verdict(False, ["not-an-array"], message)
 
 
 def _settle_ambiguities(verdicts: list[Verdict]) -> None:
