@@ -509,35 +509,18 @@ def check_file(
     return BackpropReport(str(path), task.name, rtol, checks, seed, Path(path).resolve())
 
 
-def _run_sandboxed(source: bytes, suite: dict[str, list[Any]], limits: Any) -> dict[str, Any]:
-    """Each function's run in the sandbox, with every case's returned value rebuilt grader-side."""
-    from .grading.cases import sandbox_inputs
-    from .grading.sandbox import run_submission
-
-    legacy = {f: [c.legacy for c in cases] for f, cases in suite.items()}
-    runs = run_submission(source, sandbox_inputs(legacy), list(suite), limits)
-    out = {}
-    for function, run in runs.items():
-        cases = {}
-        for number, case_run in run.cases.items():
-            value: Any = None
-            if case_run.status == "ok":
-                arrays = case_run.arrays
-                if "out" in arrays:
-                    value = arrays["out"]
-                else:
-                    counts = (int(arrays.get("wn", -1)), int(arrays.get("bn", -1)))
-                    value = ([arrays.get(f"w/{i}") for i in range(counts[0])], [arrays.get(f"b/{i}") for i in range(counts[1])])
-            cases[number] = _Returned(case_run.status, case_run.message, value, [])
-        out[function] = _FunctionResult(run.status, run.message, cases)
-    return out
 
 
-@dataclass
-class _FunctionResult:
-    status: str
-    message: str
-    cases: dict[int, _Returned]
+
+def _run_sandboxed(source: bytes, suite: dict[str, list[Any]], limits: Any, mode: str = "auto") -> dict[str, Any]:
+    """Each function's run in the grading sandbox (``FunctionRun``: status, message, cases by number,
+    each a ``CaseRun`` with the returned value rebuilt grader-side and the arguments it modified)."""
+    from .grading.sandbox import Call, run_submission
+
+    calls = [Call(case.function, case.number, list(case.args)) for cases in suite.values() for case in cases]
+    submission = run_submission(source, calls, limits, mode)
+    logger.info("sandbox layers: %s", ", ".join(submission.layers))
+    return submission.functions
 
 
 # ---------------------------------------------------------------------------------------------
@@ -732,23 +715,8 @@ class _NetworkAssignment:
         from .grading.diagnose import judge
         from .grading.sandbox import CaseRun, FunctionRun
 
-        if run.status != "ok":
-            legacy_run = CaseRun(run.status, run.message)
-        else:
-            try:
-                tensors = list(self.tensors(case.function, run.value).values())
-            except (ValueError, TypeError) as error:
-                legacy_run = CaseRun("badreturn", str(error))
-            else:
-                if case.function in ("backprop", "update_mini_batch"):
-                    L = len(tensors) // 2
-                    arrays = {"wn": np.array(L), "bn": np.array(L)}
-                    arrays.update({f"w/{i}": tensors[2 * i] for i in range(L)})
-                    arrays.update({f"b/{i}": tensors[2 * i + 1] for i in range(L)})
-                else:
-                    arrays = {"out": tensors[0]}
-                legacy_run = CaseRun("ok", arrays=arrays)
-        return judge(case.legacy, FunctionRun("ran", cases={case.number: legacy_run}), rtol)
+        returned = CaseRun(run.status, run.message, run.value, list(run.modified))
+        return judge(case.legacy, FunctionRun("ran", cases={case.number: returned}), rtol)
 
 
 def _numeric(value: Any, what: str) -> Array:

@@ -13,7 +13,8 @@ commands print (stdout, then stderr), exactly:
 Commands run from the repository root with MNIST at ``$HANDPROP_DATA`` (default ``../shared/data``),
 ``handprop`` and ``python`` meaning this interpreter's. Lines the reader may see vary from run to
 run are compared masked (``MASKS``): durations in seconds, the torch version, and numbers in
-scientific notation below 1e-5 (round-off, which differs between BLAS builds).
+scientific notation below 1e-5 (round-off, which differs between BLAS builds). Logging lines
+(``WARNING name: …``) describe the machine, not the result, and are left out.
 
     python tools/doc_examples.py             # check every example that is not slow; exit 1 on a difference
     python tools/doc_examples.py --update    # rewrite the outputs in place (add --slow to include slow ones)
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 REPO = Path(__file__).resolve().parents[1]
+LOG_LINE = re.compile(r"^(?:WARNING|INFO|DEBUG) [\w.]+: ")
 MARKER = re.compile(r"^<!-- example(?::\s*(?P<options>[\w ,]*))? -->\s*$")
 FENCE = re.compile(r"^(```+|~~~+)(\w*)\s*$")
 
@@ -116,7 +118,9 @@ def run(example: Example, data_root: Optional[Path] = None, timeout: float = 900
     for command in example.commands:
         result = subprocess.run(argv_of(command), cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
         chunks.append(result.stdout + result.stderr)
-    return "\n".join(line.rstrip() for line in "".join(chunks).rstrip("\n").splitlines())
+    lines = "".join(chunks).rstrip("\n").splitlines()
+    # log lines describe the machine (say, a sandbox layer it lacks), not the command's result
+    return "\n".join(line.rstrip() for line in lines if not LOG_LINE.match(line))
 
 
 def masked(text: str) -> str:
