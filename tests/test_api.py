@@ -125,3 +125,13 @@ def test_import_handprop_stays_light():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert result.stdout.strip() == "[]"
+
+
+def test_no_library_module_changes_the_matplotlib_backend():
+    """Neither matplotlib.use nor pyplot (whose figures a notebook would show twice) in the library."""
+    calls = ("matplotlib.use(", "import matplotlib.pyplot", "from matplotlib import pyplot")
+    offenders = [
+        str(path.relative_to(REPO)) for path in (REPO / "handprop").rglob("*.py")
+        if "commands" not in path.parts and any(call in path.read_text(encoding="utf-8") for call in calls)
+    ]
+    assert offenders == []

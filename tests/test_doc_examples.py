@@ -10,7 +10,7 @@ import shlex
 import pytest
 
 from handprop.cli import build_parser
-from tools.doc_examples import REPO, differences, documents, find_examples, run
+from tools.doc_examples import REPO, abbreviated, differences, documents, find_examples, run
 
 EXAMPLES = [e for path in documents(REPO) for e in find_examples(path)]
 
@@ -38,3 +38,9 @@ def test_masks_hide_timings_and_round_off_but_not_results():
     assert not differences("epoch 1, 0.66 s, err 1.35e-15, torch 2.1.0 autograd", "epoch 1, 2.50 s, err 3.1e-16, torch 2.5.1+cpu autograd")
     assert differences("dC/dW1  1.00e-01  ok", "dC/dW1  1.00e-01  FAIL")
     assert differences("test accuracy 90.40%", "test accuracy 90.41%")
+
+
+def test_an_ellipsis_line_stands_for_any_lines():
+    assert not differences("a\n   …\nd", "a\nb\nc\nd") and not differences("a\n…\nd", "a\nd")
+    assert differences("a\n…\nd", "a\nb\nc\ne")
+    assert abbreviated("a\n…\nd 1.0 s", "a\nb\nc\nd 2.0 s") == "a\n…\nd 2.0 s"

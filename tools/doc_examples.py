@@ -129,12 +129,58 @@ def masked(text: str) -> str:
     return text
 
 
+def is_ellipsis(line: str) -> bool:
+    return line.strip() in ("…", "...")
+
+
+def _matches(expected: list[str], actual: list[str]) -> bool:
+    """Do the lines match, where a line holding only "…" stands for any number of lines?"""
+    import functools
+
+    @functools.lru_cache(maxsize=None)
+    def match(i: int, j: int) -> bool:
+        if i == len(expected):
+            return j == len(actual)
+        if is_ellipsis(expected[i]):
+            return match(i + 1, j) or (j < len(actual) and match(i, j + 1))
+        return j < len(actual) and expected[i] == actual[j] and match(i + 1, j + 1)
+
+    return match(0, 0)
+
+
 def differences(expected: str, actual: str) -> list[str]:
-    """The lines that differ after masking, as a unified diff (empty when they match)."""
+    """The lines that differ after masking, as a unified diff (empty when they match).
+
+    A line of the document holding only "…" stands for any number of printed lines, so a long
+    output can be shown in part.
+    """
     import difflib
 
     a, b = masked(expected).splitlines(), masked(actual).splitlines()
+    if _matches(a, b):
+        return []
     return list(difflib.unified_diff(a, b, "in the document", "printed now", lineterm="", n=1))
+
+
+def abbreviated(document: str, actual: str) -> str:
+    """``actual`` cut where the document had "…" lines (best effort; the full output if that fails)."""
+    import difflib
+
+    doc, new = document.splitlines(), actual.splitlines()
+    if not any(is_ellipsis(line) for line in doc):
+        return actual
+    out: list[str] = []
+    matcher = difflib.SequenceMatcher(None, [masked(x) for x in doc], [masked(x) for x in new], autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        ellipses = [line for line in doc[i1:i2] if is_ellipsis(line)]
+        if tag == "equal":
+            out += new[j1:j2]
+        elif ellipses:
+            out.append(ellipses[0])  # the elided part stays elided
+        else:
+            out += new[j1:j2]
+    result = "\n".join(out)
+    return result if not differences(result, actual) else actual
 
 
 def update(examples: Sequence[Example], outputs: dict[int, str]) -> None:
@@ -172,7 +218,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             failed += 1
             print(f"{example.where}: the output differs from what `{' && '.join(example.commands)}` prints now")
             print("\n".join(diff))
-            outputs[k] = output
+            outputs[k] = abbreviated(example.output, output)
     if args.update:
         update(examples, outputs)
         print(f"updated {len(outputs)} example(s)")
