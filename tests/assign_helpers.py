@@ -195,3 +195,115 @@ def network_prime_mistake(hidden: str) -> list[tuple[str, str]]:
     """The activation's derivative written with the a-formula applied to z."""
     _, h_prime, wrong = HIDDEN[hidden]
     return [(f"return {h_prime}", f"return {wrong}")]
+
+
+# -- the chain-rule assignment -------------------------------------------------------------------------
+
+CHAIN_SOURCE = '''import numpy as np
+
+
+def sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def sigmoid_prime(z):
+    return sigmoid(z) * (1 - sigmoid(z))
+
+
+def chain_forward(w, b, x):
+    a = [x]
+    for l in range(len(w)):
+        a.append(sigmoid(w[l] * a[-1] + b[l]))
+    return np.array(a)
+
+
+def chain_gradients(w, b, x, y):
+    L = len(w)
+    a = chain_forward(w, b, x)
+    z = w * a[:-1] + b
+    dw, db, da = np.zeros(L), np.zeros(L), np.zeros(L + 1)
+    da[L] = 2 * (a[L] - y)
+    for l in range(L - 1, -1, -1):
+        dz = da[l + 1] * sigmoid_prime(z[l])
+        dw[l] = a[l] * dz
+        db[l] = dz
+        da[l] = w[l] * dz
+    return dw, db, da
+'''
+
+CHAIN_MISTAKES = {
+    "chain_gradients": {
+        "sign-flipped": [("2 * (a[L] - y)", "2 * (y - a[L])")],
+        "factor-2": [("2 * (a[L] - y)", "(a[L] - y)")],
+        "missing-activation-derivative": [("da[l + 1] * sigmoid_prime(z[l])", "da[l + 1]")],
+        "derivative-of-activation-not-preactivation": [("da[l + 1] * sigmoid_prime(z[l])", "da[l + 1] * sigmoid_prime(a[l + 1])")],
+        "reversed-order": [("    return dw, db, da\n", "    return dw[::-1], db[::-1], da[::-1]\n")],
+    },
+    "chain_forward": {
+        "reversed-order": [("    return np.array(a)\n", "    return np.array(a[::-1])\n")],
+    },
+}
+
+
+# -- the layers assignment -------------------------------------------------------------------------------
+
+LAYERS_SOURCE = '''import numpy as np
+
+
+def linear_forward(x, W, b):
+    return x @ W.T + b
+
+
+def linear_backward(dz, x, W):
+    dx = dz @ W
+    dW = dz.T @ x
+    db = dz.sum(axis=0)
+    return dx, dW, db
+
+
+def sigmoid_backward(da, z):
+    s = 1.0 / (1.0 + np.exp(-z))
+    return da * s * (1 - s)
+
+
+def relu_backward(da, z):
+    return da * (z > 0)
+
+
+def tanh_backward(da, z):
+    return da * (1 - np.tanh(z) ** 2)
+
+
+def softmax_cross_entropy(z, y):
+    n = z.shape[0]
+    shifted = z - z.max(axis=1, keepdims=True)
+    p = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    cost = -np.sum(y * np.log(p)) / n
+    dz = (p - y) / n
+    return cost, dz
+'''
+
+LAYERS_MISTAKES = {
+    "linear_forward": {"transposed": [("    return x @ W.T + b\n", "    return W @ x.T + b[:, None]\n")]},
+    "linear_backward": {
+        "double-batch-mean": [("    dW = dz.T @ x\n    db = dz.sum(axis=0)\n", "    dW = dz.T @ x / len(x)\n    db = dz.mean(axis=0)\n")],
+        "transposed": [("dW = dz.T @ x", "dW = x.T @ dz")],
+        "bias-not-reduced": [("db = dz.sum(axis=0)", "db = dz")],
+        "sign-flipped": [("    return dx, dW, db\n", "    return -dx, -dW, -db\n")],
+    },
+    "sigmoid_backward": {
+        "missing-activation-derivative": [("return da * s * (1 - s)", "return da")],
+        "derivative-of-activation-not-preactivation": [("return da * s * (1 - s)", "return da * z * (1 - z)")],
+    },
+    "relu_backward": {"missing-activation-derivative": [("return da * (z > 0)", "return da")]},
+    "tanh_backward": {
+        "missing-activation-derivative": [("return da * (1 - np.tanh(z) ** 2)", "return da")],
+        "derivative-of-activation-not-preactivation": [("return da * (1 - np.tanh(z) ** 2)", "return da * (1 - z ** 2)")],
+    },
+    "softmax_cross_entropy": {
+        "missing-batch-mean": [("dz = (p - y) / n", "dz = (p - y)")],
+        "sign-flipped": [("dz = (p - y) / n", "dz = (y - p) / n")],
+        "missing-target": [("dz = (p - y) / n", "dz = p / n")],
+        "output-derivative-not-cancelled": [("dz = (p - y) / n", "dz = (p - y) * p * (1 - p) / n")],
+    },
+}

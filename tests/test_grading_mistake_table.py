@@ -14,7 +14,9 @@ import pytest
 from handprop.grading.assignments import get_assignment
 from handprop.grading.assignments.network import OPTIONS
 
-from assign_helpers import judge_source, mutate, network_mistake, network_prime_mistake, network_source
+from assign_helpers import (
+    CHAIN_MISTAKES, CHAIN_SOURCE, LAYERS_MISTAKES, LAYERS_SOURCE, judge_source, mutate, network_mistake, network_prime_mistake, network_source,
+)
 
 NETWORK_CONFIGS = list(itertools.product(OPTIONS["hidden"], OPTIONS["output"], OPTIONS["cost"]))
 
@@ -81,3 +83,23 @@ def test_a_function_that_modifies_its_input_loses_that_case():
         assert not v.passed and v.tags == ["modified-input"] and "weights" in v.message
     # update_mini_batch passes its own copies on: modified as well, and it says so
     assert all(v.tags == ["modified-input"] for v in verdicts["update_mini_batch"])
+
+
+CATALOGUES = {"chain-rule": (CHAIN_SOURCE, CHAIN_MISTAKES), "layers": (LAYERS_SOURCE, LAYERS_MISTAKES)}
+
+
+@pytest.mark.parametrize("name", sorted(CATALOGUES))
+def test_the_correct_submission_passes_and_every_mistake_fails_every_case_with_its_tag(name):
+    assignment = get_assignment(name)
+    suite = assignment.build_cases(seed=0, cases=5, hidden=0)
+    source, catalogue = CATALOGUES[name]
+    verdicts = judge_source(assignment, source, suite)
+    assert all(v.passed and v.tags == [] for vs in verdicts.values() for v in vs)
+    assert {f: set(catalogue.get(f, {})) for f in assignment.functions} == {f: set(assignment.mistakes(f)) for f in assignment.functions}
+    table = {}
+    for function, mistakes in catalogue.items():
+        for tag, changes in mistakes.items():
+            row = judge_source(assignment, mutate(source, *changes), suite, [function])[function]
+            table[(function, tag)] = [[] if v.passed else v.tags for v in row]
+    missed = {key: row for key, row in table.items() if row != [[key[1]]] * len(row)}
+    assert not missed, missed

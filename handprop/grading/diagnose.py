@@ -31,6 +31,7 @@ TAGS: dict[str, str] = {
     "missing-activation-derivative": "σ′(z) is missing from δ: δ = ∂C/∂a ⊙ σ′(z) in every layer, including the output layer.",
     "derivative-of-activation-not-preactivation": "σ′ is evaluated at the wrong quantity: use σ′(z) at the pre-activation z (for the sigmoid σ(z)(1 − σ(z)), which equals a(1 − a) written with the activation); not σ′(a), and not the a-formula applied to z such as z(1 − z).",
     "bias-not-reduced": "The bias gradient was not summed over the batch correctly: ∂C/∂b = δ summed over the examples (axis 0), shape (out,).",
+    "reversed-order": "The list runs from the output back to the input: entry l must belong to layer l (reverse the list you built on the way back).",
     "missing-target": "The target is missing from the output error: it is a − y, not a (subtract y before anything else).",
     "output-derivative-not-cancelled": "With the cross-entropy cost the output's σ′ cancels: δ = a − y at the output, with no extra σ′(z) (or a(1 − a)) factor.",
     "modified-input": "Your function changed the arrays it was given (in place): return new arrays and leave the inputs as they were.",
@@ -143,3 +144,17 @@ def scaled_candidates(
     if s is None:
         return []
     return [base + extra for extra in explain_scale(s, n, tol, factor_2)]
+
+
+def parts_candidates(
+    got: Sequence[Sequence[Array]], ref: Sequence[Sequence[Array]], n: Optional[int], tol: float, base: tuple[str, ...] = (), factor_2: bool = True
+) -> list[tuple[str, ...]]:
+    """Scale mistakes that turn ``ref`` into ``got``: one scale for everything, or else one scale per
+    part (say the weights' part and the biases' part), each part explained on its own."""
+    whole = scaled_candidates([a for p in got for a in p], [a for p in ref for a in p], n, tol, base, factor_2)
+    if whole:
+        return whole
+    per_part = [scaled_candidates(list(g), list(r), n, tol, (), factor_2) for g, r in zip(got, ref)]
+    if not all(per_part):
+        return []
+    return [tuple(dict.fromkeys(base + sum(combo, ()))) for combo in itertools.product(*per_part)]

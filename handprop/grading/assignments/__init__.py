@@ -14,10 +14,14 @@ from __future__ import annotations
 from typing import Callable
 
 from .base import Assignment, ReturnedValue
+from .chain_rule import ChainRuleAssignment
+from .layers import LayersAssignment
 from .network import NetworkAssignment
 
 ASSIGNMENTS: dict[str, Callable[..., Assignment]] = {
     "network": NetworkAssignment,
+    "chain-rule": ChainRuleAssignment,
+    "layers": LayersAssignment,
 }
 
 

@@ -4,7 +4,6 @@ sigmoid|softmax, cost quadratic|cross_entropy. The reference is the engine's ``N
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import numpy as np
@@ -12,7 +11,7 @@ import numpy as np
 from ...activations import ACTIVATIONS
 from ...network import Network
 from ..cases import BATCH_SIZES, ELEMENTWISE_BATCH_SIZES, Case, case_rng, is_hidden, layer_sizes, one_hot, random_parameters
-from ..diagnose import TAGS, fitted_scale, relative_error, scaled_candidates
+from ..diagnose import TAGS, parts_candidates, relative_error, scaled_candidates
 from ..variants import DERIVATIVE_MISTAKES, variant_backprop
 from .base import Assignment, as_array, as_sequence
 from .network_template import render_template
@@ -197,13 +196,7 @@ class NetworkAssignment(Assignment):
             if rest_ok and all(relative_error(g, e) <= tol for g, e in zip(got_b, g_b)):
                 candidates.append(("transposed",))
         # One scale for everything, or one for the weights and another for the biases.
-        whole = scaled_candidates(got_w + got_b, g_w + g_b, n, tol)
-        candidates += whole
-        if not whole:
-            s_w, s_b = fitted_scale(got_w, g_w, tol), fitted_scale(got_b, g_b, tol)
-            if s_w is not None and s_b is not None:
-                for a, b in itertools.product(scaled_candidates(got_w, g_w, n, tol), scaled_candidates(got_b, g_b, n, tol)):
-                    candidates.append(tuple(dict.fromkeys(a + b)))
+        candidates += parts_candidates([got_w, got_b], [g_w, g_b], n, tol)
         # Recompute with the known wrong formulas, allowing a scale mistake on top.
         for kwargs, tag in self._variants(L):
             v_w, v_b, _ = variant_backprop(weights, biases, x, y, self.hidden, self.output, self.cost, **kwargs)
