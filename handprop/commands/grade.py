@@ -98,13 +98,14 @@ def config_from_args(args: argparse.Namespace) -> GradingConfig:
         if "=" not in item:
             raise CLIError(f"--points expects FUNCTION=P, got {item!r}")
     settings = settings_from_args(args)
-    try:
-        return config_from_settings(settings, where=args.config or "settings")
-    except ValueError as error:
-        text = str(error)
-        if "points given for unknown functions" in text:
-            raise CLIError(f"--points expects FUNCTION=P with a function of the assignment; {text.split(': ', 1)[-1]}") from None
-        raise
+    if args.points:
+        from ..grading.assignments import get_assignment
+
+        functions = get_assignment(settings.get("assignment", "network"), **settings.get("options", {})).functions
+        for name in _pairs(args.points, "--points", "FUNCTION=P"):
+            if name not in functions:
+                raise CLIError(f"--points expects FUNCTION=P with FUNCTION one of {', '.join(functions)}, got {name!r}")
+    return config_from_settings(settings, where=args.config or "settings")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -144,27 +145,26 @@ def _template(args: argparse.Namespace) -> int:
 
 
 def _single(args: argparse.Namespace, config: GradingConfig) -> int:
-    from ..grading.grader import grade_file
+    from ..grading.grader import grade_file, points_text
     from ..grading.report import render, write_atomic
 
     report = grade_file(args.submission, config)
     text = render(report, args.format, verbose=args.all)
     if args.output:
         write_atomic(args.output, text)
-        print(f"{report.submission}: {report.score:g} / {report.max_score:g}; wrote {args.output}", file=sys.stderr)
+        print(f"{report.submission}: {points_text(report.score)} / {points_text(report.max_score)}; wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return 0
 
 
 def _batch(args: argparse.Namespace, config: GradingConfig) -> int:
-    from ..grading.batch import grade_folder_to_csv
+    from ..grading.batch import feedback_folder, grade_folder_to_csv, summary
 
     output = args.output or "grades.csv"
     progress = False if args.no_progress else None
-    results = grade_folder_to_csv(args.batch, output, config, progress=progress)
-    failed = sum(1 for _, report, _ in results if report is None)
-    print(f"graded {len(results) - failed} of {len(results)} files; wrote {output}", file=sys.stderr)
+    rows = grade_folder_to_csv(args.batch, output, config, progress=progress, jobs=args.jobs)
+    print(f"{summary(rows)}; wrote {output} and the feedback in {feedback_folder(output)}", file=sys.stderr)
     return 0
 
 

@@ -15,10 +15,13 @@ from .cases import Case
 from .config import GradingConfig
 from .diagnose import RUN_TAGS, TAGS, Verdict, fail
 from .sandbox import FunctionRun, run_submission
+from .submission import load_submission
 
 logger = logging.getLogger(__name__)
 
-MAX_SUBMISSION_BYTES = 1_000_000
+def points_text(value: float) -> str:
+    """Points as people read them: at most two decimals, no trailing zeros (3.33, 2.5, 10)."""
+    return f"{round(float(value), 2) + 0.0:g}"
 
 
 @dataclass
@@ -60,17 +63,21 @@ class GradeReport:
     functions: dict[str, FunctionSummary] = field(default_factory=dict)
     seed: int = 0
     assignment: str = "network"  # the assignment and its options, as described to the student
+    notes: list[str] = field(default_factory=list)  # about the submission itself (which file, notebook lines left out)
 
 
 def grade_file(path: Union[str, os.PathLike], config: GradingConfig) -> GradeReport:
-    """Grade the Python file at ``path``. Raises FileNotFoundError/ValueError for an unusable path."""
-    source_path = Path(path)
-    if not source_path.is_file():
-        raise FileNotFoundError(f"submission {source_path} does not exist or is not a file")
-    size = source_path.stat().st_size
-    if size > MAX_SUBMISSION_BYTES:
-        raise ValueError(f"submission {source_path} is {size} bytes; the limit is {MAX_SUBMISSION_BYTES}")
-    return grade_source(source_path.read_bytes(), config, name=str(source_path))
+    """Grade the submission at ``path``: a .py file, a notebook, a folder or a .zip.
+
+    Raises FileNotFoundError for a missing path and SubmissionError (a ValueError) when it holds
+    nothing gradable, with a message naming the files it found.
+    """
+    submission = load_submission(path, config.file, config.get_assignment().template_name)
+    report = grade_source(submission.source, config, name=submission.name)
+    if submission.notes:
+        report.output = "\n".join(submission.notes) + "\n" + report.output
+        report.notes = list(submission.notes)
+    return report
 
 
 def grade_source(source: bytes, config: GradingConfig, name: str = "submission.py") -> GradeReport:
@@ -222,14 +229,14 @@ def _overall_output(
     if imports:
         import_lines = ["Your file could not be imported, so none of its functions could be graded:", imports[0].message]
     if not config.hidden:
-        lines = [f"Score: {score:g} / {config.max_score:g} (seed {config.seed}, {config.cases} cases per function)."]
+        lines = [f"Score: {points_text(score)} / {points_text(config.max_score)} (seed {config.seed}, {config.cases} cases per function)."]
         for summary in functions.values():
             extra = f"  [{', '.join(summary.tags)}]" if summary.tags else ""
-            lines.append(f"{summary.name}: {summary.score:g} / {summary.max_score:g} ({summary.passed} of {summary.cases} cases passed){extra}")
+            lines.append(f"{summary.name}: {points_text(summary.score)} / {points_text(summary.max_score)} ({summary.passed} of {summary.cases} cases passed){extra}")
         return "\n".join(lines[:1] + import_lines + lines[1:])
     visible = [t for t in tests if not t.hidden]
     lines = [
-        f"Visible cases: {sum(t.score for t in visible):g} / {sum(t.max_score for t in visible):g} points "
+        f"Visible cases: {points_text(sum(t.score for t in visible))} / {points_text(sum(t.max_score for t in visible))} points "
         f"(seed {config.seed}). {config.hidden} more case(s) per function are hidden until grades are published."
     ]
     lines += import_lines
@@ -237,5 +244,5 @@ def _overall_output(
         own = [t for t in visible if t.function == f]
         tags = sorted({tag for t in own for tag in t.tags}, key=list(TAGS).index)
         extra = f"  [{', '.join(tags)}]" if tags else ""
-        lines.append(f"{f}: {sum(t.score for t in own):g} / {sum(t.max_score for t in own):g} ({sum(t.passed for t in own)} of {len(own)} visible cases passed){extra}")
+        lines.append(f"{f}: {points_text(sum(t.score for t in own))} / {points_text(sum(t.max_score for t in own))} ({sum(t.passed for t in own)} of {len(own)} visible cases passed){extra}")
     return "\n".join(lines)
