@@ -229,7 +229,7 @@ def _overall_output(
     if imports:
         import_lines = ["Your file could not be imported, so none of its functions could be graded:", imports[0].message]
     if not config.hidden:
-        lines = [f"Score: {points_text(score)} / {points_text(config.max_score)} (seed {config.seed}, {config.cases} cases per function)."]
+        lines = [f"Score: {points_text(score)} / {points_text(config.max_score)} ({config.get_assignment().describe()}, seed {config.seed}, {config.cases} cases per function)."]
         for summary in functions.values():
             extra = f"  [{', '.join(summary.tags)}]" if summary.tags else ""
             lines.append(f"{summary.name}: {points_text(summary.score)} / {points_text(summary.max_score)} ({summary.passed} of {summary.cases} cases passed){extra}")
@@ -237,7 +237,7 @@ def _overall_output(
     visible = [t for t in tests if not t.hidden]
     lines = [
         f"Visible cases: {points_text(sum(t.score for t in visible))} / {points_text(sum(t.max_score for t in visible))} points "
-        f"(seed {config.seed}). {config.hidden} more case(s) per function are hidden until grades are published."
+        f"({config.get_assignment().describe()}, seed {config.seed}). {config.hidden} more case(s) per function are hidden until grades are published."
     ]
     lines += import_lines
     for f in functions:
