@@ -139,7 +139,7 @@ def test_bundle_files_and_run_autograder(tmp_path, capsys):
     assert "/autograder/results/results.json" in (bundle / "run_autograder").read_text()
     with zipfile.ZipFile(bundle / "autograder.zip") as zf:
         names = set(zf.namelist())
-        assert {"setup.sh", "run_autograder", "grading.json", "handprop/grading/sandbox.py", "handprop/network.py"} <= names
+        assert {"setup.sh", "run_autograder", "grading.json", "handprop/grading/sandbox/__init__.py", "handprop/grading/sandbox/_child.py", "handprop/network.py"} <= names
         assert (zf.getinfo("run_autograder").external_attr >> 16) & 0o111
     config = config_from_dict(json.loads((bundle / "grading.json").read_text()))
     assert config.seed == 3 and config.hidden == 2 and config.sandbox.timeout == 3

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from .sandbox import Call
+
 Array = np.ndarray
 
 # Batch sizes of gradient cases cycle through these: never 1 (×n = ×1), never 2 (×n = ×2).
@@ -70,45 +72,12 @@ def one_hot(rng: np.random.Generator, n: int, classes: int) -> Array:
     return np.eye(classes)[rng.integers(0, classes, size=n)]
 
 
-# -- today's sandbox protocol (named arrays in an .npz); goes when the generic protocol is merged ----
-
-
-def legacy_inputs(suite: dict[str, list[Case]], assignment: Any) -> dict[str, Array]:
-    """Every case's arguments as flat arrays for today's child: ``{function}/{number}/{argument}``,
-    lists spread over ``…/weights/0``… with their length in ``…/layers``. No expected values."""
-    flat: dict[str, Array] = {}
-    for function, cases in suite.items():
-        names = assignment.arguments(function)
-        for case in cases:
-            prefix = f"{function}/{case.number}"
-            for name, value in zip(names, case.args):
-                if isinstance(value, list):
-                    flat[f"{prefix}/layers"] = np.array(len(value))
-                    for i, v in enumerate(value):
-                        flat[f"{prefix}/{name}/{i}"] = v
-                else:
-                    flat[f"{prefix}/{name}"] = np.asarray(value, dtype=np.float64)
-    return flat
-
-
-def legacy_value(arrays: dict[str, Array]) -> Any:
-    """The returned value rebuilt from today's child's named arrays."""
-    if "out" in arrays:
-        return arrays["out"]
-    if "wn" not in arrays or "bn" not in arrays:
-        return None
-    ws = [arrays.get(f"w/{i}") for i in range(int(arrays["wn"]))]
-    bs = [arrays.get(f"b/{i}") for i in range(int(arrays["bn"]))]
-    return (ws, bs) if all(a is not None for a in ws + bs) else None
-
-
 def build_cases(config: Any) -> dict[str, list[Case]]:
     """The suite that ``config`` (a GradingConfig) grades."""
     return config.get_assignment().build_cases(config.seed, config.cases, config.hidden)
 
 
-def sandbox_inputs(suite: dict[str, list[Case]]) -> dict[str, Array]:
-    """``legacy_inputs`` for the default network assignment."""
-    from .assignments import get_assignment
-
-    return legacy_inputs(suite, get_assignment())
+def sandbox_calls(suite: dict[str, list[Case]]) -> list[Call]:
+    """Every case as a call for the sandbox: its positional arguments. Only inputs are here: the
+    expected values never leave the grader."""
+    return [Call(function, case.number, list(case.args)) for function, cases in suite.items() for case in cases]

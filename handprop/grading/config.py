@@ -6,12 +6,14 @@ from __future__ import annotations
 import math
 
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union
 
 # Gradescope's per-test visibility values (https://gradescope-autograders.readthedocs.io/en/latest/specs/).
 VISIBILITIES: tuple[str, ...] = ("hidden", "after_due_date", "after_published", "visible")
+
+SANDBOX_MODES: tuple[str, ...] = ("auto", "bwrap", "uid", "none")
 
 NOBODY_UID = 65534  # the conventional unprivileged "nobody" user and "nogroup" group
 
@@ -20,6 +22,9 @@ def default_sandbox_uid() -> Optional[int]:
     """Drop to ``nobody`` when the grader runs as root (Gradescope does); otherwise keep the user."""
     return NOBODY_UID if hasattr(os, "geteuid") and os.geteuid() == 0 else None
 
+
+# Packages a submission may not use (the reference, the test-side twin, autograd libraries).
+FORBIDDEN_IMPORTS: tuple[str, ...] = ("torch", "jax", "tensorflow", "autograd", "handprop", "verify")
 
 MAX_TIMEOUT = 3600.0  # seconds per function: an hour is far beyond any honest submission
 
@@ -37,16 +42,24 @@ class SandboxLimits:
     max_file_mb: int = 64  # RLIMIT_FSIZE: largest file the child may write
     uid: Optional[int] = field(default_factory=default_sandbox_uid)
     gid: Optional[int] = None  # defaults to uid when uid is set
+    forbidden_imports: tuple[str, ...] = FORBIDDEN_IMPORTS  # bwrap: not visible at all; else refused by a hook
+    max_result_mb: int = 64  # bytes one function's results may take coming back (all its cases)
 
     def __post_init__(self) -> None:
         if isinstance(self.timeout, bool) or not isinstance(self.timeout, (int, float)) or not 0 < self.timeout <= MAX_TIMEOUT:
             raise ValueError(f"timeout must be a number of seconds in (0, {MAX_TIMEOUT:g}], got {self.timeout!r}")
-        for name in ("memory_mb", "max_processes", "max_file_mb"):
+        for name in ("memory_mb", "max_processes", "max_file_mb", "max_result_mb"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if self.uid is not None and (not isinstance(self.uid, int) or self.uid < 0):
             raise ValueError(f"uid must be a non-negative integer or None, got {self.uid!r}")
+
+        if isinstance(self.forbidden_imports, str) or not all(
+            isinstance(m, str) and m.isidentifier() for m in self.forbidden_imports
+        ):
+            raise ValueError(f"forbidden_imports must be a sequence of module names, got {self.forbidden_imports!r}")
+        object.__setattr__(self, "forbidden_imports", tuple(self.forbidden_imports))
 
     @property
     def group(self) -> Optional[int]:
@@ -76,6 +89,7 @@ class GradingConfig:
     points: Optional[dict[str, float]] = None
     file: Optional[str] = None
     sandbox: SandboxLimits = field(default_factory=SandboxLimits)
+    sandbox_mode: str = "auto"  # auto | bwrap | uid | none (see handprop.grading.sandbox.modes)
 
     def __post_init__(self) -> None:
         from .assignments import get_assignment
@@ -93,6 +107,8 @@ class GradingConfig:
             raise ValueError(f"hidden_visibility must be one of {', '.join(VISIBILITIES)}, got {self.hidden_visibility!r}")
         if isinstance(self.rtol, bool) or not (isinstance(self.rtol, (int, float)) and 0 < self.rtol < 1):
             raise ValueError(f"rtol must be a number in (0, 1), got {self.rtol!r}")
+        if self.sandbox_mode not in SANDBOX_MODES:
+            raise ValueError(f"sandbox_mode must be one of {', '.join(SANDBOX_MODES)}, got {self.sandbox_mode!r}")
         if self.file is not None and (not isinstance(self.file, str) or not self.file or "/" in self.file or "\\" in self.file):
             raise ValueError(f"file must be a file name such as backprop_assignment.py, got {self.file!r}")
         given = self.points or {}
@@ -126,7 +142,9 @@ class GradingConfig:
 # -- the instructor's course file (TOML) -----------------------------------------------------------
 
 # Top-level keys of a course file and the GradingConfig field each sets.
-CONFIG_KEYS: tuple[str, ...] = ("assignment", "seed", "cases", "hidden", "hidden_visibility", "rtol", "file", "options", "points", "limits")
+CONFIG_KEYS: tuple[str, ...] = (
+    "assignment", "seed", "cases", "hidden", "hidden_visibility", "rtol", "file", "sandbox_mode", "options", "points", "limits",
+)  # fmt: skip
 # Keys of its [limits] table: the SandboxLimits fields an instructor sets.
 LIMIT_KEYS: tuple[str, ...] = ("timeout", "memory_mb", "max_processes", "max_file_mb", "forbidden_imports")
 
@@ -178,8 +196,6 @@ def config_from_settings(settings: dict[str, Any], where: str = "config") -> Gra
         if not isinstance(value, list) or not all(isinstance(m, str) and m.isidentifier() for m in value):
             raise ValueError(f"{where}: limits.forbidden_imports must be a list of module names, got {value!r}")
         limits["forbidden_imports"] = tuple(value)
-        if "forbidden_imports" not in {f.name for f in fields(SandboxLimits)}:
-            raise ValueError(f"{where}: limits.forbidden_imports needs the sandbox's import policy, which this version lacks")
     for key, value in limits.items():
         try:
             SandboxLimits(**{key: value})

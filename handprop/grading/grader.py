@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Union
 
 from .assignments import Assignment
-from .cases import Case
+from .cases import Case, sandbox_calls
 from .config import GradingConfig
 from .diagnose import RUN_TAGS, TAGS, Verdict, fail
-from .sandbox import FunctionRun, run_submission
+from .sandbox import FunctionRun, clean_text, run_submission
 from .submission import load_submission
 
 logger = logging.getLogger(__name__)
@@ -64,6 +64,8 @@ class GradeReport:
     seed: int = 0
     assignment: str = "network"  # the assignment and its options, as described to the student
     notes: list[str] = field(default_factory=list)  # about the submission itself (which file, notebook lines left out)
+    sandbox_mode: str = ""  # bwrap | uid | none: how the submission was run
+    sandbox_layers: list[str] = field(default_factory=list)  # the isolation layers that were active
 
 
 def grade_file(path: Union[str, os.PathLike], config: GradingConfig) -> GradeReport:
@@ -85,7 +87,8 @@ def grade_source(source: bytes, config: GradingConfig, name: str = "submission.p
     start = time.monotonic()
     assignment = config.get_assignment()
     suite = assignment.build_cases(config.seed, config.cases, config.hidden)
-    runs = _run(source, suite, assignment, config)
+    submission = run_submission(source, sandbox_calls(suite), config.sandbox, config.sandbox_mode)
+    runs = submission.functions
     verdicts = {f: [judge_case(assignment, case, runs[f], config.rtol) for case in suite[f]] for f in config.functions}
     sentences = assignment.sentences()
     for f in config.functions:
@@ -114,11 +117,13 @@ def grade_source(source: bytes, config: GradingConfig, name: str = "submission.p
         score=score,
         max_score=config.max_score,
         execution_time=round(time.monotonic() - start, 3),
-        output=_overall_output(runs, tests, functions, score, config),
+        output=_overall_output(runs, tests, functions, score, config) + f"\nSandbox: {submission.mode} ({', '.join(submission.layers)}).",
         tests=tests,
         functions=functions,
         seed=config.seed,
         assignment=assignment.describe(),
+        sandbox_mode=submission.mode,
+        sandbox_layers=list(submission.layers),
     )
     logger.info("graded %s: %g / %g in %.2f s", name, score, config.max_score, report.execution_time)
     return report
@@ -126,7 +131,8 @@ def grade_source(source: bytes, config: GradingConfig, name: str = "submission.p
 
 def judge_case(assignment: Assignment, case: Case, run: FunctionRun, rtol: float) -> Verdict:
     """One case's verdict from how its function ran: the run-level failures first, then the
-    assignment's own judging of the returned value."""
+    assignment's own judging of the returned value. A failure of the judging itself fails only
+    this case, with a message: whatever came back must not stop the other functions."""
     sentences = assignment.sentences()
     status = run.status
     if status == "missing":
@@ -140,20 +146,12 @@ def judge_case(assignment: Assignment, case: Case, run: FunctionRun, rtol: float
     case_run = run.cases.get(case.number)
     if case_run is None:
         return fail(["not-an-array"], sentences, "No result came back for this case.")
-    return assignment.judge(case, case_run, rtol)
-
-
-def _run(source: bytes, suite: dict[str, list[Case]], assignment: Assignment, config: GradingConfig) -> dict[str, FunctionRun]:
-    """Run every case in the sandbox (today's protocol: the network assignment's fixed functions)."""
-    from .cases import legacy_inputs, legacy_value
-
-    if assignment.name != "network" or assignment.functions[0] != "sigmoid":
-        raise ValueError(f"the sandbox on this branch can grade only the default network assignment, not {assignment.describe()}")
-    runs = run_submission(source, legacy_inputs(suite, assignment), config.functions, config.sandbox)
-    for function, run in runs.items():
-        for number, case_run in run.cases.items():
-            case_run.value = legacy_value(case_run.arrays)  # type: ignore[attr-defined]
-    return runs
+    try:
+        return assignment.judge(case, case_run, rtol)
+    except Exception as error:
+        logger.warning("could not judge %s: %r", case.name, error)
+        message = clean_text(f"The grader could not judge this result ({type(error).__name__}: {error}).")
+        return Verdict(False, ["not-an-array"], message)
 
 
 def _settle_ambiguities(verdicts: list[Verdict], sentences: dict[str, str]) -> None:
