@@ -174,7 +174,7 @@ def test_run_autograder_without_a_python_file_still_writes_results(tmp_path):
     assert gradescope_main(str(tmp_path / "nosource"), str(tmp_path / "submission"), str(results)) == 0
     data = json.loads(results.read_text())
     check_gradescope_schema(data)
-    assert data["score"] == 0 and "No Python" in data["output"]
+    assert data["score"] == 0 and "no file named backprop_assignment.py; it holds notes.txt" in data["output"]
 
 
 def test_batch_grades_a_folder_into_one_csv(tmp_path, capsys):

@@ -1,0 +1,147 @@
+"""Turn what a student handed in into the Python text the sandbox imports.
+
+A submission is a ``.py`` file, a Jupyter notebook (``.ipynb``: its code cells, in order, with
+IPython magics and shell lines left out and noted), a folder, or a ``.zip`` (never extracted to
+disk: members are read in memory, size-capped). In a folder or zip the graded file is the one named
+``file`` (default: the assignment template's name); failing that, the only Python file or notebook
+there is; otherwise the submission cannot be graded and the message lists the files found.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Optional, Union
+
+logger = logging.getLogger(__name__)
+
+MAX_SUBMISSION_BYTES = 1_000_000  # one graded file (a notebook's outputs count too)
+MAX_ZIP_MEMBERS = 1000
+MAX_ZIP_BYTES = 50_000_000  # all members together, uncompressed
+SOURCE_SUFFIXES = (".py", ".ipynb")
+IGNORED_PARTS = ("__MACOSX", ".ipynb_checkpoints", "__pycache__")
+
+
+class SubmissionError(ValueError):
+    """The submission holds nothing gradable; the message is meant for the student."""
+
+
+@dataclass
+class Submission:
+    """The Python text to grade, which file it came from, and notes for the feedback."""
+
+    source: bytes
+    name: str  # the graded file, as shown in the report
+    notes: list[str] = field(default_factory=list)
+
+
+def load_submission(path: Union[str, os.PathLike], file: Optional[str] = None, default_name: str = "assignment.py") -> Submission:
+    """Read a .py, .ipynb, folder or .zip submission at ``path``.
+
+    ``file`` (or else ``default_name``) picks the graded file in a folder or zip. Raises
+    FileNotFoundError when ``path`` does not exist and SubmissionError when it holds nothing
+    gradable.
+    """
+    target = Path(path)
+    if not target.exists():
+        raise FileNotFoundError(f"submission {target} does not exist")
+    if target.is_dir():
+        files = {str(p.relative_to(target)): p for p in sorted(target.rglob("*")) if p.is_file() and not p.is_symlink() and _wanted(p.relative_to(target).parts)}
+        chosen = _choose(list(files), file, default_name, str(target))
+        return _from_bytes(_read_capped(files[chosen]), str(target / chosen), _several(files, chosen))
+    if not target.is_file():
+        raise SubmissionError(f"submission {target} is not a file or folder")
+    if target.suffix.lower() == ".zip":
+        return _from_zip(target, file, default_name)
+    return _from_bytes(_read_capped(target), str(target), [])
+
+
+def _wanted(parts: tuple[str, ...]) -> bool:
+    return not any(p in IGNORED_PARTS or p.startswith(".") for p in parts)
+
+
+def _choose(names: list[str], file: Optional[str], default_name: str, where: str) -> str:
+    wanted = file or default_name
+    stem = Path(wanted).stem
+    for candidate in (wanted, stem + ".ipynb" if not file else None):
+        matches = [n for n in names if candidate and PurePosixPath(n).name == candidate]
+        if matches:
+            return min(matches, key=lambda n: (n.count("/"), n))  # the top-most one
+    sources = [n for n in names if n.lower().endswith(SOURCE_SUFFIXES)]
+    if len(sources) == 1 and not file:
+        return sources[0]
+    found = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "") if names else "no files"
+    raise SubmissionError(f"{where} has no file named {wanted}; it holds {found}. Name the graded file {wanted}" + (" (the course's setting)." if file else "."))
+
+
+def _several(files: dict, chosen: str) -> list[str]:
+    others = [n for n in files if n != chosen and n.lower().endswith(SOURCE_SUFFIXES)]
+    return [f"Graded {chosen}; also found {', '.join(others)} (not graded)."] if others else []
+
+
+def _read_capped(path: Path) -> bytes:
+    size = path.stat().st_size
+    if size > MAX_SUBMISSION_BYTES:
+        raise SubmissionError(f"{path.name} is {size} bytes; the limit is {MAX_SUBMISSION_BYTES}")
+    return path.read_bytes()
+
+
+def _from_zip(path: Path, file: Optional[str], default_name: str) -> Submission:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = [m for m in archive.infolist() if not m.is_dir() and _wanted(PurePosixPath(m.filename).parts)]
+            if len(members) > MAX_ZIP_MEMBERS or sum(m.file_size for m in members) > MAX_ZIP_BYTES:
+                raise SubmissionError(f"{path.name} holds more than {MAX_ZIP_MEMBERS} files or {MAX_ZIP_BYTES} bytes")
+            by_name = {m.filename: m for m in members}
+            chosen = _choose(list(by_name), file, default_name, path.name)
+            member = by_name[chosen]
+            if member.file_size > MAX_SUBMISSION_BYTES:
+                raise SubmissionError(f"{chosen} is {member.file_size} bytes; the limit is {MAX_SUBMISSION_BYTES}")
+            data = archive.read(member)[: MAX_SUBMISSION_BYTES + 1]
+    except (zipfile.BadZipFile, EOFError, NotImplementedError) as error:
+        raise SubmissionError(f"{path.name} is not a readable zip file ({error})") from None
+    return _from_bytes(data, f"{path.name}:{chosen}", _several(by_name, chosen))
+
+
+def _from_bytes(data: bytes, name: str, notes: list[str]) -> Submission:
+    if len(data) > MAX_SUBMISSION_BYTES:
+        raise SubmissionError(f"{name} is larger than {MAX_SUBMISSION_BYTES} bytes")
+    if name.lower().endswith(".ipynb"):
+        source, skipped = notebook_source(data, name)
+        return Submission(source.encode("utf-8"), name, notes + skipped)
+    return Submission(data, name, notes)
+
+
+def notebook_source(data: bytes, name: str = "notebook.ipynb") -> tuple[str, list[str]]:
+    """The code cells of a notebook as one Python text, and notes on the lines left out.
+
+    IPython magics (``%…``, ``%%…`` cells) and shell lines (``!…``) are not Python: they are left
+    out, each noted, and replaced by a blank line so that tracebacks keep their line numbers.
+    """
+    import nbformat
+
+    try:
+        notebook = nbformat.reads(data.decode("utf-8"), as_version=4)
+    except Exception as error:  # nbformat raises several kinds for a broken notebook
+        raise SubmissionError(f"{name} is not a readable notebook ({type(error).__name__}: {error})") from None
+    chunks: list[str] = []
+    skipped: list[str] = []
+    for number, cell in enumerate(notebook.cells, start=1):
+        if cell.get("cell_type") != "code":
+            continue
+        lines = str(cell.get("source", "")).splitlines()
+        if lines and lines[0].lstrip().startswith("%%"):
+            skipped.append(f"cell {number}: the whole {lines[0].split()[0]} cell")
+            lines = [""] * len(lines)
+        for i, line in enumerate(lines):
+            if line.lstrip().startswith(("%", "!")):
+                skipped.append(f"cell {number}: {line.strip()[:60]}")
+                lines[i] = ""
+        chunks.append(f"# cell {number}\n" + "\n".join(lines))
+    notes = []
+    if skipped:
+        notes.append(f"Left out of your notebook (IPython magics and shell commands are not Python): {'; '.join(skipped[:10])}" + (" …" if len(skipped) > 10 else "") + ".")
+    return "\n\n".join(chunks) + "\n", notes
