@@ -19,6 +19,7 @@ scientific notation below 1e-5 (round-off, which differs between BLAS builds). L
     python tools/doc_examples.py             # check every example that is not slow; exit 1 on a difference
     python tools/doc_examples.py --update    # rewrite the outputs in place (add --slow to include slow ones)
     python tools/doc_examples.py --list      # the examples found
+    python tools/doc_examples.py --update --slow --only explain   # just the examples whose commands say "explain"
 
 ``tests/test_doc_examples.py`` runs the check; slow examples are checked only for commands that still
 parse, and regenerated with ``--update --slow``.
@@ -201,6 +202,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--update", action="store_true", help="rewrite the outputs in the documents")
     parser.add_argument("--slow", action="store_true", help="include examples marked slow")
     parser.add_argument("--list", action="store_true", help="list the examples and exit")
+    parser.add_argument("--only", metavar="TEXT", help="only the examples whose commands contain TEXT")
     parser.add_argument("--data-root", type=Path, default=None, help="MNIST root (default: $HANDPROP_DATA or ../shared/data)")
     args = parser.parse_args(argv)
     examples = [e for path in documents() for e in find_examples(path)]
@@ -210,7 +212,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 0
     outputs, failed = {}, 0
     for k, example in enumerate(examples):
-        if example.slow and not args.slow:
+        if (example.slow and not args.slow) or (args.only and not any(args.only in c for c in example.commands)):
             continue
         output = run(example, args.data_root)
         diff = differences(example.output, output)

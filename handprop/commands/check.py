@@ -94,6 +94,10 @@ def _number(flag: str, text: str, kind: type, ok: Any, expected: str) -> Any:
 def run(args: argparse.Namespace) -> int:
     if args.file is not None:
         return run_file(args)
+    for flag, given in (("--save-failing", args.save_failing), ("--function", args.function), ("--option", args.option),
+                        ("--assignment", args.assignment != "network")):
+        if given:
+            raise CLIError(f"{flag} is for checking a FILE of your own: handprop check FILE {flag} …")
     return run_engine(args)
 
 
