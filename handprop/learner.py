@@ -590,12 +590,21 @@ def load_case(path: PathLike) -> SavedCase:
 
 
 def reproduce_snippet(npz: Path, function: str, source_file: Optional[PathLike] = None) -> str:
-    """Three lines that rerun a saved case in a fresh Python session and print its table."""
-    where = repr(str(Path(source_file).resolve())) if source_file is not None else "'YOUR_FILE.py'"
+    """Three lines that rerun a saved case in a fresh Python session and print its table.
+
+    With the learner's .py file known, the snippet loads the function from it; otherwise (a notebook,
+    a function typed in a session) it calls ``function`` as already defined where it is pasted.
+    """
+    load = f"case = load_case({str(npz.resolve())!r})\n"
+    if source_file is not None and Path(source_file).suffix == ".py":
+        where = repr(str(Path(source_file).resolve()))
+        return (
+            "from handprop.learner import load_case; import runpy\n" + load
+            + f"print(case.compare(runpy.run_path({where})[{function!r}](*case.args)))\n"
+        )
     return (
-        f"from handprop.learner import load_case; import runpy\n"
-        f"case = load_case({str(npz.resolve())!r})\n"
-        f"print(case.compare(runpy.run_path({where})[{function!r}](*case.args)))\n"
+        "from handprop.learner import load_case\n" + load
+        + f"print(case.compare({function}(*case.args)))  # after defining your {function} in this session\n"
     )
 
 

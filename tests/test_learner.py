@@ -160,3 +160,14 @@ def test_options_choose_the_graders_variant():
     assert not check_backprop(engine, cases=2).ok  # against the default sigmoid/quadratic network
     with pytest.raises(ValueError, match="option hidden must be one of"):
         check_backprop(engine, hidden="swish")
+
+
+def test_a_function_without_a_file_gets_a_snippet_to_paste_after_it(tmp_path):
+    code = mutate(REFERENCE, SIGMA_NOT_PRIME)
+    namespace: dict = {}
+    exec(compile(code, "<notebook cell>", "exec"), namespace)  # as in a notebook: no file to load it from
+    saved = check_backprop(namespace["backprop"], cases=2).save_failing(tmp_path)
+    snippet = saved[0].with_suffix(".py").read_text()
+    assert "runpy" not in snippet and "backprop(*case.args)" in snippet
+    rerun = subprocess.run([sys.executable, "-c", code + "\n" + snippet], capture_output=True, text=True, cwd=REPO, check=True)
+    assert "MISMATCH" in rerun.stdout
