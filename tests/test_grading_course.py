@@ -206,3 +206,13 @@ def test_one_broken_submission_is_one_error_row(tmp_path):
 def test_config_needs_a_known_assignment():
     with pytest.raises(ValueError, match="unknown assignment"):
         GradingConfig(assignment="nope")
+
+
+def test_the_graded_file_may_import_its_helper_module(tmp_path):
+    folder = tmp_path / "carol"
+    folder.mkdir()
+    helper, rest = REFERENCE.split("def feedforward(")
+    (folder / "mathutils.py").write_text(helper)
+    (folder / "backprop_assignment.py").write_text("import numpy as np\nfrom mathutils import sigmoid, sigmoid_prime\n\n\ndef feedforward(" + rest)
+    report = grade_file(folder, fast_config())
+    assert report.score == report.max_score

@@ -76,14 +76,14 @@ def grade_file(path: Union[str, os.PathLike], config: GradingConfig, assignment:
     """
     assignment = assignment or config.get_assignment()
     submission = load_submission(path, config.file, assignment.template_name)
-    report = grade_source(submission.source, config, name=submission.name, assignment=assignment)
+    report = grade_source(submission.sources(), config, name=submission.name, assignment=assignment)
     if submission.notes:
         report.output = "\n".join(submission.notes) + "\n" + report.output
         report.notes = list(submission.notes)
     return report
 
 
-def grade_source(source: bytes, config: GradingConfig, name: str = "submission.py", assignment: Optional[Assignment] = None) -> GradeReport:
+def grade_source(source: Union[bytes, dict[str, bytes]], config: GradingConfig, name: str = "submission.py", assignment: Optional[Assignment] = None) -> GradeReport:
     """Grade submission source code; the code runs only in the sandboxed child process.
 
     ``assignment`` defaults to the one ``config`` names; given, it is graded with the config's

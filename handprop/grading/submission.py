@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 
 MAX_SUBMISSION_BYTES = 1_000_000  # one graded file (a notebook's outputs count too)
 MAX_ZIP_MEMBERS = 1000
+MAX_HELPERS = 20  # Python files beside the graded one that it may import
 MAX_ZIP_BYTES = 50_000_000  # all members together, uncompressed
 SOURCE_SUFFIXES = (".py", ".ipynb")
 IGNORED_PARTS = ("__MACOSX", ".ipynb_checkpoints", "__pycache__")
@@ -36,6 +37,11 @@ class Submission:
     source: bytes
     name: str  # the graded file, as shown in the report
     notes: list[str] = field(default_factory=list)
+    helpers: dict[str, bytes] = field(default_factory=dict)  # NAME.py beside the graded file, importable by it
+
+    def sources(self) -> Union[bytes, dict[str, bytes]]:
+        """What the sandbox runs: the graded text, with its helper modules when there are any."""
+        return {"submission.py": self.source, **self.helpers} if self.helpers else self.source
 
 
 def load_submission(path: Union[str, os.PathLike], file: Optional[str] = None, default_name: str = "assignment.py") -> Submission:
@@ -51,7 +57,9 @@ def load_submission(path: Union[str, os.PathLike], file: Optional[str] = None, d
     if target.is_dir():
         files = {str(p.relative_to(target)): p for p in sorted(target.rglob("*")) if p.is_file() and not p.is_symlink() and _wanted(p.relative_to(target).parts)}
         chosen = _choose(list(files), file, default_name, str(target))
-        return _from_bytes(_read_capped(files[chosen]), str(target / chosen), _several(files, chosen))
+        submission = _from_bytes(_read_capped(files[chosen]), str(target / chosen), _several(files, chosen))
+        submission.helpers = _helpers({n: files[n].stat().st_size for n in files}, chosen, lambda n: _read_capped(files[n]))
+        return submission
     if not target.is_file():
         raise SubmissionError(f"submission {target} is not a file or folder")
     if target.suffix.lower() == ".zip":
@@ -101,9 +109,24 @@ def _from_zip(path: Path, file: Optional[str], default_name: str) -> Submission:
             if member.file_size > MAX_SUBMISSION_BYTES:
                 raise SubmissionError(f"{chosen} is {member.file_size} bytes; the limit is {MAX_SUBMISSION_BYTES}")
             data = archive.read(member)[: MAX_SUBMISSION_BYTES + 1]
+            submission = _from_bytes(data, f"{path.name}:{chosen}", _several(by_name, chosen))
+            submission.helpers = _helpers({n: m.file_size for n, m in by_name.items()}, chosen, archive.read)
     except (zipfile.BadZipFile, EOFError, NotImplementedError) as error:
         raise SubmissionError(f"{path.name} is not a readable zip file ({error})") from None
-    return _from_bytes(data, f"{path.name}:{chosen}", _several(by_name, chosen))
+    return submission
+
+
+def _helpers(sizes: dict[str, int], chosen: str, read) -> dict[str, bytes]:
+    """The Python modules in the graded file's own folder, so that its imports of them work."""
+    folder = PurePosixPath(chosen).parent
+    names = [
+        n for n in sizes
+        if n != chosen and PurePosixPath(n).parent == folder and n.endswith(".py")
+        and PurePosixPath(n).stem.isidentifier() and PurePosixPath(n).name != "submission.py"
+    ]  # fmt: skip
+    if len(names) > MAX_HELPERS or sum(sizes[n] for n in names) > MAX_SUBMISSION_BYTES:
+        raise SubmissionError(f"more than {MAX_HELPERS} Python files or {MAX_SUBMISSION_BYTES} bytes beside {chosen}")
+    return {PurePosixPath(n).name: bytes(read(n)) for n in sorted(names)}
 
 
 def _from_bytes(data: bytes, name: str, notes: list[str]) -> Submission:
