@@ -187,7 +187,8 @@ class LayersAssignment(Assignment):
         s["missing-activation-derivative"] = "σ′(z) is missing: dz = da ⊙ σ′(z)."
         s["missing-target"] = "The target is missing from dz: it is (softmax(z) − y)/n, not softmax(z)/n."
         s["output-derivative-not-cancelled"] = "With the cross-entropy the softmax's derivative cancels: dz = (softmax(z) − y)/n, with no extra p(1 − p) factor."
-        s["sign-flipped"] = "The sign is flipped: check softmax(z) − y versus y − softmax(z)."
+        s["sign-flipped"] = "The sign is flipped: check softmax(z) − y versus y − softmax(z), and dz W, dzᵀ x, Σ dz."
+        s["transposed"] = "Transposed: dW has the shape of W, (out, in), i.e. dz.T @ x; and z = x @ W.T + b has one row per example."
         return s
 
     def explain(self, case: Case, got: dict[str, Array], expected: dict[str, Array], tol: float) -> list[tuple[str, ...]]:
