@@ -105,7 +105,7 @@ def config_from_args(args: argparse.Namespace) -> GradingConfig:
         for name in _pairs(args.points, "--points", "FUNCTION=P"):
             if name not in functions:
                 raise CLIError(f"--points expects FUNCTION=P with FUNCTION one of {', '.join(functions)}, got {name!r}")
-    return config_from_settings(settings, where=args.config or "settings")
+    return config_from_settings(settings, where=args.config or "command line")
 
 
 def run(args: argparse.Namespace) -> int:
