@@ -14,7 +14,7 @@ import argparse
 import sys
 
 from ..cli import CLIError
-from ..grading.config import DEFAULT_POINTS, FUNCTIONS, VISIBILITIES, GradingConfig, SandboxLimits, default_sandbox_uid
+from ..grading.config import DEFAULT_POINTS, FUNCTIONS, SANDBOX_MODES, VISIBILITIES, GradingConfig, SandboxLimits, default_sandbox_uid
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -46,6 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-processes", type=int, default=8, help="process limit of the sandbox user (default 8)")
     p.add_argument("--sandbox-uid", type=int, default=None,
                    help="user id that runs submissions (default: 65534 'nobody' when run as root, else your own)")
+    p.add_argument("--sandbox", choices=SANDBOX_MODES, default="auto",
+                   help="how submissions are isolated: bwrap (namespaces), uid (root: a separate user), none "
+                        "(trusted code only; warns); auto picks the strongest available (default)")
     p.add_argument("--no-progress", action="store_true", help="--batch: no progress bar")
     p.set_defaults(run=run)
 
@@ -64,7 +67,7 @@ def config_from_args(args: argparse.Namespace) -> GradingConfig:
     sandbox = SandboxLimits(timeout=args.timeout, memory_mb=args.memory_mb, max_processes=args.max_processes, uid=uid)
     return GradingConfig(
         seed=args.seed, cases=args.cases, hidden=args.hidden, hidden_visibility=args.hidden_visibility,
-        rtol=args.rtol, points=points, sandbox=sandbox,
+        rtol=args.rtol, points=points, sandbox=sandbox, sandbox_mode=args.sandbox,
     )  # fmt: skip
 
 
@@ -78,6 +81,10 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError("nothing to grade: give a submission .py file, or --template, --batch or --bundle")
     if args.template is not None:
         return _template(args)
+    if sys.argv[1:2] == ["grade"]:  # the real command line, not a test calling main()
+        from ..grading.sandbox.processes import hide_command_line
+
+        hide_command_line(keep=2)  # the seed, --hidden and paths are not readable from /proc
     config = config_from_args(args)
     try:
         if args.bundle is not None:
@@ -120,8 +127,10 @@ def _batch(args: argparse.Namespace, config: GradingConfig) -> int:
     output = args.output or "grades.csv"
     progress = False if args.no_progress else None
     results = grade_folder_to_csv(args.batch, output, config, progress=progress)
-    failed = sum(1 for _, report, _ in results if report is None)
-    print(f"graded {len(results) - failed} of {len(results)} files; wrote {output}", file=sys.stderr)
+    failed = [error for _, report, error in results if report is None]
+    print(f"graded {len(results) - len(failed)} of {len(results)} files; wrote {output}", file=sys.stderr)
+    if failed and len(failed) == len(results) and all(e.startswith("the grader could not run") for e in failed):
+        raise CLIError(failed[0])  # the sandbox itself is broken, not the submissions
     return 0
 
 

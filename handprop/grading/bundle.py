@@ -119,7 +119,7 @@ def gradescope_main(source: str, submission_dir: str, results_path: str) -> int:
             results = to_gradescope(grade_file(path, config))
             if note:
                 results["output"] = note + "\n" + results["output"]
-        write_atomic(results_path, json.dumps(results, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+        write_atomic(results_path, json.dumps(results, indent=2, ensure_ascii=True, allow_nan=False) + "\n")
         print(results["output"])
         return 0
     except Exception as error:  # the grader failed, not the student: say so in the results and the log

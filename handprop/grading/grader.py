@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -62,20 +63,40 @@ class GradeReport:
     sandbox_layers: list[str] = field(default_factory=list)  # the isolation layers that were active
 
 
-def grade_file(path: Union[str, os.PathLike], config: GradingConfig) -> GradeReport:
-    """Grade the Python file at ``path``. Raises FileNotFoundError/ValueError for an unusable path."""
+def grade_file(path: Union[str, os.PathLike], config: GradingConfig, single_link: bool = False) -> GradeReport:
+    """Grade the Python file at ``path``. Raises FileNotFoundError/ValueError for an unusable path.
+
+    With ``single_link`` (batch grading, where students may have placed the files) a symbolic link
+    or a file with several hard links is refused: as root, it could make the grader read another
+    student's or a system file into the feedback.
+    """
     source_path = Path(path)
-    if not source_path.is_file():
-        raise FileNotFoundError(f"submission {source_path} does not exist or is not a file")
-    size = source_path.stat().st_size
-    if size > MAX_SUBMISSION_BYTES:
-        raise ValueError(f"submission {source_path} is {size} bytes; the limit is {MAX_SUBMISSION_BYTES}")
-    return grade_source(source_path.read_bytes(), config, name=str(source_path))
+    name = clean_text(str(source_path))
+    flags = os.O_RDONLY | os.O_NONBLOCK | (os.O_NOFOLLOW if single_link else 0)
+    try:
+        fd = os.open(source_path, flags)
+    except OSError as error:
+        if single_link and source_path.is_symlink():
+            raise ValueError(f"submission {name} is a symbolic link; links are not graded") from None
+        raise FileNotFoundError(f"submission {name} does not exist or is not a file ({error.strerror})") from None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise FileNotFoundError(f"submission {name} does not exist or is not a file")
+        if single_link and info.st_nlink != 1:
+            raise ValueError(f"submission {name} has {info.st_nlink} hard links; copy it instead")
+        if info.st_size > MAX_SUBMISSION_BYTES:
+            raise ValueError(f"submission {name} is {info.st_size} bytes; the limit is {MAX_SUBMISSION_BYTES}")
+        source = f.read(MAX_SUBMISSION_BYTES + 1)
+    if len(source) > MAX_SUBMISSION_BYTES:
+        raise ValueError(f"submission {name} is larger than {MAX_SUBMISSION_BYTES} bytes")
+    return grade_source(source, config, name=name)
 
 
 def grade_source(source: bytes, config: GradingConfig, name: str = "submission.py") -> GradeReport:
     """Grade submission source code; the code runs only in the sandboxed child process."""
     start = time.monotonic()
+    name = clean_text(name)
     suite = build_cases(config)
     submission = run_submission(source, sandbox_calls(suite), config.sandbox, config.sandbox_mode)
     runs = submission.functions
