@@ -135,13 +135,12 @@ def test_row_03_a_batch_submission_cannot_touch_a_classmate(course, tmp_path, mo
     classmate = course / "b_classmate.py"
     classmate.write_text("# CLASSMATE-MARKER\n" + REFERENCE)
     classmate.chmod(0o644)
+    # Earns sigmoid_prime's point only if it can read the classmate's file.
     stolen = with_hostile_prime(
         f"""
-        try:
-            text = open({str(classmate)!r}).read()
-        except OSError as error:
-            text = type(error).__name__
-        raise RuntimeError(text[:60])
+        namespace = {{}}
+        exec(open({str(classmate)!r}).read(), namespace)
+        return namespace["sigmoid_prime"](z)
         """
     )
     (course / "a_attacker.py").write_text(links_to(classmate))
