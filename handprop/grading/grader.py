@@ -7,7 +7,6 @@ import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Optional, Union
 
 from .assignments import Assignment
@@ -18,6 +17,7 @@ from .sandbox import FunctionRun, clean_text, run_submission
 from .submission import load_submission
 
 logger = logging.getLogger(__name__)
+
 
 def points_text(value: float) -> str:
     """Points as people read them: at most two decimals, no trailing zeros (3.33, 2.5, 10)."""
@@ -68,18 +68,23 @@ class GradeReport:
     sandbox_layers: list[str] = field(default_factory=list)  # the isolation layers that were active
 
 
-def grade_file(path: Union[str, os.PathLike], config: GradingConfig, assignment: Optional[Assignment] = None) -> GradeReport:
+def grade_file(
+    path: Union[str, os.PathLike], config: GradingConfig, assignment: Optional[Assignment] = None, single_link: bool = False
+) -> GradeReport:
     """Grade the submission at ``path``: a .py file, a notebook, a folder or a .zip.
 
     Raises FileNotFoundError for a missing path and SubmissionError (a ValueError) when it holds
-    nothing gradable, with a message naming the files it found.
+    nothing gradable, with a message naming the files it found. With ``single_link`` (batch
+    grading, where students may have placed the files) a symbolic link or a file with several hard
+    links is refused: as root, it could make the grader read another student's or a system file
+    into the feedback.
     """
     assignment = assignment or config.get_assignment()
-    submission = load_submission(path, config.file, assignment.template_name)
+    submission = load_submission(path, config.file, assignment.template_name, single_link=single_link)
     report = grade_source(submission.sources(), config, name=submission.name, assignment=assignment)
     if submission.notes:
-        report.output = "\n".join(submission.notes) + "\n" + report.output
-        report.notes = list(submission.notes)
+        report.notes = [clean_text(note) for note in submission.notes]
+        report.output = "\n".join(report.notes) + "\n" + report.output
     return report
 
 
@@ -90,6 +95,7 @@ def grade_source(source: Union[bytes, dict[str, bytes]], config: GradingConfig, 
     points where the config names it, else with its own default points.
     """
     start = time.monotonic()
+    name = clean_text(name)
     assignment = assignment or config.get_assignment()
     points = dict(config.points or {}) if assignment.describe() == config.get_assignment().describe() else assignment.default_points()
     graded = assignment.functions

@@ -123,7 +123,7 @@ def run_submission(
             raise ValueError(f"calls must be Call objects naming a function, got {call!r}")
         tasks.setdefault(call.function, []).append(call)
     payloads = {f: _task_payload(f, cs) for f, cs in tasks.items()}
-    launch = _modes.resolve(mode, limits.uid, limits.group)
+    launch = _modes.resolve(mode, limits.uid, limits.group, limits.forbidden_imports)
     become_subreaper()
     results: dict[str, FunctionRun] = {}
     layers: Optional[list[str]] = None
@@ -267,8 +267,8 @@ def _serve(child: "_Child", sources: dict[str, str], remaining: list[str], tasks
         if function not in defined:
             results[function] = FunctionRun("missing", f"your file does not define a function named {function}")
             continue
-        if not child.send(frame(b"F", payloads[function])):
-            results[function] = FunctionRun("crashed", f"the process ended before running {function} ({child.end_reason()})")
+        if not child.send(frame(b"F", payloads[function]), limits.timeout):
+            results[function] = FunctionRun("crashed", f"the process stopped reading before running {function}")
             return True, child_layers
         got = child.receive(b"D", limits.timeout, limits.max_result_mb * 2**20)
         if got is None:
