@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import textwrap
+from pathlib import Path
 
 import pytest
 
-from handprop.grading.sandbox import modes, process_table
+from handprop.grading.sandbox import modes, process_table, remove_tree
 
 from grading_helpers import REFERENCE, mutate
 
@@ -44,6 +46,15 @@ def no_leftovers():
     yield baseline
     left = leftovers(baseline)
     assert left == [], f"sandbox processes survived the grading: {[(p, process_table().get(p)) for p in left]}"
+
+
+@pytest.fixture
+def course():
+    """A world-readable course folder, as on a course server (outside the private tmp_path)."""
+    folder = Path(tempfile.mkdtemp(prefix="handprop-course-", dir="/tmp"))
+    folder.chmod(0o755)
+    yield folder
+    remove_tree(folder)
 
 
 def with_hostile_prime(body: str, prelude: str = "") -> str:

@@ -25,12 +25,12 @@ import numpy as np
 import pytest
 
 from handprop.cli import main
-from handprop.grading import GradingConfig, SandboxLimits, grade_source, render
+from handprop.grading import GradingConfig, SandboxLimits, grade_source
 from handprop.grading.config import NOBODY_UID
 from handprop.grading.sandbox import Call, modes, read_results, remove_tree, run_submission
 
 from grading_helpers import REFERENCE, fast_config
-from sandbox_helpers import IS_ROOT, available_modes, no_leftovers, with_hostile_prime  # noqa: F401
+from sandbox_helpers import IS_ROOT, available_modes, course, no_leftovers, with_hostile_prime  # noqa: F401
 
 MODES = available_modes()
 needs_root = pytest.mark.skipif(not IS_ROOT, reason="the attack targets a grader that runs as root (CI runs as root)")
@@ -119,15 +119,6 @@ def test_row_02_no_site_startup_and_no_daemon_survives(tmp_path, mode):
     assert (no_site, isolated) == (1, 1)
     if IS_ROOT:
         assert uid == config(mode).sandbox.uid
-
-
-@pytest.fixture
-def course():
-    """A world-readable course folder, as on a course server (outside the private tmp_path)."""
-    folder = Path(tempfile.mkdtemp(prefix="handprop-course-", dir="/tmp"))
-    folder.chmod(0o755)
-    yield folder
-    remove_tree(folder)
 
 
 @pytest.mark.parametrize("mode", MODES)

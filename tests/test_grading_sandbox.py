@@ -11,7 +11,6 @@ import io
 import json
 import os
 import time
-import zipfile
 
 import numpy as np
 import pytest
@@ -19,7 +18,7 @@ import pytest
 from handprop.cli import main
 from handprop.grading import GradingConfig, SandboxLimits, grade_source
 from handprop.grading.cases import build_cases, sandbox_calls
-from handprop.grading.sandbox import Call, run_submission
+from handprop.grading.sandbox import Call, modes, run_submission
 from handprop.grading.sandbox.wire import WireError, dump_npz, load_npz
 
 from grading_helpers import REFERENCE, fast_config, mutate
@@ -321,7 +320,8 @@ def test_grading_without_a_separate_user_works_too():
 
 
 @pytest.mark.parametrize("mode", [*available_modes(), "none"])
-def test_a_correct_submission_scores_full_marks_in_every_mode(mode, caplog):
+def test_a_correct_submission_scores_full_marks_in_every_mode(mode, caplog, monkeypatch):
+    monkeypatch.setattr(modes, "_warned", set())  # each warning is logged once per process
     report = grade_source(REFERENCE.encode(), GradingConfig(sandbox_mode=mode, sandbox=SandboxLimits(timeout=5.0)))
     assert report.score == report.max_score and report.sandbox_mode == mode
     assert "rlimits" in report.sandbox_layers and "subreaper-kill" in report.sandbox_layers

@@ -26,7 +26,7 @@ import pytest
 from handprop.grading.sandbox import remove_tree
 
 from grading_helpers import REFERENCE
-from sandbox_helpers import IS_ROOT, available_modes
+from sandbox_helpers import IS_ROOT, available_modes, course  # noqa: F401 (a fixture)
 
 REPO = Path(__file__).resolve().parents[1]
 SYSTEM_PYTHON = "/usr/bin/python3.11"
@@ -146,15 +146,6 @@ def test_the_reference_is_out_of_reach_of_a_course_server_install(system_venv, t
             for folder in hidden:
                 folder.chmod(0o755)
         assert "packages-unreadable" in layers and scores["sigmoid"] == scores["backprop"] == 0, (scores, layers)
-
-
-@pytest.fixture
-def course():
-    """A world-readable course folder, as instructors often have one."""
-    folder = Path(tempfile.mkdtemp(prefix="handprop-course-", dir="/tmp"))
-    folder.chmod(0o755)
-    yield folder
-    remove_tree(folder)
 
 
 def test_a_batch_submission_cannot_read_a_classmate_in_a_world_readable_folder(system_venv, course, tmp_path):

@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError("nothing to grade: give a submission .py file, or --template, --batch or --bundle")
     if args.template is not None:
         return _template(args)
-    if sys.argv[1:2] == ["grade"]:  # the real command line, not a test calling main()
+    if "grade" in sys.argv[1:3]:  # the real command line (handprop [-v] grade …), not a test calling main()
         from ..grading.sandbox.processes import hide_command_line
 
         hide_command_line(keep=2)  # the seed, --hidden and paths are not readable from /proc

@@ -53,8 +53,8 @@ FUNCTION_STATUSES = ("ran", "missing", "timeout", "import-error", "crashed", "un
 CASE_STATUSES = ("ok", "exception", "badreturn")
 
 __all__ = [
-    "MODES", "Call", "CaseRun", "FunctionRun", "SandboxError", "SubmissionRun", "kill_escaped",
-    "process_table", "remove_tree", "run_submission",
+    "MODES", "Call", "CaseRun", "FunctionRun", "SandboxError", "SubmissionRun", "clean_text", "kill_escaped",
+    "process_table", "read_results", "remove_tree", "run_submission",
 ]  # fmt: skip
 
 
@@ -155,7 +155,7 @@ def run_submission(
 
 _LAYER_ORDER = ("bwrap", "mount-namespace", "pid-namespace", "no-network", "private-tmp", "read-only-system",
                 "packages-hidden", "uid", "drop-before-exec", "packages-unreadable", "rlimits", "no-new-privs",
-                "non-dumpable", "subreaper-kill")  # fmt: skip
+                "non-dumpable", "dies-with-grader", "subreaper-kill")  # fmt: skip
 
 
 def _layer_order(name: str) -> int:
@@ -401,6 +401,7 @@ class _Child:
             "fsize": limits.max_file_mb * 2**20, "nproc": limits.max_processes, "path": launch.path,
             "uid": None if launch.drop_before_exec else launch.uid, "gid": launch.gid,
             "preload": launch.preload, "unshare_net": launch.unshare_net and os.geteuid() == 0,
+            "grader": os.getpid(),
         }  # fmt: skip
         argv = [*launch.prefix, launch.python, "-I", "-S", "-c", CHILD_SOURCE, json.dumps(config)]
         kwargs: dict[str, Any] = {}

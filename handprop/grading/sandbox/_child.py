@@ -122,6 +122,8 @@ def main():
             send(b"E", b"could not switch to the sandbox user")
             return
     _limit(resource.RLIMIT_NPROC, config["nproc"])  # counts the processes of the (now) sandbox user
+    if libc.prctl(1, 9, 0, 0, 0) == 0 and os.getppid() == config["grader"]:  # PR_SET_PDEATHSIG SIGKILL
+        layers.append("dies-with-grader")  # (set after the user switch, which would clear it)
     if libc.prctl(38, 1, 0, 0, 0) == 0:  # PR_SET_NO_NEW_PRIVS: a set-uid program cannot gain privileges
         layers.append("no-new-privs")
     if libc.prctl(4, 0, 0, 0, 0) == 0:  # PR_SET_DUMPABLE 0: no ptrace, /proc/<pid> owned by root

@@ -60,7 +60,6 @@ class Launch:
     unshare_net: bool
     drop_before_exec: bool
     layers: list[str] = field(default_factory=list)
-    scratch: Optional[str] = None  # host folder to use as cwd/TMPDIR (uid/none); None inside bwrap
 
 
 @functools.lru_cache(maxsize=None)
@@ -133,12 +132,13 @@ def bwrap_launch(uid: Optional[int], gid: Optional[int]) -> Launch:
         "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
         "--die-with-parent", "--new-session", "--chdir", SCRATCH,
     ]  # fmt: skip
-    layers = ["bwrap", "mount-namespace", "pid-namespace", "no-network", "private-tmp", "read-only-system", "packages-hidden"]
-    if root:
+    layers = ["bwrap", "mount-namespace", "pid-namespace", "no-network", "private-tmp", "read-only-system", "packages-hidden",
+              "dies-with-grader"]  # fmt: skip
+    if root and uid is not None:
         # No user namespace: the child starts as root without capabilities except the two it needs
         # to switch to the sandbox user, which it does before reading anything of the student's.
         args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
-    else:
+    elif not root:
         args += ["--unshare-user"]
         uid = gid = None
     if uid is not None:
