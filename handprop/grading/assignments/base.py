@@ -121,6 +121,9 @@ class Assignment:
 
     def compare(self, case: Case, got: dict[str, Array], expected: dict[str, Array], rtol: float) -> Verdict:
         sentences = self.sentences()
+        if list(got) != list(expected):  # say, two layers' gradients where there are three
+            detail = f"Expected {len(expected)} arrays ({', '.join(expected)}), got {len(got)} ({', '.join(got) or 'none'})."
+            return fail(["wrong-shape"], sentences, detail)
         primary: list[str] = []
         alternative: list[str] = []  # where a shape fits two mistakes (say at n = 1), the other reading
         details = []
