@@ -17,6 +17,8 @@ from handprop.grading.assignments import Assignment, ReturnedValue
 from handprop.grading.cases import Case
 from handprop.grading.diagnose import Verdict
 
+from grading_helpers import mutate  # noqa: F401 (re-exported for the assignment tests)
+
 
 def load(source: str) -> types.ModuleType:
     module = types.ModuleType("submission")
@@ -58,15 +60,6 @@ def judge_source(assignment: Assignment, source: str, suite: dict[str, list[Case
         f: [assignment.judge(case, call(module, case), rtol) for case in suite[f]]
         for f in (functions or assignment.functions)
     }
-
-
-def mutate(source: str, *changes: tuple[str, str]) -> str:
-    """Apply textual replacements, insisting that each one matches (a typo must fail loudly)."""
-    for old, new in changes:
-        if old not in source:
-            raise AssertionError(f"mutation target not found: {old!r}")
-        source = source.replace(old, new)
-    return source
 
 
 # -- the network assignment: a correct submission for any options, and each mistake as a change ------

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import zipfile
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -177,7 +178,7 @@ def _class(folder, count: int) -> None:
 def test_batch_with_two_jobs_writes_the_same_csv_as_one_job_and_feedback_per_student(tmp_path):
     folder = tmp_path / "class"
     _class(folder, 20)
-    config = fast_config(cases=2)
+    config = fast_config(cases=1)
     one, two = tmp_path / "one" / "grades.csv", tmp_path / "two" / "grades.csv"
     one.parent.mkdir()
     two.parent.mkdir()
@@ -206,3 +207,37 @@ def test_one_broken_submission_is_one_error_row(tmp_path):
 def test_config_needs_a_known_assignment():
     with pytest.raises(ValueError, match="unknown assignment"):
         GradingConfig(assignment="nope")
+
+
+def test_the_graded_file_may_import_its_helper_module(tmp_path):
+    folder = tmp_path / "carol"
+    folder.mkdir()
+    helper, rest = REFERENCE.split("def feedforward(")
+    (folder / "mathutils.py").write_text(helper)
+    (folder / "backprop_assignment.py").write_text("import numpy as np\nfrom mathutils import sigmoid, sigmoid_prime\n\n\ndef feedforward(" + rest)
+    report = grade_file(folder, fast_config())
+    assert report.score == report.max_score
+
+
+def test_the_gradescope_bundle_grades_any_assignment(tmp_path):
+    import subprocess
+    import sys
+
+    from assign_helpers import CHAIN_SOURCE
+
+    bundle = tmp_path / "bundle"
+    assert main(["grade", "--bundle", str(bundle), "--config", str(Path(__file__).resolve().parents[1] / "docs" / "grading" / "chain-rule.toml"), "--timeout", "3"]) == 0
+    submission = tmp_path / "submission"
+    submission.mkdir()
+    (submission / "chain_rule_assignment.py").write_text(CHAIN_SOURCE)
+    (submission / "README.md").write_text("my work")
+    results = tmp_path / "results.json"
+    code = (
+        f"import sys; sys.path.insert(0, {str(bundle)!r}); "
+        "from handprop.grading.bundle import gradescope_main; "
+        f"sys.exit(gradescope_main({str(bundle)!r}, {str(submission)!r}, {str(results)!r}))"
+    )
+    run = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    data = json.loads(results.read_text())
+    assert data["score"] == 4 and [t["name"] for t in data["tests"]][0] == "chain_forward: case 1"

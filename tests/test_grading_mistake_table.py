@@ -103,3 +103,11 @@ def test_the_correct_submission_passes_and_every_mistake_fails_every_case_with_i
             table[(function, tag)] = [[] if v.passed else v.tags for v in row]
     missed = {key: row for key, row in table.items() if row != [[key[1]]] * len(row)}
     assert not missed, missed
+
+
+def test_a_gradient_list_of_the_wrong_length_is_wrong_shape():
+    assignment = get_assignment("network")
+    suite = assignment.build_cases(seed=0, cases=2, hidden=0)
+    source = mutate(network_source(), ("    return nabla_w, nabla_b\n", "    return nabla_w[1:], nabla_b[1:]\n"))
+    verdicts = judge_source(assignment, source, suite, ["backprop"])["backprop"]
+    assert all(v.tags == ["wrong-shape"] and "∂C/∂W1" in v.message for v in verdicts)

@@ -11,7 +11,6 @@ import io
 import json
 import os
 import time
-import zipfile
 
 import numpy as np
 import pytest
@@ -19,33 +18,13 @@ import pytest
 from handprop.cli import main
 from handprop.grading import GradingConfig, SandboxLimits, grade_source
 from handprop.grading.cases import build_cases, sandbox_calls
-from handprop.grading.sandbox import Call, process_table as _process_table, run_submission
+from handprop.grading.sandbox import Call, modes, run_submission
 from handprop.grading.sandbox.wire import WireError, dump_npz, load_npz
 
 from grading_helpers import REFERENCE, fast_config, mutate
+from sandbox_helpers import available_modes, leftovers, no_leftovers  # noqa: F401 (an autouse fixture)
 
 IS_ROOT = os.geteuid() == 0
-
-
-def leftovers(baseline: frozenset = frozenset()) -> list[int]:
-    """Sandbox processes still alive: the grader's descendants outside its session. The grader is a
-    child subreaper, so a process that escapes with setsid and a double fork stays its descendant
-    (other users' sandboxes on the same machine are not counted)."""
-    table = _process_table()
-    me, my_sid = os.getpid(), os.getsid(0)
-    found = []
-    for pid, (ppid, sid, state, uid) in table.items():
-        chain, p = set(), ppid
-        while p in table and p not in chain and p != me:
-            chain.add(p)
-            p = table[p][0]
-        if state != "Z" and pid not in baseline and (p == me or ppid == me) and sid != my_sid:
-            found.append(pid)
-    return found
-
-
-def descendants() -> frozenset:
-    return frozenset(leftovers())
 
 
 def grade(source: str, **kwargs):
@@ -54,14 +33,6 @@ def grade(source: str, **kwargs):
 
 def total_tags(report) -> set[str]:
     return {tag for t in report.tests for tag in t.tags}
-
-
-@pytest.fixture(autouse=True)
-def no_leftovers():
-    baseline = descendants()  # e.g. pytest's own helpers
-    yield baseline
-    left = leftovers(baseline)
-    assert left == [], f"sandbox processes survived the grading: {[(p, _process_table().get(p)) for p in left]}"
 
 
 def test_syntax_error_scores_zero_with_the_error_shown():
@@ -346,3 +317,68 @@ def test_grading_without_a_separate_user_works_too():
     """The path taken when the grader is not root: the child keeps the grader's user."""
     report = grade_source(REFERENCE.encode(), GradingConfig(sandbox=SandboxLimits(timeout=3.0, uid=None)))
     assert report.score == report.max_score
+
+
+@pytest.mark.parametrize("mode", [*available_modes(), "none"])
+def test_a_correct_submission_scores_full_marks_in_every_mode(mode, caplog, monkeypatch):
+    monkeypatch.setattr(modes, "_warned", set())  # each warning is logged once per process
+    report = grade_source(REFERENCE.encode(), GradingConfig(sandbox_mode=mode, sandbox=SandboxLimits(timeout=5.0)))
+    assert report.score == report.max_score and report.sandbox_mode == mode
+    assert "rlimits" in report.sandbox_layers and "subreaper-kill" in report.sandbox_layers
+    if mode == "bwrap":
+        assert {"pid-namespace", "no-network", "packages-hidden", "read-only-system"} <= set(report.sandbox_layers)
+    print(f"{mode}: {report.execution_time:.2f} s, layers {', '.join(report.sandbox_layers)}")
+    assert f"Sandbox: {mode} (" in report.output
+    assert ("without isolation" in caplog.text) == (mode == "none")  # none always warns
+
+
+def test_sandbox_flag_and_its_layers_reach_the_text_report(tmp_path, capsys):
+    path = tmp_path / "student.py"
+    path.write_text(REFERENCE)
+    assert main(["grade", str(path), "--sandbox", "none", "--timeout", "3"]) == 0
+    assert "sandbox: none (" in capsys.readouterr().out
+    assert main(["grade", str(path), "--sandbox", "jail"]) == 2
+
+
+def test_a_memory_limit_too_small_for_numpy_is_one_sentence(tmp_path, capsys):
+    path = tmp_path / "student.py"
+    path.write_text(REFERENCE)
+    assert main(["grade", str(path), "--memory-mb", "5", "--timeout", "3"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err and "|" not in err
+    assert "memory limit of 5 MiB is too small for Python and NumPy" in err
+
+
+def test_batch_of_a_file_says_it_is_not_a_folder(tmp_path, capsys):
+    path = tmp_path / "student.py"
+    path.write_text(REFERENCE)
+    assert main(["grade", "--batch", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "is a file, not a folder" in err and "does not exist" not in err
+
+
+@pytest.mark.parametrize("kind", ["symlink", "hardlink"])
+def test_batch_refuses_links_placed_among_the_submissions(tmp_path, kind, capsys):
+    secret = tmp_path / "secret.py"
+    secret.write_text("SECRET-MARKER = 1\n")
+    folder = tmp_path / "subs"
+    folder.mkdir(mode=0o700)
+    (folder / "honest.py").write_text(REFERENCE)
+    (folder / "sneaky.py").symlink_to(secret) if kind == "symlink" else os.link(secret, folder / "sneaky.py")
+    output = tmp_path / "grades.csv"
+    assert main(["grade", "--batch", str(folder), "--output", str(output), "--no-progress", "--timeout", "3", "--cases", "1"]) == 0
+    text = output.read_text()
+    assert "SECRET-MARKER" not in text and ("symbolic link" in text or "hard links" in text)
+    assert "honest,1,1,2,4,2,10" in text.replace("\r", "")
+
+
+def test_the_bundle_setup_updates_package_lists_and_locks_the_reference(tmp_path):
+    import subprocess
+
+    from handprop.grading.bundle import SETUP_SH
+
+    assert SETUP_SH.index("apt-get update") < SETUP_SH.index("apt-get install")
+    assert "chmod -R go-rwx /autograder/source" in SETUP_SH and "torch" not in SETUP_SH.split("pip install")[1].split("\n")[0]
+    script = tmp_path / "setup.sh"
+    script.write_text(SETUP_SH)
+    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0  # valid shell

@@ -17,7 +17,7 @@ import sys
 from typing import Any
 
 from ..cli import CLIError
-from ..grading.config import VISIBILITIES, GradingConfig, config_from_settings, default_sandbox_uid, read_config_file
+from ..grading.config import SANDBOX_MODES, VISIBILITIES, GradingConfig, config_from_settings, default_sandbox_uid, read_config_file
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -54,6 +54,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--sandbox-uid", type=int, default=None,
                    help="user id that runs submissions (default: 65534 'nobody' when run as root, else your own)")
     p.add_argument("--jobs", "-j", type=int, help="--batch: submissions graded at once (default: the number of cores)")
+    p.add_argument("--sandbox", choices=SANDBOX_MODES, default=None,
+                   help="how submissions are isolated: bwrap (namespaces), uid (root: a separate user), none "
+                        "(trusted code only; warns); auto picks the strongest available (default)")
     p.add_argument("--no-progress", action="store_true", help="--batch: no progress bar")
     p.set_defaults(run=run)
 
@@ -74,6 +77,8 @@ def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
     for key in ("assignment", "seed", "cases", "hidden", "hidden_visibility", "rtol", "file"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
+    if args.sandbox is not None:
+        settings["sandbox_mode"] = args.sandbox
     if args.option:
         settings["options"] = {**settings.get("options", {}), **_pairs(args.option, "--option", "KEY=VALUE")}
     if args.points:
@@ -105,7 +110,7 @@ def config_from_args(args: argparse.Namespace) -> GradingConfig:
         for name in _pairs(args.points, "--points", "FUNCTION=P"):
             if name not in functions:
                 raise CLIError(f"--points expects FUNCTION=P with FUNCTION one of {', '.join(functions)}, got {name!r}")
-    return config_from_settings(settings, where=args.config or "settings")
+    return config_from_settings(settings, where=args.config or "command line")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -118,6 +123,10 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError("nothing to grade: give a submission .py file, or --template, --batch or --bundle")
     if args.template is not None:
         return _template(args)
+    if "grade" in sys.argv[1:3]:  # the real command line (handprop [-v] grade …), not a test calling main()
+        from ..grading.sandbox.processes import hide_command_line
+
+        hide_command_line(keep=2)  # the seed, --hidden and paths are not readable from /proc
     config = config_from_args(args)
     if args.jobs is not None and args.jobs < 1:
         raise CLIError(f"--jobs must be a positive integer, got {args.jobs}")
@@ -165,6 +174,9 @@ def _batch(args: argparse.Namespace, config: GradingConfig) -> int:
     progress = False if args.no_progress else None
     rows = grade_folder_to_csv(args.batch, output, config, progress=progress, jobs=args.jobs)
     print(f"{summary(rows)}; wrote {output} and the feedback in {feedback_folder(output)}", file=sys.stderr)
+    failed = [row.error for row in rows if row.report is None]
+    if failed and len(failed) == len(rows) and all(e.startswith("the grader could not run") for e in failed):
+        raise CLIError(failed[0])  # the sandbox itself is broken, not the submissions
     return 0
 
 

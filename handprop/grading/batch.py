@@ -26,7 +26,7 @@ from tqdm import tqdm
 from .config import GradingConfig
 from .grader import GradeReport, grade_file, points_text
 from .report import render, write_atomic
-from .sandbox import SandboxError
+from .sandbox import SandboxError, clean_text
 
 logger = logging.getLogger(__name__)
 
@@ -46,11 +46,14 @@ class BatchRow:
 def find_submissions(folder: Union[str, os.PathLike]) -> list[Path]:
     """The submissions in ``folder``, sorted by name: files with a known suffix and sub-folders."""
     root = Path(folder)
-    if not root.is_dir():
+    if not root.exists():
         raise FileNotFoundError(f"submissions folder {root} does not exist")
+    if not root.is_dir():
+        raise NotADirectoryError(f"--batch expects a folder of submissions; {root} is a file, not a folder")
+    # Links are listed too: each becomes an error row ("links are not graded"), never a read.
     found = sorted(
         p for p in root.iterdir()
-        if not p.name.startswith(".") and not p.is_symlink() and (p.is_dir() or (p.is_file() and p.suffix.lower() in SUBMISSION_SUFFIXES))
+        if not p.name.startswith(".") and (p.is_symlink() or p.is_dir() or (p.is_file() and p.suffix.lower() in SUBMISSION_SUFFIXES))
     )  # fmt: skip
     if not found:
         raise ValueError(f"no submissions in {root} (expected .py, .ipynb or .zip files, or one folder per student)")
@@ -58,18 +61,37 @@ def find_submissions(folder: Union[str, os.PathLike]) -> list[Path]:
 
 
 def _student(path: Path) -> str:
-    return path.name if path.is_dir() else path.stem
+    return path.name if path.is_dir() and not path.is_symlink() else path.stem
 
 
 def _grade_one(path: Path, config: GradingConfig) -> tuple[Optional[GradeReport], str]:
-    """Grade one submission; any failure but a broken sandbox becomes an error text."""
+    """Grade one submission; every failure becomes an error text: one row, never a lost batch."""
     try:
-        return grade_file(path, config), ""
-    except SandboxError:
-        raise
-    except Exception as error:  # one submission's failure must not lose the batch
+        return grade_file(path, config, single_link=True), ""
+    except SandboxError as error:
+        return None, f"the grader could not run: {error}"
+    except Exception as error:  # one broken submission is one error row
         logger.warning("could not grade %s: %s", path, error)
-        return None, f"{type(error).__name__}: {error}" if not isinstance(error, (OSError, ValueError)) else str(error)
+        text = str(error) if isinstance(error, (OSError, ValueError)) else f"{type(error).__name__}: {error}"
+        return None, clean_text(text or type(error).__name__).replace("\n", " ")
+
+
+def _check_classmates_hidden(root: Path, paths: list[Path], config: GradingConfig) -> None:
+    """In the uid sandbox a submission sees the real file system: refuse a folder whose files the
+    sandbox user can read, since each submission could then read its classmates' (bwrap shows the
+    submission nothing of the host's folders)."""
+    from .sandbox import modes
+
+    limits = config.sandbox
+    launch = modes.resolve(config.sandbox_mode, limits.uid, limits.group, limits.forbidden_imports)
+    if launch.mode != "uid" or launch.uid is None:
+        return
+    exposed = [p for p in paths if modes.readable_by(str(p), launch.uid, launch.gid or launch.uid)]
+    if exposed:
+        raise PermissionError(
+            f"in the uid sandbox each submission could read its classmates' files in {root} "
+            f"({exposed[0].name} is readable by uid {launch.uid}): make the folder private (chmod 700) or use --sandbox bwrap"
+        )
 
 
 def default_jobs() -> int:
@@ -86,10 +108,11 @@ def grade_folder(
     """Grade every submission in ``folder``; rows in name order.
 
     ``jobs`` submissions are graded at once (default: the number of cores); ``progress`` None
-    shows a bar on stderr only when stderr is a terminal. A broken sandbox (``SandboxError``)
-    stops the batch, since every other submission would fail too.
+    shows a bar on stderr only when stderr is a terminal. Each file is read by the grader (never
+    through a link) and handed to its own sandbox over a pipe: no submission can see another's.
     """
     paths = find_submissions(folder)
+    _check_classmates_hidden(Path(folder), paths, config)
     jobs = default_jobs() if jobs is None else jobs
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}")

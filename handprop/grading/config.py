@@ -205,12 +205,13 @@ def config_from_settings(settings: dict[str, Any], where: str = "config") -> Gra
         sandbox = SandboxLimits(**limits)
     except (ValueError, TypeError) as error:
         raise ValueError(f"{where}: limits: {error}") from None
-    for key in ("assignment", "options"):  # checked first: the others are checked against it
-        if key in settings:
+    # The assignment first, then its options: the other keys are checked against them.
+    for keys in (("assignment",), ("assignment", "options")):
+        if keys[-1] in settings:
             try:
-                GradingConfig(**{k: settings[k] for k in ("assignment", "options") if k in settings})
+                GradingConfig(**{k: settings[k] for k in keys if k in settings})
             except (ValueError, TypeError) as error:
-                raise ValueError(f"{where}: {key}: {error}") from None
+                raise ValueError(f"{where}: {keys[-1]}: {error}") from None
     base = {k: settings[k] for k in ("assignment", "options") if k in settings}
     for key in settings:
         if key in ("assignment", "options"):

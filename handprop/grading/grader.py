@@ -7,8 +7,7 @@ import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Union
+from typing import Optional, Union
 
 from .assignments import Assignment
 from .cases import Case, sandbox_calls
@@ -18,6 +17,7 @@ from .sandbox import FunctionRun, clean_text, run_submission
 from .submission import load_submission
 
 logger = logging.getLogger(__name__)
+
 
 def points_text(value: float) -> str:
     """Points as people read them: at most two decimals, no trailing zeros (3.33, 2.5, 10)."""
@@ -68,56 +68,69 @@ class GradeReport:
     sandbox_layers: list[str] = field(default_factory=list)  # the isolation layers that were active
 
 
-def grade_file(path: Union[str, os.PathLike], config: GradingConfig) -> GradeReport:
+def grade_file(
+    path: Union[str, os.PathLike], config: GradingConfig, assignment: Optional[Assignment] = None, single_link: bool = False
+) -> GradeReport:
     """Grade the submission at ``path``: a .py file, a notebook, a folder or a .zip.
 
     Raises FileNotFoundError for a missing path and SubmissionError (a ValueError) when it holds
-    nothing gradable, with a message naming the files it found.
+    nothing gradable, with a message naming the files it found. With ``single_link`` (batch
+    grading, where students may have placed the files) a symbolic link or a file with several hard
+    links is refused: as root, it could make the grader read another student's or a system file
+    into the feedback.
     """
-    submission = load_submission(path, config.file, config.get_assignment().template_name)
-    report = grade_source(submission.source, config, name=submission.name)
+    assignment = assignment or config.get_assignment()
+    submission = load_submission(path, config.file, assignment.template_name, single_link=single_link)
+    report = grade_source(submission.sources(), config, name=submission.name, assignment=assignment)
     if submission.notes:
-        report.output = "\n".join(submission.notes) + "\n" + report.output
-        report.notes = list(submission.notes)
+        report.notes = [clean_text(note) for note in submission.notes]
+        report.output = "\n".join(report.notes) + "\n" + report.output
     return report
 
 
-def grade_source(source: bytes, config: GradingConfig, name: str = "submission.py") -> GradeReport:
-    """Grade submission source code; the code runs only in the sandboxed child process."""
+def grade_source(source: Union[bytes, dict[str, bytes]], config: GradingConfig, name: str = "submission.py", assignment: Optional[Assignment] = None) -> GradeReport:
+    """Grade submission source code; the code runs only in the sandboxed child process.
+
+    ``assignment`` defaults to the one ``config`` names; given, it is graded with the config's
+    points where the config names it, else with its own default points.
+    """
     start = time.monotonic()
-    assignment = config.get_assignment()
+    name = clean_text(name)
+    assignment = assignment or config.get_assignment()
+    points = dict(config.points or {}) if assignment.describe() == config.get_assignment().describe() else assignment.default_points()
+    graded = assignment.functions
+    max_score = float(sum(points[f] for f in graded))
     suite = assignment.build_cases(config.seed, config.cases, config.hidden)
     submission = run_submission(source, sandbox_calls(suite), config.sandbox, config.sandbox_mode)
     runs = submission.functions
-    verdicts = {f: [judge_case(assignment, case, runs[f], config.rtol) for case in suite[f]] for f in config.functions}
+    verdicts = {f: [judge_case(assignment, case, runs[f], config.rtol) for case in suite[f]] for f in graded}
     sentences = assignment.sentences()
-    for f in config.functions:
+    for f in graded:
         _settle_ambiguities(verdicts[f], sentences)
     notes = _propagation_notes(verdicts, assignment)
 
     tests: list[TestResult] = []
     functions: dict[str, FunctionSummary] = {}
-    points = config.points or {}
-    for f in config.functions:
+    for f in graded:
         per_case = points[f] / config.cases
         for case, verdict in zip(suite[f], verdicts[f]):
             tests.append(_test_result(case, verdict, runs[f], per_case, notes.get(f, ""), config))
         own = [t for t in tests if t.function == f]
         functions[f] = FunctionSummary(
             f,
-            round(sum(t.score for t in own), 6),
+            round(points[f] * sum(t.passed for t in own) / len(own), 9),  # not a sum of rounded case scores
             float(points[f]),
             sum(t.passed for t in own),
             len(own),
             sorted({tag for t in own for tag in t.tags}, key=list(TAGS).index),
         )
-    score = round(sum(s.score for s in functions.values()), 6)
+    score = round(sum(s.score for s in functions.values()), 9)
     report = GradeReport(
         submission=name,
         score=score,
-        max_score=config.max_score,
+        max_score=max_score,
         execution_time=round(time.monotonic() - start, 3),
-        output=_overall_output(runs, tests, functions, score, config) + f"\nSandbox: {submission.mode} ({', '.join(submission.layers)}).",
+        output=_overall_output(runs, tests, functions, score, max_score, assignment, config) + f"\nSandbox: {submission.mode} ({', '.join(submission.layers)}).",
         tests=tests,
         functions=functions,
         seed=config.seed,
@@ -125,7 +138,7 @@ def grade_source(source: bytes, config: GradingConfig, name: str = "submission.p
         sandbox_mode=submission.mode,
         sandbox_layers=list(submission.layers),
     )
-    logger.info("graded %s: %g / %g in %.2f s", name, score, config.max_score, report.execution_time)
+    logger.info("graded %s: %g / %g in %.2f s", name, score, max_score, report.execution_time)
     return report
 
 
@@ -218,6 +231,8 @@ def _overall_output(
     tests: list[TestResult],
     functions: dict[str, FunctionSummary],
     score: float,
+    max_score: float,
+    assignment: Assignment,
     config: GradingConfig,
 ) -> str:
     """The text shown above the tests. With hidden cases it counts, scores and tags only the visible
@@ -227,7 +242,7 @@ def _overall_output(
     if imports:
         import_lines = ["Your file could not be imported, so none of its functions could be graded:", imports[0].message]
     if not config.hidden:
-        lines = [f"Score: {points_text(score)} / {points_text(config.max_score)} ({config.get_assignment().describe()}, seed {config.seed}, {config.cases} cases per function)."]
+        lines = [f"Score: {points_text(score)} / {points_text(max_score)} ({assignment.describe()}, seed {config.seed}, {config.cases} cases per function)."]
         for summary in functions.values():
             extra = f"  [{', '.join(summary.tags)}]" if summary.tags else ""
             lines.append(f"{summary.name}: {points_text(summary.score)} / {points_text(summary.max_score)} ({summary.passed} of {summary.cases} cases passed){extra}")
@@ -235,7 +250,7 @@ def _overall_output(
     visible = [t for t in tests if not t.hidden]
     lines = [
         f"Visible cases: {points_text(sum(t.score for t in visible))} / {points_text(sum(t.max_score for t in visible))} points "
-        f"({config.get_assignment().describe()}, seed {config.seed}). {config.hidden} more case(s) per function are hidden until grades are published."
+        f"({assignment.describe()}, seed {config.seed}). {config.hidden} more case(s) per function are hidden until grades are published."
     ]
     lines += import_lines
     for f in functions:

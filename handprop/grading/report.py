@@ -24,6 +24,8 @@ def to_text(report: GradeReport, verbose: bool = False) -> str:
     """A person's summary: the score per function, then every failed case's feedback."""
     lines = [f"{report.submission}: {points_text(report.score)} / {points_text(report.max_score)} points ({report.execution_time:.2f} s)"]
     lines += [f"  {note}" for note in report.notes]
+    if report.sandbox_mode:
+        lines.append(f"  sandbox: {report.sandbox_mode} ({', '.join(report.sandbox_layers)})")
     width = max(len(f) for f in report.functions) if report.functions else 0
     for s in report.functions.values():
         tags = f"  [{', '.join(s.tags)}]" if s.tags else ""
@@ -89,9 +91,9 @@ def render(report: GradeReport, fmt: str, verbose: bool = False) -> str:
     if fmt == "text":
         return to_text(report, verbose)
     if fmt == "json":
-        return json.dumps(to_json(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+        return json.dumps(to_json(report), indent=2, ensure_ascii=True, allow_nan=False) + "\n"
     if fmt == "gradescope":
-        return json.dumps(to_gradescope(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+        return json.dumps(to_gradescope(report), indent=2, ensure_ascii=True, allow_nan=False) + "\n"
     raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
 
 

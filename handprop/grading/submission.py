@@ -9,8 +9,10 @@ there is; otherwise the submission cannot be graded and the message lists the fi
 
 from __future__ import annotations
 
+import io
 import logging
 import os
+import stat
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -20,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 MAX_SUBMISSION_BYTES = 1_000_000  # one graded file (a notebook's outputs count too)
 MAX_ZIP_MEMBERS = 1000
+MAX_HELPERS = 20  # Python files beside the graded one that it may import
 MAX_ZIP_BYTES = 50_000_000  # all members together, uncompressed
 SOURCE_SUFFIXES = (".py", ".ipynb")
 IGNORED_PARTS = ("__MACOSX", ".ipynb_checkpoints", "__pycache__")
@@ -36,27 +39,39 @@ class Submission:
     source: bytes
     name: str  # the graded file, as shown in the report
     notes: list[str] = field(default_factory=list)
+    helpers: dict[str, bytes] = field(default_factory=dict)  # NAME.py beside the graded file, importable by it
+
+    def sources(self) -> Union[bytes, dict[str, bytes]]:
+        """What the sandbox runs: the graded text, with its helper modules when there are any."""
+        return {"submission.py": self.source, **self.helpers} if self.helpers else self.source
 
 
-def load_submission(path: Union[str, os.PathLike], file: Optional[str] = None, default_name: str = "assignment.py") -> Submission:
+def load_submission(
+    path: Union[str, os.PathLike], file: Optional[str] = None, default_name: str = "assignment.py", single_link: bool = False
+) -> Submission:
     """Read a .py, .ipynb, folder or .zip submission at ``path``.
 
-    ``file`` (or else ``default_name``) picks the graded file in a folder or zip. Raises
-    FileNotFoundError when ``path`` does not exist and SubmissionError when it holds nothing
-    gradable.
+    ``file`` (or else ``default_name``) picks the graded file in a folder or zip. Links inside a
+    folder are never followed. With ``single_link`` (students may have placed the files: a batch,
+    Gradescope) ``path`` itself must not be a symbolic link and a file read must have one hard
+    link: as root, the grader would otherwise read a classmate's or a system file into the
+    feedback. Raises FileNotFoundError when ``path`` does not exist and SubmissionError when it
+    holds nothing gradable.
     """
     target = Path(path)
+    if single_link and target.is_symlink():
+        raise SubmissionError(f"submission {target} is a symbolic link; links are not graded")
     if not target.exists():
         raise FileNotFoundError(f"submission {target} does not exist")
     if target.is_dir():
-        files = {str(p.relative_to(target)): p for p in sorted(target.rglob("*")) if p.is_file() and not p.is_symlink() and _wanted(p.relative_to(target).parts)}
+        files = {str(p.relative_to(target)): p for p in sorted(target.rglob("*")) if not p.is_symlink() and p.is_file() and _wanted(p.relative_to(target).parts)}
         chosen = _choose(list(files), file, default_name, str(target))
-        return _from_bytes(_read_capped(files[chosen]), str(target / chosen), _several(files, chosen))
-    if not target.is_file():
-        raise SubmissionError(f"submission {target} is not a file or folder")
+        submission = _from_bytes(read_file(files[chosen], single_link), str(target / chosen), _several(files, chosen))
+        submission.helpers = _helpers({n: files[n].stat().st_size for n in files}, chosen, lambda n: read_file(files[n], single_link))
+        return submission
     if target.suffix.lower() == ".zip":
-        return _from_zip(target, file, default_name)
-    return _from_bytes(_read_capped(target), str(target), [])
+        return _from_zip(target, file, default_name, read_file(target, single_link, MAX_ZIP_BYTES))
+    return _from_bytes(read_file(target, single_link), str(target), [])
 
 
 def _wanted(parts: tuple[str, ...]) -> bool:
@@ -82,16 +97,33 @@ def _several(files: dict, chosen: str) -> list[str]:
     return [f"Graded {chosen}; also found {', '.join(others)} (not graded)."] if others else []
 
 
-def _read_capped(path: Path) -> bytes:
-    size = path.stat().st_size
-    if size > MAX_SUBMISSION_BYTES:
-        raise SubmissionError(f"{path.name} is {size} bytes; the limit is {MAX_SUBMISSION_BYTES}")
-    return path.read_bytes()
-
-
-def _from_zip(path: Path, file: Optional[str], default_name: str) -> Submission:
+def read_file(path: Path, single_link: bool = False, limit: int = MAX_SUBMISSION_BYTES) -> bytes:
+    """A regular file's bytes, read through one descriptor (never through a link with
+    ``single_link``, and never a file with several hard links then), at most ``limit`` bytes."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | (os.O_NOFOLLOW if single_link else 0)
     try:
-        with zipfile.ZipFile(path) as archive:
+        fd = os.open(path, flags)
+    except OSError as error:
+        if single_link and path.is_symlink():
+            raise SubmissionError(f"{path.name} is a symbolic link; links are not graded") from None
+        raise FileNotFoundError(f"submission {path} does not exist or is not a file ({error.strerror})") from None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise SubmissionError(f"{path.name} is not a regular file")
+        if single_link and info.st_nlink != 1:
+            raise SubmissionError(f"{path.name} has {info.st_nlink} hard links; copy it instead")
+        if info.st_size > limit:
+            raise SubmissionError(f"{path.name} is {info.st_size} bytes; the limit is {limit}")
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise SubmissionError(f"{path.name} is larger than {limit} bytes")
+    return data
+
+
+def _from_zip(path: Path, file: Optional[str], default_name: str, data: bytes) -> Submission:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = [m for m in archive.infolist() if not m.is_dir() and _wanted(PurePosixPath(m.filename).parts)]
             if len(members) > MAX_ZIP_MEMBERS or sum(m.file_size for m in members) > MAX_ZIP_BYTES:
                 raise SubmissionError(f"{path.name} holds more than {MAX_ZIP_MEMBERS} files or {MAX_ZIP_BYTES} bytes")
@@ -100,10 +132,25 @@ def _from_zip(path: Path, file: Optional[str], default_name: str) -> Submission:
             member = by_name[chosen]
             if member.file_size > MAX_SUBMISSION_BYTES:
                 raise SubmissionError(f"{chosen} is {member.file_size} bytes; the limit is {MAX_SUBMISSION_BYTES}")
-            data = archive.read(member)[: MAX_SUBMISSION_BYTES + 1]
+            member_data = archive.read(member)[: MAX_SUBMISSION_BYTES + 1]
+            submission = _from_bytes(member_data, f"{path.name}:{chosen}", _several(by_name, chosen))
+            submission.helpers = _helpers({n: m.file_size for n, m in by_name.items()}, chosen, archive.read)
     except (zipfile.BadZipFile, EOFError, NotImplementedError) as error:
         raise SubmissionError(f"{path.name} is not a readable zip file ({error})") from None
-    return _from_bytes(data, f"{path.name}:{chosen}", _several(by_name, chosen))
+    return submission
+
+
+def _helpers(sizes: dict[str, int], chosen: str, read) -> dict[str, bytes]:
+    """The Python modules in the graded file's own folder, so that its imports of them work."""
+    folder = PurePosixPath(chosen).parent
+    names = [
+        n for n in sizes
+        if n != chosen and PurePosixPath(n).parent == folder and n.endswith(".py")
+        and PurePosixPath(n).stem.isidentifier() and PurePosixPath(n).name != "submission.py"
+    ]  # fmt: skip
+    if len(names) > MAX_HELPERS or sum(sizes[n] for n in names) > MAX_SUBMISSION_BYTES:
+        raise SubmissionError(f"more than {MAX_HELPERS} Python files or {MAX_SUBMISSION_BYTES} bytes beside {chosen}")
+    return {PurePosixPath(n).name: bytes(read(n)) for n in sorted(names)}
 
 
 def _from_bytes(data: bytes, name: str, notes: list[str]) -> Submission:

@@ -13,7 +13,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
-from ..cases import Case
+from ..cases import Case, case_rng, is_hidden
 from ..diagnose import DIAGNOSIS_RTOL, TAGS, Verdict, fail, from_candidates, relative_error
 
 Array = np.ndarray
@@ -42,9 +42,17 @@ class Assignment:
     template_name: str = "assignment.py"  # the starter file's default name
     # Which graded function presumably calls which: a mistake shared along an edge gets a note.
     calls: dict[str, tuple[str, ...]] = {}
+    # The options an instructor may set, each with its choices (the first is the default).
+    choices: dict[str, tuple[str, ...]] = {}
 
     def __init__(self, **options: str) -> None:
-        self.options: dict[str, str] = dict(options)
+        for key, value in options.items():
+            if key not in self.choices:
+                expected = f"expected some of {', '.join(self.choices)}" if self.choices else "it takes none"
+                raise ValueError(f"unknown option {key!r} for the {self.name} assignment; {expected}")
+            if value not in self.choices[key]:
+                raise ValueError(f"option {key} must be one of {', '.join(self.choices[key])}, got {value!r}")
+        self.options: dict[str, str] = {key: options.get(key, values[0]) for key, values in self.choices.items()}
 
     # -- what a subclass provides ---------------------------------------------------------------
 
@@ -52,6 +60,16 @@ class Assignment:
         raise NotImplementedError
 
     def build_cases(self, seed: int, cases: int, hidden: int) -> dict[str, list[Case]]:
+        """``cases`` cases per function, the last ``hidden`` of them hidden; one seeded stream per
+        function, so changing one function's cases never changes another's."""
+        suite: dict[str, list[Case]] = {}
+        for function in self.functions:
+            rng = case_rng(seed, self.name, function)
+            suite[function] = [self.make_case(function, k, rng, is_hidden(k, cases, hidden)) for k in range(cases)]
+        return suite
+
+    def make_case(self, function: str, k: int, rng: np.random.Generator, hidden: bool) -> Case:
+        """Case number k + 1 of ``function``, drawn from ``rng``, with its reference value."""
         raise NotImplementedError
 
     def tensors(self, function: str, value: Any) -> dict[str, Array]:
@@ -103,6 +121,9 @@ class Assignment:
 
     def compare(self, case: Case, got: dict[str, Array], expected: dict[str, Array], rtol: float) -> Verdict:
         sentences = self.sentences()
+        if list(got) != list(expected):  # say, two layers' gradients where there are three
+            detail = f"Expected {len(expected)} arrays ({', '.join(expected)}), got {len(got)} ({', '.join(got) or 'none'})."
+            return fail(["wrong-shape"], sentences, detail)
         primary: list[str] = []
         alternative: list[str] = []  # where a shape fits two mistakes (say at n = 1), the other reading
         details = []

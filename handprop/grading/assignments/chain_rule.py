@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ...network import Network
-from ..cases import Case, case_rng, is_hidden
+from ..cases import Case
 from ..diagnose import TAGS, relative_error, scaled_candidates
 from ..variants import prime
 from .base import Assignment, as_array, as_sequence
@@ -84,25 +84,13 @@ class ChainRuleAssignment(Assignment):
     points = {"chain_forward": 1.0, "chain_gradients": 3.0}
     calls = {"chain_gradients": ("chain_forward",)}
 
-    def __init__(self, **options: str) -> None:
-        if options:
-            raise ValueError(f"the chain-rule assignment takes no options, got {', '.join(options)}")
-        super().__init__()
-
     def template(self) -> str:
         return TEMPLATE
 
     def arguments(self, function: str) -> tuple[str, ...]:
         return ("w", "b", "x") if function == "chain_forward" else ("w", "b", "x", "y")
 
-    def build_cases(self, seed: int, cases: int, hidden: int) -> dict[str, list[Case]]:
-        suite: dict[str, list[Case]] = {}
-        for function in self.functions:
-            rng = case_rng(seed, self.name, function)
-            suite[function] = [self._case(function, k, rng, is_hidden(k, cases, hidden)) for k in range(cases)]
-        return suite
-
-    def _case(self, function: str, k: int, rng: np.random.Generator, hidden: bool) -> Case:
+    def make_case(self, function: str, k: int, rng: np.random.Generator, hidden: bool) -> Case:
         L = 2 + k % 3  # 2 to 4 layers: at least one hidden neuron, so the chain has a middle link
         w = rng.normal(0.0, 1.5, size=L)  # (L,)
         b = rng.normal(0.0, 1.0, size=L)  # (L,)

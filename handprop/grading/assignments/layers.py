@@ -19,7 +19,7 @@ import numpy as np
 from ...activations import ACTIVATIONS
 from ...costs import COSTS
 from ...network import Network
-from ..cases import BATCH_SIZES, ELEMENTWISE_BATCH_SIZES, Case, case_rng, is_hidden, layer_sizes, one_hot, random_parameters
+from ..cases import BATCH_SIZES, ELEMENTWISE_BATCH_SIZES, Case, layer_sizes, one_hot, random_parameters
 from ..diagnose import TAGS, parts_candidates, relative_error, scaled_candidates
 from ..variants import DERIVATIVE_MISTAKES, prime
 from .base import Assignment, as_array, as_sequence
@@ -94,11 +94,6 @@ class LayersAssignment(Assignment):
     points = {"linear_forward": 1.0, "linear_backward": 3.0, "sigmoid_backward": 1.0, "relu_backward": 1.0, "tanh_backward": 1.0, "softmax_cross_entropy": 3.0}
     calls: dict[str, tuple[str, ...]] = {}
 
-    def __init__(self, **options: str) -> None:
-        if options:
-            raise ValueError(f"the layers assignment takes no options, got {', '.join(options)}")
-        super().__init__()
-
     def template(self) -> str:
         return TEMPLATE
 
@@ -109,14 +104,7 @@ class LayersAssignment(Assignment):
             "softmax_cross_entropy": ("z", "y"),
         }.get(function, ("da", "z"))
 
-    def build_cases(self, seed: int, cases: int, hidden: int) -> dict[str, list[Case]]:
-        suite: dict[str, list[Case]] = {}
-        for function in self.functions:
-            rng = case_rng(seed, self.name, function)
-            suite[function] = [self._case(function, k, rng, is_hidden(k, cases, hidden)) for k in range(cases)]
-        return suite
-
-    def _case(self, function: str, k: int, rng: np.random.Generator, hidden: bool) -> Case:
+    def make_case(self, function: str, k: int, rng: np.random.Generator, hidden: bool) -> Case:
         number = k + 1
         if function in BACKWARDS:
             activation = ACTIVATIONS[BACKWARDS[function]]
@@ -187,7 +175,8 @@ class LayersAssignment(Assignment):
         s["missing-activation-derivative"] = "σ′(z) is missing: dz = da ⊙ σ′(z)."
         s["missing-target"] = "The target is missing from dz: it is (softmax(z) − y)/n, not softmax(z)/n."
         s["output-derivative-not-cancelled"] = "With the cross-entropy the softmax's derivative cancels: dz = (softmax(z) − y)/n, with no extra p(1 − p) factor."
-        s["sign-flipped"] = "The sign is flipped: check softmax(z) − y versus y − softmax(z)."
+        s["sign-flipped"] = "The sign is flipped: check softmax(z) − y versus y − softmax(z), and dz W, dzᵀ x, Σ dz."
+        s["transposed"] = "Transposed: dW has the shape of W, (out, in), i.e. dz.T @ x; and z = x @ W.T + b has one row per example."
         return s
 
     def explain(self, case: Case, got: dict[str, Array], expected: dict[str, Array], tol: float) -> list[tuple[str, ...]]:

@@ -10,7 +10,7 @@ import numpy as np
 
 from ...activations import ACTIVATIONS
 from ...network import Network
-from ..cases import BATCH_SIZES, ELEMENTWISE_BATCH_SIZES, Case, case_rng, is_hidden, layer_sizes, one_hot, random_parameters
+from ..cases import BATCH_SIZES, ELEMENTWISE_BATCH_SIZES, Case, layer_sizes, one_hot, random_parameters
 from ..diagnose import TAGS, parts_candidates, relative_error, scaled_candidates
 from ..variants import DERIVATIVE_MISTAKES, variant_backprop
 from .base import Assignment, as_array, as_sequence
@@ -18,12 +18,11 @@ from .network_template import render_template
 
 Array = np.ndarray
 
-OPTIONS: dict[str, tuple[str, ...]] = {
+OPTIONS: dict[str, tuple[str, ...]] = {  # the first choice of each is the default
     "hidden": ("sigmoid", "tanh", "relu"),
     "output": ("sigmoid", "softmax"),
     "cost": ("quadratic", "cross_entropy"),
 }
-DEFAULTS = {"hidden": "sigmoid", "output": "sigmoid", "cost": "quadratic"}
 GRADIENT_FUNCTIONS = ("backprop", "update_mini_batch")
 
 
@@ -31,13 +30,10 @@ class NetworkAssignment(Assignment):
     name = "network"
     template_name = "backprop_assignment.py"
 
+    choices = OPTIONS
+
     def __init__(self, **options: str) -> None:
-        for key, value in options.items():
-            if key not in OPTIONS:
-                raise ValueError(f"unknown option {key!r} for the network assignment; expected some of {', '.join(OPTIONS)}")
-            if value not in OPTIONS[key]:
-                raise ValueError(f"option {key} must be one of {', '.join(OPTIONS[key])}, got {value!r}")
-        super().__init__(**{**DEFAULTS, **options})
+        super().__init__(**options)
         self.hidden, self.output, self.cost = (self.options[k] for k in ("hidden", "output", "cost"))
         h = self.hidden
         self.functions = (h, f"{h}_prime", "feedforward", "backprop", "update_mini_batch")
@@ -61,14 +57,7 @@ class NetworkAssignment(Assignment):
     def _network(self, weights: list[Array], biases: list[Array]) -> Network:
         return Network.from_parameters(weights, biases, hidden=self.hidden, output=self.output, cost=self.cost, dtype="float64")
 
-    def build_cases(self, seed: int, cases: int, hidden: int) -> dict[str, list[Case]]:
-        suite: dict[str, list[Case]] = {}
-        for function in self.functions:
-            rng = case_rng(seed, self.name, function)
-            suite[function] = [self._case(function, k, rng, is_hidden(k, cases, hidden)) for k in range(cases)]
-        return suite
-
-    def _case(self, function: str, k: int, rng: np.random.Generator, hidden: bool) -> Case:
+    def make_case(self, function: str, k: int, rng: np.random.Generator, hidden: bool) -> Case:
         activation = ACTIVATIONS[self.hidden]
         if function in self.functions[:2]:
             n = ELEMENTWISE_BATCH_SIZES[k % len(ELEMENTWISE_BATCH_SIZES)]

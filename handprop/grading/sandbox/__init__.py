@@ -53,8 +53,8 @@ FUNCTION_STATUSES = ("ran", "missing", "timeout", "import-error", "crashed", "un
 CASE_STATUSES = ("ok", "exception", "badreturn")
 
 __all__ = [
-    "MODES", "Call", "CaseRun", "FunctionRun", "SandboxError", "SubmissionRun", "kill_escaped",
-    "process_table", "remove_tree", "run_submission",
+    "MODES", "Call", "CaseRun", "FunctionRun", "SandboxError", "SubmissionRun", "clean_text", "kill_escaped",
+    "process_table", "read_results", "remove_tree", "run_submission",
 ]  # fmt: skip
 
 
@@ -123,7 +123,7 @@ def run_submission(
             raise ValueError(f"calls must be Call objects naming a function, got {call!r}")
         tasks.setdefault(call.function, []).append(call)
     payloads = {f: _task_payload(f, cs) for f, cs in tasks.items()}
-    launch = _modes.resolve(mode, limits.uid, limits.group)
+    launch = _modes.resolve(mode, limits.uid, limits.group, limits.forbidden_imports)
     become_subreaper()
     results: dict[str, FunctionRun] = {}
     layers: Optional[list[str]] = None
@@ -155,7 +155,7 @@ def run_submission(
 
 _LAYER_ORDER = ("bwrap", "mount-namespace", "pid-namespace", "no-network", "private-tmp", "read-only-system",
                 "packages-hidden", "uid", "drop-before-exec", "packages-unreadable", "rlimits", "no-new-privs",
-                "non-dumpable", "subreaper-kill")  # fmt: skip
+                "non-dumpable", "dies-with-grader", "subreaper-kill")  # fmt: skip
 
 
 def _layer_order(name: str) -> int:
@@ -267,8 +267,8 @@ def _serve(child: "_Child", sources: dict[str, str], remaining: list[str], tasks
         if function not in defined:
             results[function] = FunctionRun("missing", f"your file does not define a function named {function}")
             continue
-        if not child.send(frame(b"F", payloads[function])):
-            results[function] = FunctionRun("crashed", f"the process ended before running {function} ({child.end_reason()})")
+        if not child.send(frame(b"F", payloads[function]), limits.timeout):
+            results[function] = FunctionRun("crashed", f"the process stopped reading before running {function}")
             return True, child_layers
         got = child.receive(b"D", limits.timeout, limits.max_result_mb * 2**20)
         if got is None:
@@ -401,6 +401,7 @@ class _Child:
             "fsize": limits.max_file_mb * 2**20, "nproc": limits.max_processes, "path": launch.path,
             "uid": None if launch.drop_before_exec else launch.uid, "gid": launch.gid,
             "preload": launch.preload, "unshare_net": launch.unshare_net and os.geteuid() == 0,
+            "grader": os.getpid(),
         }  # fmt: skip
         argv = [*launch.prefix, launch.python, "-I", "-S", "-c", CHILD_SOURCE, json.dumps(config)]
         kwargs: dict[str, Any] = {}

@@ -23,9 +23,11 @@ import sys
 PRELOAD = (
     "math", "random", "functools", "itertools", "collections", "copy", "dataclasses", "typing",
     "warnings", "time", "re", "operator", "numbers", "statistics", "json", "numpy.linalg", "numpy.random",
-    "importlib.util", "zipfile", "linecache", "tokenize",
+    "importlib.util", "zipfile", "linecache", "tokenize", "tempfile", "shutil", "glob", "pathlib",
+    "subprocess", "socket", "textwrap", "string", "struct", "threading", "signal", "ctypes",
 )  # fmt: skip
 MAX_ITEMS = 1000  # items of a returned list; the grader enforces its own caps too
+MAX_ARRAYS = 2000  # arrays in one returned value
 MAX_MESSAGE = 4000
 
 
@@ -120,6 +122,8 @@ def main():
             send(b"E", b"could not switch to the sandbox user")
             return
     _limit(resource.RLIMIT_NPROC, config["nproc"])  # counts the processes of the (now) sandbox user
+    if libc.prctl(1, 9, 0, 0, 0) == 0 and os.getppid() == config["grader"]:  # PR_SET_PDEATHSIG SIGKILL
+        layers.append("dies-with-grader")  # (set after the user switch, which would clear it)
     if libc.prctl(38, 1, 0, 0, 0) == 0:  # PR_SET_NO_NEW_PRIVS: a set-uid program cannot gain privileges
         layers.append("no-new-privs")
     if libc.prctl(4, 0, 0, 0, 0) == 0:  # PR_SET_DUMPABLE 0: no ptrace, /proc/<pid> owned by root
@@ -194,7 +198,7 @@ def main():
             return [decode(item, arrays) for item in spec["items"]]
         return float(spec["v"]) if kind == "float" else int(spec["v"])
 
-    def encode(value, depth, out, what="the returned value"):
+    def encode(value, depth, out, limit, what="the returned value"):
         if isinstance(value, (bool, np.bool_)):
             raise BadReturn(f"{what} is a bool, expected numbers")
         if isinstance(value, (int, float, np.integer, np.floating)):
@@ -204,6 +208,8 @@ def main():
             key = f"v{len(out)}"
             out[key] = array
             return {"t": "float" if array.dtype.kind == "f" else "int", "k": key}
+        if len(out) >= limit:
+            raise BadReturn(f"the returned value holds more than {MAX_ARRAYS} arrays")
         if isinstance(value, np.ndarray):
             array = np.array(value, copy=True, subok=False)
             if array.dtype.kind not in "iuf" or array.dtype.names is not None:
@@ -218,7 +224,7 @@ def main():
             if len(items) > MAX_ITEMS:
                 raise BadReturn(f"{what} has {len(items)} items; at most {MAX_ITEMS} are accepted")
             kind = "tuple" if isinstance(value, tuple) else "list"
-            return {"t": kind, "items": [encode(v, depth + 1, out, f"item {i} of {what}") for i, v in enumerate(items)]}
+            return {"t": kind, "items": [encode(v, depth + 1, out, limit, f"item {i} of {what}") for i, v in enumerate(items)]}
         raise BadReturn(f"{what} is a {type(value).__name__}, expected a NumPy array of numbers")
 
     def changed(before, after):
@@ -243,7 +249,7 @@ def main():
                 value = function(*args)
                 mark = len(out)
                 try:
-                    entry["value"] = encode(value, 0, out)
+                    entry["value"] = encode(value, 0, out, mark + MAX_ARRAYS)
                 except BadReturn as error:
                     for key in list(out)[mark:]:
                         del out[key]

@@ -60,7 +60,6 @@ class Launch:
     unshare_net: bool
     drop_before_exec: bool
     layers: list[str] = field(default_factory=list)
-    scratch: Optional[str] = None  # host folder to use as cwd/TMPDIR (uid/none); None inside bwrap
 
 
 @functools.lru_cache(maxsize=None)
@@ -133,12 +132,13 @@ def bwrap_launch(uid: Optional[int], gid: Optional[int]) -> Launch:
         "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
         "--die-with-parent", "--new-session", "--chdir", SCRATCH,
     ]  # fmt: skip
-    layers = ["bwrap", "mount-namespace", "pid-namespace", "no-network", "private-tmp", "read-only-system", "packages-hidden"]
-    if root:
+    layers = ["bwrap", "mount-namespace", "pid-namespace", "no-network", "private-tmp", "read-only-system", "packages-hidden",
+              "dies-with-grader"]  # fmt: skip
+    if root and uid is not None:
         # No user namespace: the child starts as root without capabilities except the two it needs
         # to switch to the sandbox user, which it does before reading anything of the student's.
         args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
-    else:
+    elif not root:
         args += ["--unshare-user"]
         uid = gid = None
     if uid is not None:
@@ -147,14 +147,19 @@ def bwrap_launch(uid: Optional[int], gid: Optional[int]) -> Launch:
                   drop_before_exec=False, layers=layers)  # fmt: skip
 
 
-def uid_launch(uid: int, gid: int) -> Launch:
+def uid_launch(uid: int, gid: int, forbidden: tuple[str, ...] = ()) -> Launch:
     py = interpreter()
     readable = all(readable_by(p, uid, gid) for p in (py.executable, py.prefix, *py.packages))
     layers = ["uid"]
     if readable:
         layers.append("drop-before-exec")
-    forbidden_visible = readable_by(py.site, uid, gid)
-    if not forbidden_visible:
+    visible = readable_packages(forbidden, uid, gid)
+    if visible:
+        _warn_once(
+            f"in the uid sandbox submissions can read {', '.join(visible)} (refused only by an import hook); "
+            "install them where the sandbox user cannot read them, or use bwrap (docs/grading.md)"
+        )
+    else:
         layers.append("packages-unreadable")
     return Launch("uid", [], py.executable, [py.site], uid, gid, preload=not readable, unshare_net=True,
                   drop_before_exec=readable, layers=layers)  # fmt: skip
@@ -182,7 +187,24 @@ def bwrap_works(root: bool) -> tuple[bool, str]:
     return True, ""
 
 
-def resolve(mode: str, uid: Optional[int], gid: Optional[int]) -> Launch:
+@functools.lru_cache(maxsize=None)
+def readable_packages(names: tuple[str, ...], uid: int, gid: int) -> tuple[str, ...]:
+    """The packages among ``names`` installed for this grader whose files ``uid`` can read."""
+    found = []
+    for name in names:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            continue
+        locations = list(spec.submodule_search_locations or []) if spec else []
+        if spec is not None and spec.origin and spec.origin not in ("built-in", "frozen"):
+            locations.append(spec.origin)
+        if any(readable_by(str(p), uid, gid) for p in locations):
+            found.append(name)
+    return tuple(found)
+
+
+def resolve(mode: str, uid: Optional[int], gid: Optional[int], forbidden: tuple[str, ...] = ()) -> Launch:
     """The launch for ``mode`` (auto: bwrap, else uid as root, else none with a warning)."""
     from . import SandboxError
 
@@ -199,7 +221,7 @@ def resolve(mode: str, uid: Optional[int], gid: Optional[int]) -> Launch:
             raise SandboxError(f"--sandbox bwrap is unavailable: {why}")
         _warn_once(f"bwrap is unavailable ({why}); falling back to {'the uid sandbox' if root and uid is not None else 'no isolation'}")
     if mode in ("auto", "uid") and root and uid is not None:
-        return uid_launch(uid, gid if gid is not None else uid)
+        return uid_launch(uid, gid if gid is not None else uid, forbidden)
     if mode == "uid":
         raise SandboxError("--sandbox uid needs the grader to run as root with a sandbox user")
     _warn_once("submissions run without isolation (--sandbox none): only for code you trust")
