@@ -12,7 +12,8 @@ commands print (stdout, then stderr), exactly:
 
 Commands run from the repository root with MNIST at ``$HANDPROP_DATA`` (default ``../shared/data``),
 ``handprop`` and ``python`` meaning this interpreter's. Lines the reader may see vary from run to
-run are compared masked (``MASKS``): durations in seconds, the torch version, and numbers in
+run are compared masked (``MASKS``): durations in seconds, the torch version, the grading sandbox's
+layers (the machine's), and numbers in
 scientific notation below 1e-5 (round-off, which differs between BLAS builds). Logging lines
 (``WARNING name: …``) describe the machine, not the result, and are left out.
 
@@ -39,13 +40,15 @@ from typing import Optional, Sequence
 
 REPO = Path(__file__).resolve().parents[1]
 LOG_LINE = re.compile(r"^(?:WARNING|INFO|DEBUG) [\w.]+: ")
-MARKER = re.compile(r"^<!-- example(?::\s*(?P<options>[\w ,]*))? -->\s*$")
+# "<!-- example -->", "<!-- example: slow -->", or a named one "<!-- example:NAME -->" (docs/grading.md)
+MARKER = re.compile(r"^<!-- example(?::\s*(?P<options>[\w ,-]*))? -->\s*$")
 FENCE = re.compile(r"^(```+|~~~+)(\w*)\s*$")
 
 # (pattern, replacement): parts of an output that legitimately change between runs
 MASKS: tuple[tuple[str, str], ...] = (
     (r"\b\d+(?:\.\d+)? s\b", "<seconds> s"),  # durations: "0.66 s", "[0.4 s]"
     (r"torch [0-9][\w.+-]*", "torch <version>"),
+    (r"(?m)^(\s*sandbox: ).*$", r"\1<this machine's sandbox layers>"),  # bwrap or uid: the machine's
     (r"[-+]?\d\.\d+e-(?:0[5-9]|[1-9]\d)\b", "<round-off>"),  # below 1e-5: round-off level
     (r"\b0\.0+e\+00\b", "<round-off>"),  # exactly 0 here may be round-off elsewhere
 )
