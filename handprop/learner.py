@@ -109,6 +109,7 @@ class BackpropReport:
     source_file: Optional[Path] = None  # the learner's file, for the reproducing snippets
     assignment_name: str = "network"
     options: dict[str, str] = field(default_factory=dict)
+    sandbox: list[str] = field(default_factory=list)  # the grading sandbox's layers (a file's check)
 
     @property
     def ok(self) -> bool:
@@ -162,7 +163,10 @@ class BackpropReport:
         )
 
     def __str__(self) -> str:
-        parts = [self.summary(), "", self.table()]
+        parts = [self.summary()]
+        if self.sandbox:
+            parts.append(f"sandbox: {', '.join(self.sandbox)}")
+        parts += ["", self.table()]
         if not self.ok:
             parts += ["", "Diagnosis:", self.diagnosis()]
         return "\n".join(parts)
@@ -462,7 +466,6 @@ def check_file(
     suite = {f: c for f, c in task.build_cases(seed, cases, 0).items() if f in chosen}
     calls = [Call(case.function, case.number, list(case.args)) for f in chosen for case in suite[f]]
     submission = run_submission(source, calls, limits if limits is not None else SandboxLimits(), mode)
-    logger.info("sandbox layers: %s", ", ".join(submission.layers))
     runs = submission.functions
     shown = Path(name).name
     for run in runs.values():  # tracebacks name the sandbox's copy; for a .py the line numbers are the file's
@@ -487,7 +490,9 @@ def check_file(
                 continue
             checks.append(judge_case(task, case, returned, rtol))
     source_file = Path(path).resolve() if Path(path).suffix == ".py" else None
-    return BackpropReport(name, task.describe(), rtol, checks, seed, source_file, task.name, dict(task.options))
+    return BackpropReport(
+        name, task.describe(), rtol, checks, seed, source_file, task.name, dict(task.options), list(submission.layers)
+    )
 
 
 # ---------------------------------------------------------------------------------------------
