@@ -85,7 +85,7 @@ class CaseCheck:
 
     @property
     def passed(self) -> bool:
-        return self.status == "ok" and bool(self.rows) and all(r.passed for r in self.rows)
+        return self.status == "ok" and bool(self.rows) and all(r.passed for r in self.rows) and not self.modified
 
     @property
     def title(self) -> str:
@@ -97,7 +97,8 @@ class BackpropReport:
     """Every case of every checked function. ``ok`` is True when every tensor of every case matches.
 
     ``print(report)`` shows a table per case and the diagnosis of each failing one;
-    ``assert report.ok, report`` puts the same text in a failing test's message.
+    ``assert report.ok, report`` fails a test with a one-line summary (which tensors are wrong,
+    which mistakes) short enough for pytest to show whole.
     """
 
     source: str
@@ -106,6 +107,9 @@ class BackpropReport:
     cases: list[CaseCheck]
     seed: int = 0
     source_file: Optional[Path] = None  # the learner's file, for the reproducing snippets
+    assignment_name: str = "network"
+    options: dict[str, str] = field(default_factory=dict)
+    sandbox: list[str] = field(default_factory=list)  # the grading sandbox's layers (a file's check)
 
     @property
     def ok(self) -> bool:
@@ -159,7 +163,10 @@ class BackpropReport:
         )
 
     def __str__(self) -> str:
-        parts = [self.summary(), "", self.table()]
+        parts = [self.summary()]
+        if self.sandbox:
+            parts.append(f"sandbox: {', '.join(self.sandbox)}")
+        parts += ["", self.table()]
         if not self.ok:
             parts += ["", "Diagnosis:", self.diagnosis()]
         return "\n".join(parts)
@@ -171,7 +178,7 @@ class BackpropReport:
         out.mkdir(parents=True, exist_ok=True)
         paths = []
         for case in self.failures:
-            path = save_case(case, out / f"{case.function}_case{case.number}.npz", self.assignment, self.rtol)
+            path = save_case(case, out / f"{case.function}_case{case.number}.npz", self.assignment_name, self.options, self.rtol)
             snippet = reproduce_snippet(path, case.function, self.source_file)
             path.with_suffix(".py").write_text(snippet, encoding="utf-8")
             paths.append(path)
@@ -206,6 +213,8 @@ def _rows_table(rows: Sequence[TensorRow], rtol: float) -> str:
 
 def compare_tensors(expected: dict[str, Array], got: dict[str, Array], rtol: float) -> list[TensorRow]:
     """A row per expected tensor: errors when the shapes agree, else the shape it came back with."""
+    from .grading.diagnose import relative_error
+
     rows = []
     for name, e in expected.items():
         e = np.asarray(e, dtype=np.float64)
@@ -222,8 +231,7 @@ def compare_tensors(expected: dict[str, Array], got: dict[str, Array], rtol: flo
             rows.append(TensorRow(name, e.shape, g.shape, math.nan, math.nan, False))
             continue
         max_abs = float(np.max(np.abs(g - e))) if e.size else 0.0
-        scale = float(np.max(np.abs(e))) if e.size else 0.0
-        max_rel = max_abs / max(scale, 1e-300) if e.size else 0.0
+        max_rel = relative_error(g, e)  # the grader's measure, so check and grade agree
         rows.append(TensorRow(name, e.shape, g.shape, max_abs, max_rel, max_rel <= rtol))
     return rows
 
@@ -293,14 +301,16 @@ def check_backprop(
     seed: int = 0,
     rtol: float = DEFAULT_RTOL,
     assignment: str = "network",
+    **options: str,
 ) -> BackpropReport:
     """Compare ``fn(weights, biases, x, y) -> (nabla_w, nabla_b)`` with the engine on seeded cases.
 
     ``weights[l]`` is (out, in), ``biases[l]`` (out,), ``x`` (n, in), ``y`` one-hot (n, out); the
-    gradients are of the batch's MEAN quadratic cost with sigmoid layers (the grader's assignment).
+    gradients are of the batch's MEAN cost (by default quadratic with sigmoid layers; ``options``
+    such as ``hidden="relu", output="softmax", cost="cross_entropy"`` choose the grader's variant).
     ``fn`` runs in this process, on fresh copies of the inputs for every case.
     """
-    return check_function(fn, "backprop", cases=cases, seed=seed, rtol=rtol, assignment=assignment)
+    return check_function(fn, "backprop", cases=cases, seed=seed, rtol=rtol, assignment=assignment, **options)
 
 
 def check_function(
@@ -311,27 +321,28 @@ def check_function(
     seed: int = 0,
     rtol: float = DEFAULT_RTOL,
     assignment: str = "network",
+    **options: str,
 ) -> BackpropReport:
     """Compare an in-process callable with the reference for one of the assignment's functions."""
+    from .grading.assignments import ReturnedValue
+
     if not callable(fn):
         raise TypeError(f"expected a function such as backprop(weights, biases, x, y), got {type(fn).__name__}")
     _check_settings(cases, seed, rtol)
-    task = get_task(assignment)
+    task = get_task(assignment, options)
     if function not in task.functions:
-        raise ValueError(f"unknown function {function!r} of assignment {task.name!r}; expected one of: {', '.join(task.functions)}")
-    suite = task.build_cases(seed, cases)
+        raise ValueError(f"unknown function {function!r} of assignment {task.describe()}; expected one of: {', '.join(task.functions)}")
     checks = []
-    for case in suite[function]:
+    for case in task.build_cases(seed, cases, 0)[function]:
         args = copy.deepcopy(case.args)
         try:
-            value = fn(*args)
+            returned = ReturnedValue("ok", "", fn(*args))
         except Exception as error:  # the learner's exception is a result, reported per case
-            checks.append(_failed_case(task, case, "exception", f"{type(error).__name__}: {error}"))
-            continue
-        modified = [i for i, (a, b) in enumerate(zip(case.args, args)) if not _same(a, b)]
-        checks.append(judge_case(task, case, value, rtol, modified))
+            returned = ReturnedValue("exception", f"{type(error).__name__}: {error}")
+        returned.modified = [i for i, (a, b) in enumerate(zip(case.args, args)) if not _same(a, b)]
+        checks.append(judge_case(task, case, returned, rtol))
     source = f"{getattr(fn, '__qualname__', function)} (in this process)"
-    return BackpropReport(source, task.name, rtol, checks, seed, source_file_of(fn))
+    return BackpropReport(source, task.describe(), rtol, checks, seed, source_file_of(fn), task.name, dict(task.options))
 
 
 def _check_settings(cases: int, seed: int, rtol: float) -> None:
@@ -349,45 +360,37 @@ def _same(a: Any, b: Any) -> bool:
     return np.array_equal(np.asarray(a), np.asarray(b))
 
 
-def _failed_case(task: Any, case: Any, status: str, message: str) -> CaseCheck:
-    """A case whose call gave nothing to compare (an exception, a timeout, a missing function)."""
+def judge_case(task: Any, case: Any, run: Any, rtol: float, verdict: Any = None) -> CaseCheck:
+    """One case's rows and diagnosis from ``run`` (anything with status, message, value, modified:
+    the sandbox's ``CaseRun`` or a ``ReturnedValue``); ``verdict`` overrides the assignment's judging
+    (for a function that did not run at all)."""
     expected = task.tensors(case.function, case.expected)
-    rows = [TensorRow(n, np.shape(e), None, math.nan, math.nan, False) for n, e in expected.items()]
-    verdict = task.judge(case, _Returned(status, message), DEFAULT_RTOL)
-    return CaseCheck(
-        case.function, case.number, case.description, status, message, rows, list(verdict.tags),
-        verdict.message or message, list(case.args), expected, {},
-    )  # fmt: skip
-
-
-def judge_case(task: Any, case: Any, value: Any, rtol: float, modified: Sequence[int] = ()) -> CaseCheck:
-    """Compare one returned ``value`` with the case's reference and diagnose it."""
-    expected = task.tensors(case.function, case.expected)
-    try:
-        got = task.tensors(case.function, value)
-        status, message = "ok", ""
-    except (ValueError, TypeError) as error:
-        got = _loose_tensors(value, list(expected))
-        status, message = "badreturn", str(error)
+    status, message, got = run.status, run.message, {}
+    if status == "ok":
+        try:
+            got = task.tensors(case.function, run.value)
+        except (ValueError, TypeError) as error:
+            got = _loose_tensors(run.value, list(expected))
+            status, message = "badreturn", str(error)
+    modified = list(getattr(run, "modified", []) or [])
     rows = compare_tensors(expected, got, rtol)
     check = CaseCheck(
         case.function, case.number, case.description, status, message, rows, [], "",
-        list(case.args), expected, got, list(modified),
+        list(case.args), expected, got, modified,
     )  # fmt: skip
-    if not check.passed:
-        verdict = task.judge(case, _Returned(status if status == "ok" else "badreturn", message, value, list(modified)), rtol)
-        check.tags = list(verdict.tags)
-        words = [message] if message else []
-        located = layer_words(rows)
-        if located:
-            words.append(located)
-        if verdict.tags:
-            words.append(verdict.message)
-        elif status == "ok":
-            words.append("None of the catalogued mistakes (handprop.grading.diagnose.TAGS) reproduces these numbers.")
-        if modified:
-            words.append(f"The call changed argument(s) {', '.join(map(str, modified))} in place; return new arrays instead.")
-        check.diagnosis = " ".join(words) or "The values are wrong."
+    if check.passed:
+        return check
+    if verdict is None:
+        verdict = task.judge(case, run, rtol)
+    check.tags = list(verdict.tags)
+    message = verdict.message or ("The values are wrong." if status == "ok" else "")
+    located = layer_words(rows) if status == "ok" else ""
+    if located:  # the layer-by-layer account says it all: drop the grader's summary of the same
+        message = re.sub(r"\s*Right: [^.]*\. Wrong: [^.]*\.", "", message.replace("The values are wrong. ", "", 1))
+    words = [w for w in (located, message.strip()) if w]
+    if status == "ok" and not verdict.tags and not modified:
+        words.append("None of the catalogued mistakes reproduces these numbers.")
+    check.diagnosis = " ".join(words)
     return check
 
 
@@ -412,132 +415,84 @@ def _loose_tensors(value: Any, names: list[str]) -> dict[str, Array]:
     return out
 
 
-MAX_FILE_BYTES = 1_000_000
+def read_learner_file(path: PathLike, default_name: str = "assignment.py") -> tuple[bytes, str]:
+    """(Python text, name) of a learner's .py file, notebook (code cells), folder or .zip.
 
-
-def read_learner_file(path: PathLike) -> bytes:
-    """The Python text of a learner's .py file, or of a notebook's code cells (magics dropped).
-
-    Raises FileNotFoundError or ValueError with one line saying what is wrong.
+    Raises FileNotFoundError, or ValueError with one line saying what is wrong (not valid Python, …).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist or is not a file")
-    if path.suffix not in (".py", ".ipynb"):
-        raise ValueError(f"{path} is neither a .py file nor a notebook (.ipynb)")
-    size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise ValueError(f"{path} is {size} bytes; the limit is {MAX_FILE_BYTES}")
-    if path.suffix == ".py":
-        source = path.read_bytes()
-    else:
-        import nbformat
+    from .grading.submission import load_submission
 
-        try:
-            notebook = nbformat.read(str(path), as_version=4)
-        except Exception as error:  # nbformat raises several kinds for a damaged file
-            raise ValueError(f"{path} is not a readable notebook: {str(error).splitlines()[0] if str(error) else type(error).__name__}") from None
-        cells = []
-        for cell in notebook.cells:
-            if cell.cell_type == "code":
-                # IPython magics and shell escapes are not Python: leave them out
-                cells.append("\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!"))))
-        source = "\n\n".join(cells).encode("utf-8")
+    submission = load_submission(path, default_name=default_name)
     try:
-        compile(source, str(path), "exec")
+        compile(submission.source, submission.name, "exec")
     except (SyntaxError, ValueError) as error:
         line = getattr(error, "lineno", None)
-        where = f" (line {line})" if line and path.suffix == ".py" else ""
-        raise ValueError(f"{path} is not valid Python{where}: {getattr(error, 'msg', error)}") from None
-    return source
+        where = f" (line {line})" if line and submission.name.endswith(".py") else ""
+        raise ValueError(f"{submission.name} is not valid Python{where}: {getattr(error, 'msg', error)}") from None
+    return submission.source, submission.name
 
 
 def check_file(
     path: PathLike,
     *,
     assignment: str = "network",
+    options: Optional[dict[str, str]] = None,
     functions: Optional[Sequence[str]] = None,
     cases: int = 5,
     seed: int = 0,
     rtol: float = DEFAULT_RTOL,
     limits: Any = None,
+    mode: str = "auto",
 ) -> BackpropReport:
-    """Run a learner's file (``.py`` or ``.ipynb``) in the grading sandbox and compare every case.
+    """Run a learner's file (``.py``, ``.ipynb``, folder or ``.zip``) in the grading sandbox and
+    compare every case of every function with the reference.
 
     ``functions`` defaults to those of the assignment that the file defines (all of them when it
     defines none, so the report says what is missing). A file that cannot be imported raises
     ValueError with its error's last line.
     """
+    from .grading.assignments import ReturnedValue
     from .grading.config import SandboxLimits
+    from .grading.grader import judge_case as grade_case
+    from .grading.sandbox import Call, run_submission
 
     _check_settings(cases, seed, rtol)
-    source = read_learner_file(path)
-    task = get_task(assignment)
+    task = get_task(assignment, options)
+    source, name = read_learner_file(path, task.template_name)
     chosen = list(functions) if functions else list(task.functions)
     unknown = [f for f in chosen if f not in task.functions]
     if unknown:
-        raise ValueError(f"unknown function(s) {', '.join(unknown)} of assignment {task.name!r}; expected some of: {', '.join(task.functions)}")
-    suite = {f: c for f, c in task.build_cases(seed, cases).items() if f in chosen}
-    limits = limits if limits is not None else SandboxLimits()
-    runs = _run_sandboxed(source, suite, limits)
-    if Path(path).suffix == ".py":  # tracebacks name the sandbox's copy; the line numbers are the file's
-        for run in runs.values():
-            run.message = run.message.replace('"submission.py"', f'"{Path(path).name}"')
-            for returned in run.cases.values():
-                returned.message = returned.message.replace('"submission.py"', f'"{Path(path).name}"')
+        raise ValueError(f"unknown function(s) {', '.join(unknown)} of assignment {task.describe()}; expected some of: {', '.join(task.functions)}")
+    suite = {f: c for f, c in task.build_cases(seed, cases, 0).items() if f in chosen}
+    calls = [Call(case.function, case.number, list(case.args)) for f in chosen for case in suite[f]]
+    submission = run_submission(source, calls, limits if limits is not None else SandboxLimits(), mode)
+    runs = submission.functions
+    shown = Path(name).name
+    for run in runs.values():  # tracebacks name the sandbox's copy; for a .py the line numbers are the file's
+        run.message = run.message.replace('"submission.py"', f'"{shown}"')
+        for returned in run.cases.values():
+            returned.message = returned.message.replace('"submission.py"', f'"{shown}"')
     imported = [r for r in runs.values() if r.status == "import-error"]
     if imported:
-        last = imported[0].message.strip().splitlines()[-1] if imported[0].message.strip() else "import failed"
-        raise ValueError(f"{path} could not be imported: {last}")
+        lines = imported[0].message.strip().splitlines()
+        raise ValueError(f"{name} could not be imported: {lines[-1] if lines else 'import failed'}")
     if not functions:
-        defined = [f for f in chosen if runs[f].status != "missing"]
-        chosen = defined or chosen
+        chosen = [f for f in chosen if runs[f].status != "missing"] or chosen
     checks = []
     for function in chosen:
         run = runs[function]
         for case in suite[function]:
-            if run.status != "ran":
-                checks.append(_failed_case(task, case, run.status, run.message))
-                continue
             returned = run.cases.get(case.number)
-            if returned is None or returned.status != "ok":
-                status = returned.status if returned is not None else "badreturn"
-                message = returned.message if returned is not None else "no result came back for this case"
-                checks.append(_failed_case(task, case, status, message))
+            if run.status != "ran" or returned is None:
+                verdict = grade_case(task, case, run, rtol)
+                status = run.status if run.status != "ran" else "badreturn"
+                checks.append(judge_case(task, case, ReturnedValue(status, run.message or verdict.message), rtol, verdict))
                 continue
-            checks.append(judge_case(task, case, returned.value, rtol, returned.modified))
-    return BackpropReport(str(path), task.name, rtol, checks, seed, Path(path).resolve())
-
-
-def _run_sandboxed(source: bytes, suite: dict[str, list[Any]], limits: Any) -> dict[str, Any]:
-    """Each function's run in the sandbox, with every case's returned value rebuilt grader-side."""
-    from .grading.cases import sandbox_inputs
-    from .grading.sandbox import run_submission
-
-    legacy = {f: [c.legacy for c in cases] for f, cases in suite.items()}
-    runs = run_submission(source, sandbox_inputs(legacy), list(suite), limits)
-    out = {}
-    for function, run in runs.items():
-        cases = {}
-        for number, case_run in run.cases.items():
-            value: Any = None
-            if case_run.status == "ok":
-                arrays = case_run.arrays
-                if "out" in arrays:
-                    value = arrays["out"]
-                else:
-                    counts = (int(arrays.get("wn", -1)), int(arrays.get("bn", -1)))
-                    value = ([arrays.get(f"w/{i}") for i in range(counts[0])], [arrays.get(f"b/{i}") for i in range(counts[1])])
-            cases[number] = _Returned(case_run.status, case_run.message, value, [])
-        out[function] = _FunctionResult(run.status, run.message, cases)
-    return out
-
-
-@dataclass
-class _FunctionResult:
-    status: str
-    message: str
-    cases: dict[int, _Returned]
+            checks.append(judge_case(task, case, returned, rtol))
+    source_file = Path(path).resolve() if Path(path).suffix == ".py" else None
+    return BackpropReport(
+        name, task.describe(), rtol, checks, seed, source_file, task.name, dict(task.options), list(submission.layers)
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -559,7 +514,7 @@ def _flatten_args(args: Sequence[Any]) -> tuple[dict[str, Array], list[Any]]:
     return arrays, layout
 
 
-def save_case(case: CaseCheck, path: PathLike, assignment: str, rtol: float) -> Path:
+def save_case(case: CaseCheck, path: PathLike, assignment: str, options: dict[str, str], rtol: float) -> Path:
     """One case as an .npz: its inputs, the reference's and the learner's tensors, and how to rebuild them."""
     from .atomic import atomic_open
 
@@ -571,7 +526,7 @@ def save_case(case: CaseCheck, path: PathLike, assignment: str, rtol: float) -> 
         if name in case.got:
             arrays[f"got.{k}"] = np.asarray(case.got[name])
     meta = {
-        "format": SAVED_FORMAT, "assignment": assignment, "function": case.function, "number": case.number,
+        "format": SAVED_FORMAT, "assignment": assignment, "options": options, "function": case.function, "number": case.number,
         "description": case.description, "tensors": names, "layout": layout, "rtol": rtol,
         "diagnosis": case.diagnosis,
     }  # fmt: skip
@@ -586,6 +541,7 @@ class SavedCase:
     """A failing case read back by ``load_case``: call the function on ``args``, then ``compare``."""
 
     assignment: str
+    options: dict[str, str]
     function: str
     number: int
     description: str
@@ -597,7 +553,7 @@ class SavedCase:
 
     def compare(self, value: Any) -> str:
         """The table for ``value`` (what the function returns now) against the saved reference."""
-        task = get_task(self.assignment)
+        task = get_task(self.assignment, self.options)
         try:
             got = task.tensors(self.function, value)
         except (ValueError, TypeError) as error:
@@ -633,18 +589,27 @@ def load_case(path: PathLike) -> SavedCase:
     except (KeyError, OSError, json.JSONDecodeError) as error:
         raise ValueError(f"{path} is not a readable saved case: {error}") from None
     return SavedCase(
-        meta["assignment"], meta["function"], int(meta["number"]), meta["description"], args, expected, got,
+        meta["assignment"], dict(meta.get("options", {})), meta["function"], int(meta["number"]), meta["description"], args, expected, got,
         float(meta["rtol"]), meta.get("diagnosis", ""),
     )  # fmt: skip
 
 
 def reproduce_snippet(npz: Path, function: str, source_file: Optional[PathLike] = None) -> str:
-    """Three lines that rerun a saved case in a fresh Python session and print its table."""
-    where = repr(str(Path(source_file).resolve())) if source_file is not None else "'YOUR_FILE.py'"
+    """Three lines that rerun a saved case in a fresh Python session and print its table.
+
+    With the learner's .py file known, the snippet loads the function from it; otherwise (a notebook,
+    a function typed in a session) it calls ``function`` as already defined where it is pasted.
+    """
+    load = f"case = load_case({str(npz.resolve())!r})\n"
+    if source_file is not None and Path(source_file).suffix == ".py":
+        where = repr(str(Path(source_file).resolve()))
+        return (
+            "from handprop.learner import load_case; import runpy\n" + load
+            + f"print(case.compare(runpy.run_path({where})[{function!r}](*case.args)))\n"
+        )
     return (
-        f"from handprop.learner import load_case; import runpy\n"
-        f"case = load_case({str(npz.resolve())!r})\n"
-        f"print(case.compare(runpy.run_path({where})[{function!r}](*case.args)))\n"
+        "from handprop.learner import load_case\n" + load
+        + f"print(case.compare({function}(*case.args)))  # after defining your {function} in this session\n"
     )
 
 
@@ -658,111 +623,11 @@ def source_file_of(fn: Callable[..., Any]) -> Optional[Path]:
 
 
 # ---------------------------------------------------------------------------------------------
-# the assignment (the grader's network assignment behind the assignment contract of GUIDE.md)
+# the assignment
 
 
-@dataclass
-class _Case:
-    function: str
-    number: int
-    args: list[Any]
-    expected: Any  # the reference return value, in the structure the learner must return
-    hidden: bool
-    description: str
-    legacy: Any = field(default=None, repr=False)
+def get_task(name: str = "network", options: Optional[dict[str, str]] = None) -> Any:
+    """The grader's assignment ``name`` (``handprop.grading.assignments``) with its options."""
+    from .grading.assignments import get_assignment
 
-
-@dataclass
-class _Returned:
-    status: str
-    message: str = ""
-    value: Any = None
-    modified: list[int] = field(default_factory=list)
-
-
-_TENSOR_NAMES = {"sigmoid": "σ(z)", "sigmoid_prime": "σ′(z)", "feedforward": "a^L"}
-
-
-class _NetworkAssignment:
-    """The default assignment (sigmoid, sigmoid_prime, feedforward, backprop, update_mini_batch)."""
-
-    name = "network"
-
-    def __init__(self) -> None:
-        from .grading.config import FUNCTIONS
-
-        self.functions: tuple[str, ...] = FUNCTIONS
-
-    def build_cases(self, seed: int, cases: int, hidden: int = 0) -> dict[str, list[_Case]]:
-        from .grading.cases import ARGUMENTS, build_cases, unpack_pair
-        from .grading.config import GradingConfig, SandboxLimits
-
-        config = GradingConfig(seed=seed, cases=cases, hidden=hidden, sandbox=SandboxLimits(uid=None))
-        suite = {}
-        for function, legacy in build_cases(config).items():
-            converted = []
-            for c in legacy:
-                args = [c.inputs[name] for name in ARGUMENTS[function]]
-                if function in ("backprop", "update_mini_batch"):
-                    expected: Any = unpack_pair(c.expected, len(c.inputs["weights"]))
-                else:
-                    expected = c.expected["out"]
-                converted.append(_Case(function, c.number, args, expected, c.hidden, c.description, c))
-            suite[function] = converted
-        return suite
-
-    def tensors(self, function: str, value: Any) -> dict[str, Array]:
-        if function not in ("backprop", "update_mini_batch"):
-            array = _numeric(value, f"{function} must return one NumPy array")
-            return {_TENSOR_NAMES[function]: array}
-        what = "(nabla_w, nabla_b)" if function == "backprop" else "(new_weights, new_biases)"
-        if not isinstance(value, (tuple, list)) or len(value) != 2:
-            raise ValueError(f"{function} must return two lists of arrays {what}, got {type(value).__name__}")
-        ws, bs = value
-        if not isinstance(ws, (list, tuple)) or not isinstance(bs, (list, tuple)) or len(ws) != len(bs):
-            raise ValueError(f"{function} must return two lists of arrays {what} of the same length, one array per layer")
-        out = {}
-        for l, (w, b) in enumerate(zip(ws, bs), start=1):
-            prefix = "∂C/∂" if function == "backprop" else "new "
-            out[f"{prefix}W{l}"] = _numeric(w, f"{what}[0][{l - 1}] must be an array")
-            out[f"{prefix}b{l}"] = _numeric(b, f"{what}[1][{l - 1}] must be an array")
-        return out
-
-    def judge(self, case: _Case, run: _Returned, rtol: float) -> Any:
-        from .grading.diagnose import judge
-        from .grading.sandbox import CaseRun, FunctionRun
-
-        if run.status != "ok":
-            legacy_run = CaseRun(run.status, run.message)
-        else:
-            try:
-                tensors = list(self.tensors(case.function, run.value).values())
-            except (ValueError, TypeError) as error:
-                legacy_run = CaseRun("badreturn", str(error))
-            else:
-                if case.function in ("backprop", "update_mini_batch"):
-                    L = len(tensors) // 2
-                    arrays = {"wn": np.array(L), "bn": np.array(L)}
-                    arrays.update({f"w/{i}": tensors[2 * i] for i in range(L)})
-                    arrays.update({f"b/{i}": tensors[2 * i + 1] for i in range(L)})
-                else:
-                    arrays = {"out": tensors[0]}
-                legacy_run = CaseRun("ok", arrays=arrays)
-        return judge(case.legacy, FunctionRun("ran", cases={case.number: legacy_run}), rtol)
-
-
-def _numeric(value: Any, what: str) -> Array:
-    try:
-        array = np.asarray(value)
-    except (TypeError, ValueError):
-        raise ValueError(what) from None
-    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-        raise ValueError(f"{what} of numbers, got {type(value).__name__}")
-    return array.astype(np.float64)
-
-
-def get_task(name: str = "network") -> Any:
-    """The assignment whose cases, tensors and judge the checks use."""
-    if name != "network":
-        raise ValueError(f"unknown assignment {name!r}; expected one of: network")
-    return _NetworkAssignment()
+    return get_assignment(name, **(options or {}))

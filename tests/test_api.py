@@ -9,26 +9,13 @@ import numpy as np
 import pytest
 
 import handprop
-import handprop.data
 from handprop.cli import main
 from handprop.training import EpochMetrics
 
 from conftest import REPO
-from train_helpers import synthetic_digits, torch_one_thread  # noqa: F401  (fixture)
+from train_helpers import synthetic_digits, synthetic_mnist, torch_one_thread  # noqa: F401  (fixtures)
 
 FAST = {"arch": "784-16-10", "init": "xavier", "progress": False}
-
-
-@pytest.fixture
-def synthetic_mnist(monkeypatch):
-    """``load_dataset`` returns small synthetic 28×28 digits; no file or network is touched."""
-    x_train, y_train, x_test, y_test = synthetic_digits(n_train=300, n_test=100)
-
-    def fake_load_dataset(name="mnist", split="train", data_root=None, download=True, dtype="float64"):
-        x, y = (x_train, y_train) if split == "train" else (x_test, y_test)
-        return x.astype(dtype), y.copy()
-
-    monkeypatch.setattr(handprop.data, "load_dataset", fake_load_dataset)
 
 
 def test_train_on_mnist_matches_the_cli_and_load_run_reads_its_folder(data_root, tmp_path, capsys):
@@ -63,7 +50,8 @@ def test_train_returns_a_run_and_writes_nothing_without_out(synthetic_mnist, tmp
 def test_torch_backend_is_converted_back(synthetic_mnist, torch_one_thread):
     run = handprop.train(epochs=1, backend="torch", dtype="float64", **FAST)
     assert set(run.history) == {"torch"} and isinstance(run.network, handprop.Network)
-    assert (run.network.predict(synthetic_digits(300, 100)[2]) >= 0).all()
+    _, _, x_test, y_test = synthetic_digits(n_train=300, n_test=100)  # the fixture's data
+    assert (run.network.predict(x_test) == y_test).mean() == run.final("torch").test_accuracy
 
 
 def test_resume_through_the_api_continues_and_keeps_settings(synthetic_mnist, tmp_path):
@@ -125,3 +113,13 @@ def test_import_handprop_stays_light():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert result.stdout.strip() == "[]"
+
+
+def test_no_library_module_changes_the_matplotlib_backend():
+    """Neither matplotlib.use nor pyplot (whose figures a notebook would show twice) in the library."""
+    calls = ("matplotlib.use(", "import matplotlib.pyplot", "from matplotlib import pyplot")
+    offenders = [
+        str(path.relative_to(REPO)) for path in (REPO / "handprop").rglob("*.py")
+        if "commands" not in path.parts and any(call in path.read_text(encoding="utf-8") for call in calls)
+    ]
+    assert offenders == []

@@ -135,3 +135,39 @@ def test_missing_or_broken_file_is_one_line_and_exit_2(tmp_path, capsys, content
     assert main(["check", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err
+
+
+def test_changing_the_inputs_in_place_fails_the_case():
+    from handprop import Network
+
+    def in_place(weights, biases, x, y):
+        grads = Network.from_parameters(weights, biases).backprop(x, y)
+        weights[0] *= 0  # the caller's array
+        return grads
+
+    report = check_backprop(in_place, cases=2)
+    assert not report.ok and all(c.modified == [0] and "modified-input" in c.tags for c in report.cases)
+    assert all(r.passed for _, r in report.rows)  # the values themselves are right
+
+
+def test_options_choose_the_graders_variant():
+    from handprop import Network
+
+    def engine(weights, biases, x, y):
+        return Network.from_parameters(weights, biases, hidden="relu", output="softmax", cost="cross_entropy").backprop(x, y)
+
+    assert check_backprop(engine, cases=2, hidden="relu", output="softmax", cost="cross_entropy").ok
+    assert not check_backprop(engine, cases=2).ok  # against the default sigmoid/quadratic network
+    with pytest.raises(ValueError, match="option hidden must be one of"):
+        check_backprop(engine, hidden="swish")
+
+
+def test_a_function_without_a_file_gets_a_snippet_to_paste_after_it(tmp_path):
+    code = mutate(REFERENCE, SIGMA_NOT_PRIME)
+    namespace: dict = {}
+    exec(compile(code, "<notebook cell>", "exec"), namespace)  # as in a notebook: no file to load it from
+    saved = check_backprop(namespace["backprop"], cases=2).save_failing(tmp_path)
+    snippet = saved[0].with_suffix(".py").read_text()
+    assert "runpy" not in snippet and "backprop(*case.args)" in snippet
+    rerun = subprocess.run([sys.executable, "-c", code + "\n" + snippet], capture_output=True, text=True, cwd=REPO, check=True)
+    assert "MISMATCH" in rerun.stdout

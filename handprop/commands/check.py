@@ -41,7 +41,9 @@ def register(subparsers: Any) -> None:
         ),
     )
     p.add_argument("file", nargs="?", help="your implementation (.py or .ipynb) to check instead of the engine")
-    p.add_argument("--assignment", default="network", help="FILE: the assignment it implements (default: %(default)s)")
+    p.add_argument("--assignment", default="network", help="FILE: the assignment it implements: network (default), chain-rule or layers")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="FILE: an option of the assignment (repeatable), e.g. hidden=relu, output=softmax, cost=cross_entropy")
     p.add_argument("--function", action="append", default=[], metavar="NAME",
                    help="FILE: check only this function (repeatable; default: every function of the assignment the file defines)")
     p.add_argument("--cases", default="5", help="FILE: cases per function (default: %(default)s)")
@@ -92,6 +94,10 @@ def _number(flag: str, text: str, kind: type, ok: Any, expected: str) -> Any:
 def run(args: argparse.Namespace) -> int:
     if args.file is not None:
         return run_file(args)
+    for flag, given in (("--save-failing", args.save_failing), ("--function", args.function), ("--option", args.option),
+                        ("--assignment", args.assignment != "network")):
+        if given:
+            raise CLIError(f"{flag} is for checking a FILE of your own: handprop check FILE {flag} …")
     return run_engine(args)
 
 
@@ -107,10 +113,16 @@ def run_file(args: argparse.Namespace) -> int:
     rtol = DEFAULT_RTOL
     if args.tolerance is not None:
         rtol = _number("--tolerance", args.tolerance, float, lambda v: 0 < v < 1, "a number in (0, 1)")
+    options = {}
+    for item in args.option:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise CLIError(f"--option expects KEY=VALUE, got {item!r}")
+        options[key] = value
     try:
         report = check_file(
-            args.file, assignment=args.assignment, functions=args.function or None, cases=cases, seed=seed,
-            rtol=rtol, limits=SandboxLimits(timeout=timeout),
+            args.file, assignment=args.assignment, options=options, functions=args.function or None, cases=cases,
+            seed=seed, rtol=rtol, limits=SandboxLimits(timeout=timeout),
         )
     except SandboxError as error:
         raise CLIError(f"the sandbox could not run: {error}") from None
