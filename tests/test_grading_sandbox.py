@@ -412,3 +412,13 @@ def test_bwrap_shows_no_package_folder_but_numpy():
     assert run.functions["f"].cases[1].value == [0] * len(places)
     assert run.functions["g"].cases[1].value == len(sandbox_modes.interpreter().packages), run.functions["g"].cases[1]  # numpy alone
     assert np.array_equal(run.functions["h"].cases[1].value, [4.0, 0.0, 0.0, 0.0]), run.functions["h"].cases[1]
+
+
+def test_a_child_that_closes_its_output_does_not_make_the_grader_spin():
+    source = b"import os\nos.close(1)\nos.close(2)\ndef f():\n    while True:\n        pass\n"
+    before, start = os.times(), time.monotonic()
+    run = run_submission(source, [Call("f", 1, [])], SandboxLimits(timeout=2.0, uid=None), "none")  # bwrap holds the pipe too
+    wall, after = time.monotonic() - start, os.times()
+    assert run.functions["f"].status == "timeout"
+    cpu = (after.user - before.user) + (after.system - before.system)
+    assert cpu < 0.1 * wall, f"the grader used {cpu:.2f} s of CPU while waiting {wall:.2f} s"
