@@ -11,6 +11,7 @@ import io
 import json
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -327,6 +328,10 @@ def test_a_correct_submission_scores_full_marks_in_every_mode(mode, caplog, monk
     assert "rlimits" in report.sandbox_layers and "subreaper-kill" in report.sandbox_layers
     if mode == "bwrap":
         assert {"pid-namespace", "no-network", "packages-hidden", "read-only-system"} <= set(report.sandbox_layers)
+        # docs/grading.md quotes the layers of this machine's default (root, namespaces allowed)
+        guide = " ".join((Path(__file__).resolve().parents[1] / "docs" / "grading.md").read_text(encoding="utf-8").split())
+        if IS_ROOT:
+            assert f"`{', '.join(report.sandbox_layers)}`" in guide
     print(f"{mode}: {report.execution_time:.2f} s, layers {', '.join(report.sandbox_layers)}")
     assert f"Sandbox: {mode} (" in report.output
     assert ("without isolation" in caplog.text) == (mode == "none")  # none always warns
@@ -382,3 +387,38 @@ def test_the_bundle_setup_updates_package_lists_and_locks_the_reference(tmp_path
     script = tmp_path / "setup.sh"
     script.write_text(SETUP_SH)
     assert subprocess.run(["bash", "-n", str(script)]).returncode == 0  # valid shell
+
+
+@pytest.mark.skipif("bwrap" not in available_modes(), reason="bwrap cannot create namespaces here")
+def test_bwrap_shows_no_package_folder_but_numpy():
+    import handprop
+    from handprop.grading.sandbox import modes as sandbox_modes
+
+    hidden = sandbox_modes.interpreter().hidden
+    assert hidden, "this interpreter has no package folder to hide"
+    places = [*hidden, os.path.dirname(handprop.__file__), "/work", "/root/.cache", "/etc/passwd"]
+    probe = (
+        "import os, sys\n"
+        "def f():\n"
+        f"    return [len(os.listdir(p)) if os.path.isdir(p) else int(os.path.exists(p)) for p in {places!r}]\n"
+        "def g():\n"
+        "    import numpy\n"
+        "    return len(os.listdir(os.path.dirname(os.path.dirname(numpy.__file__))))\n"
+        "def h(z):\n"
+        "    import numpy\n"
+        "    return numpy.fft.fft(z).real\n"  # a NumPy module first imported after the user switch
+    )
+    run = run_submission(probe.encode(), [Call("f", 1, []), Call("g", 1, []), Call("h", 1, [np.ones(4)])], SandboxLimits(timeout=5.0), "bwrap")
+    assert run.functions["f"].cases[1].value == [0] * len(places)
+    assert run.functions["g"].cases[1].value == len(sandbox_modes.interpreter().packages), run.functions["g"].cases[1]  # numpy alone
+    assert np.array_equal(run.functions["h"].cases[1].value, [4.0, 0.0, 0.0, 0.0]), run.functions["h"].cases[1]
+
+
+def test_a_child_that_closes_its_output_does_not_make_the_grader_spin():
+    source = b"import os\nos.close(1)\nos.close(2)\ndef f():\n    while True:\n        pass\n"
+    before, start = os.times(), time.monotonic()
+    run = run_submission(source, [Call("f", 1, [])], SandboxLimits(timeout=2.0, uid=None), "none")  # bwrap holds the pipe too
+    wall, after = time.monotonic() - start, os.times()
+    assert run.functions["f"].status == "timeout"
+    cpu = (after.user - before.user) + (after.system - before.system)
+    assert cpu < 0.1 * wall, f"the grader used {cpu:.2f} s of CPU while waiting {wall:.2f} s"

@@ -388,6 +388,7 @@ class _Child:
             os.set_blocking(fd, False)
         self.buffer = bytearray()
         self.tail = bytearray()
+        self.output_open = True  # until the child's stdout/stderr reach end of file
         self.killed = False
         cpu = int(limits.timeout * (functions + 1)) + 2  # a backstop: the wall clock usually acts first
         home = str(scratch) if scratch is not None else _modes.SCRATCH
@@ -429,7 +430,7 @@ class _Child:
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
-            readable, writable, _ = select.select([self.output_r], [self.to_child], [], left)
+            readable, writable, _ = select.select(self._outputs(), [self.to_child], [], left)
             if readable:
                 self._drain()
             if writable:
@@ -462,7 +463,7 @@ class _Child:
             left = deadline - time.monotonic()
             if left <= 0:
                 return None
-            readable, _, _ = select.select([self.from_child, self.output_r], [], [], left)
+            readable, _, _ = select.select([self.from_child, *self._outputs()], [], [], left)
             if self.output_r in readable:
                 self._drain()
             if self.from_child in readable:
@@ -474,11 +475,20 @@ class _Child:
                     return self.end_reason()
                 self.buffer += chunk
 
+    def _outputs(self) -> list[int]:
+        return [self.output_r] if self.output_open else []
+
     def _drain(self) -> None:
+        if not self.output_open:
+            return
         try:
             chunk = os.read(self.output_r, 65536)
-        except (BlockingIOError, OSError):
+        except BlockingIOError:
             return
+        except OSError:
+            chunk = b""
+        if not chunk:  # closed by the child: stop watching it, or select would spin
+            self.output_open = False
         self.tail = (self.tail + chunk)[-2000:]
 
     def output_tail(self) -> str:

@@ -43,7 +43,7 @@ class Interpreter:
     prefix: str  # sys.base_prefix: the interpreter and its standard library
     site: str  # the folder that holds the numpy package
     packages: tuple[str, ...]  # numpy and its companion folders (numpy.libs) inside ``site``
-    hidden: tuple[str, ...]  # site-packages folders under ``prefix`` that must not be visible
+    hidden: tuple[str, ...]  # package folders of the interpreter and the system that must not be visible
 
 
 @dataclass
@@ -71,10 +71,18 @@ def interpreter() -> Interpreter:
     site = package.parent
     packages = tuple(str(p) for p in (package, site / "numpy.libs") if p.is_dir())
     prefix = Path(sys.base_prefix).resolve()
+    # Every package folder of the visible system trees and of the interpreter (NumPy comes back
+    # alone, bound elsewhere): a package there could otherwise be loaded by path.
     hidden = tuple(
-        str(p)
-        for p in sorted(prefix.glob("lib*/python3*/site-packages")) + sorted(prefix.glob("lib*/python3*/dist-packages"))
-        if p.is_dir() and not site.is_relative_to(p)
+        sorted(
+            {
+                str(p)
+                for root in (prefix, Path("/usr"), Path("/usr/local"))
+                for pattern in ("lib*/python3*/site-packages", "lib*/python3*/dist-packages")
+                for p in root.glob(pattern)
+                if p.is_dir() and not p.is_symlink()
+            }
+        )
     )
     executable = os.path.realpath(sys.executable)
     if Path(sys.prefix).resolve() != prefix:  # a venv: run the base interpreter it points to
@@ -126,6 +134,7 @@ def bwrap_launch(uid: Optional[int], gid: Optional[int]) -> Launch:
     for hidden in py.hidden:
         args.extend(["--tmpfs", hidden])  # the base interpreter's own packages: not there
     for package in py.packages:
+        parents(f"{SITE}/{Path(package).name}")  # readable after the switch to the sandbox user
         args.extend(["--ro-bind", package, f"{SITE}/{Path(package).name}"])
     args += [
         "--perms", "1777", "--tmpfs", SCRATCH, "--dev", "/dev", "--proc", "/proc",
