@@ -111,3 +111,16 @@ def test_a_gradient_list_of_the_wrong_length_is_wrong_shape():
     source = mutate(network_source(), ("    return nabla_w, nabla_b\n", "    return nabla_w[1:], nabla_b[1:]\n"))
     verdicts = judge_source(assignment, source, suite, ["backprop"])["backprop"]
     assert all(v.tags == ["wrong-shape"] and "∂C/∂W1" in v.message for v in verdicts)
+
+
+ALL_ASSIGNMENTS = [("network", dict(zip(("hidden", "output", "cost"), c))) for c in NETWORK_CONFIGS] + [("chain-rule", {}), ("layers", {})]
+
+
+@pytest.mark.parametrize("seed", [1, 2026])
+def test_other_seeds_also_separate_every_catalogued_mistake(seed):
+    """Cases are drawn again while a mistake's result lands near the reference (a dead ReLU layer,
+    a tiny step): for any seed, no catalogued mistake passes any case."""
+    for name, options in ALL_ASSIGNMENTS:
+        assignment = get_assignment(name, **options)
+        for cases in assignment.build_cases(seed=seed, cases=7, hidden=0).values():
+            assert not any(assignment.hides_a_mistake(case) for case in cases), (name, options, seed)

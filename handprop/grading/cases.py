@@ -6,7 +6,9 @@ receives, ``Case.expected`` is never written anywhere.
 The case design rule (tested mistake by mistake in tests/test_grading_mistake_table.py): every
 catalogued mistake changes the result of every case of the function it affects. So gradient cases
 have at least one hidden layer (a mistake in BP2 cannot hide) and a batch of at least 3 (a missing
-or doubled 1/n cannot hide at n = 1, and at n = 2 it would look like a factor of 2).
+or doubled 1/n cannot hide at n = 1, and at n = 2 it would look like a factor of 2)). Beyond
+the design, a drawn case on which a mistake's result lands near the reference is drawn again
+(``Assignment.hides_a_mistake``).
 """
 
 from __future__ import annotations

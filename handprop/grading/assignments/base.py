@@ -8,6 +8,7 @@ which fits the known mistakes to the student's numbers.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence
 
@@ -17,6 +18,11 @@ from ..cases import Case, case_rng, is_hidden
 from ..diagnose import DIAGNOSIS_RTOL, TAGS, Verdict, fail, from_candidates, relative_error
 
 Array = np.ndarray
+
+logger = logging.getLogger(__name__)
+
+SEPARATION = 1e-3  # every catalogued mistake is off by at least this (relative) on every case; rtol is 1e-5
+MAX_DRAWS = 50
 
 
 @dataclass
@@ -65,8 +71,34 @@ class Assignment:
         suite: dict[str, list[Case]] = {}
         for function in self.functions:
             rng = case_rng(seed, self.name, function)
-            suite[function] = [self.make_case(function, k, rng, is_hidden(k, cases, hidden)) for k in range(cases)]
+            suite[function] = [self._separating_case(function, k, rng, is_hidden(k, cases, hidden)) for k in range(cases)]
         return suite
+
+    def _separating_case(self, function: str, k: int, rng: np.random.Generator, hidden: bool) -> Case:
+        """A case that no catalogued mistake passes: drawn again (from the same stream, so still
+        seeded) while one of them lands within SEPARATION of the reference, as a dead ReLU layer
+        or a tiny step can make it."""
+        for _ in range(MAX_DRAWS):
+            case = self.make_case(function, k, rng, hidden)
+            if not self.hides_a_mistake(case):
+                return case
+        logger.warning("%s: no case in %d draws separates every mistake; using the last", case.name, MAX_DRAWS)
+        return case
+
+    def hides_a_mistake(self, case: Case) -> bool:
+        """True when some catalogued mistake's result is as good as right on ``case``."""
+        expected = self.tensors(case.function, case.expected)
+        for value in self.mistaken_values(case):
+            got = self.tensors(case.function, value)
+            if list(got) == list(expected) and all(got[n].shape == e.shape for n, e in expected.items()):
+                if max(relative_error(got[n], e) for n, e in expected.items()) <= SEPARATION:
+                    return True
+        return False
+
+    def mistaken_values(self, case: Case) -> list[Any]:
+        """What a submission with each catalogued mistake would return on ``case`` (where its
+        shape alone does not give it away)."""
+        return []
 
     def make_case(self, function: str, k: int, rng: np.random.Generator, hidden: bool) -> Case:
         """Case number k + 1 of ``function``, drawn from ``rng``, with its reference value."""

@@ -127,6 +127,14 @@ class ChainRuleAssignment(Assignment):
         s["missing-activation-derivative"] = "σ′(z⁽ˡ⁾) is missing from a link of the chain: ∂C₀/∂w⁽ˡ⁾ = a⁽ˡ⁻¹⁾ σ′(z⁽ˡ⁾) ∂C₀/∂a⁽ˡ⁾."
         return s
 
+    def mistaken_values(self, case: Case) -> list[Any]:
+        if case.function == "chain_forward":
+            return [case.expected[::-1]]
+        w, b, x, y = case.args
+        values = [tuple(s * part for part in case.expected) for s in (-1.0, 2.0, 0.5)]
+        values += [chain_variant(w, b, x, y, kind) for kind in ("none", "a", "formula-on-z")]
+        return values + [tuple(part[::-1] for part in case.expected)]
+
     def explain(self, case: Case, got: dict[str, Array], expected: dict[str, Array], tol: float) -> list[tuple[str, ...]]:
         g, e = list(got.values()), list(expected.values())
         candidates: list[tuple[str, ...]] = []

@@ -179,6 +179,25 @@ class LayersAssignment(Assignment):
         s["transposed"] = "Transposed: dW has the shape of W, (out, in), i.e. dz.T @ x; and z = x @ W.T + b has one row per example."
         return s
 
+    def mistaken_values(self, case: Case) -> list[Any]:
+        function = case.function
+        if function in BACKWARDS:
+            name = BACKWARDS[function]
+            da, z = case.args
+            a = ACTIVATIONS[name](z)
+            return [da * prime(name, kind, z, a) for kind in DERIVATIVE_MISTAKES[name]]
+        if function == "linear_forward":
+            return [case.expected.T] if case.expected.shape[0] == case.expected.shape[1] else []
+        n = case.args[0].shape[0]
+        if function == "linear_backward":
+            dx, dW, db = case.expected
+            values = [(dx, dW / n, db / n), (-dx, -dW, -db)]
+            return values + ([(dx, dW.T, db)] if dW.shape[0] == dW.shape[1] else [])
+        cost, dz = case.expected
+        z, y = case.args
+        p = ACTIVATIONS["softmax"](z)
+        return [(cost, n * dz), (cost, -dz), (cost, p / n), (cost, (p - y) * p * (1 - p) / n)]
+
     def explain(self, case: Case, got: dict[str, Array], expected: dict[str, Array], tol: float) -> list[tuple[str, ...]]:
         g, e = list(got.values()), list(expected.values())
         function = case.function

@@ -159,6 +159,39 @@ class NetworkAssignment(Assignment):
             got_b, g_b = [(b - nb) / eta for b, nb in zip(biases, got_b)], [(b - nb) / eta for b, nb in zip(biases, g_b)]
         return self.gradient_candidates(got_w, got_b, g_w, g_b, weights, biases, x, y, tol, L)
 
+    def mistaken_values(self, case: Case) -> list[Any]:
+        function = case.function
+        if function == self.functions[1]:
+            from ..variants import prime
+
+            z = case.args[0]
+            a = ACTIVATIONS[self.hidden](z)
+            return [prime(self.hidden, kind, z, a) for kind in DERIVATIVE_MISTAKES[self.hidden] if kind != "none"]
+        if function == "feedforward":
+            return [case.expected.T] if case.expected.shape[0] == case.expected.shape[1] else []
+        if function not in GRADIENT_FUNCTIONS:
+            return []
+        weights, biases, x, y = case.args[:4]
+        n = x.shape[0]
+        g_w, g_b = case.expected
+        if function == "update_mini_batch":
+            eta = float(case.args[4])
+            g_w = [(w - nw) / eta for w, nw in zip(weights, g_w)]
+            g_b = [(b - nb) / eta for b, nb in zip(biases, g_b)]
+        grads = [([s * g for g in g_w], [s * g for g in g_b]) for s in (n, 1 / n, -1.0, 2.0, 0.5)]
+        if any(g.shape[0] == g.shape[1] for g in g_w):  # elsewhere the shape gives a transpose away
+            grads.append(([g.T if g.shape[0] == g.shape[1] else g for g in g_w], g_b))
+        for kwargs, _ in self._variants(len(weights)):
+            v_w, v_b, _ = variant_backprop(weights, biases, x, y, self.hidden, self.output, self.cost, **kwargs)
+            grads.append((v_w, v_b))
+        _, _, deltas = variant_backprop(weights, biases, x, y, self.hidden, self.output, self.cost)
+        if any(d.shape[0] == d.shape[1] for d in deltas):  # summed over the units: (out,) only when n = out
+            grads.append((g_w, [d.sum(axis=1) if d.shape[0] == d.shape[1] else g for d, g in zip(deltas, g_b)]))
+        if function == "backprop":
+            return grads
+        eta = float(case.args[4])
+        return [([w - eta * g for w, g in zip(weights, gw)], [b - eta * g for b, g in zip(biases, gb)]) for gw, gb in grads]
+
     def _explain_prime(self, case: Case, got: dict[str, Array], expected: dict[str, Array], tol: float) -> list[tuple[str, ...]]:
         from ..variants import prime
 
