@@ -67,6 +67,24 @@ QUADRATIC, CROSS_ENTROPY = 0, 1
 # the results are bit for bit those of the scalar code. Measured: 2-3× faster first-layer loops.
 _SLP_WHY = "see above"
 
+# unsigned offsets 0…15: an unsigned index skips Numba's negative-index wraparound check
+U0 = np.uint64(0)
+U1 = np.uint64(1)
+U2 = np.uint64(2)
+U3 = np.uint64(3)
+U4 = np.uint64(4)
+U5 = np.uint64(5)
+U6 = np.uint64(6)
+U7 = np.uint64(7)
+U8 = np.uint64(8)
+U9 = np.uint64(9)
+U10 = np.uint64(10)
+U11 = np.uint64(11)
+U12 = np.uint64(12)
+U13 = np.uint64(13)
+U14 = np.uint64(14)
+U15 = np.uint64(15)
+
 
 @njit(cache=True)
 def _activate(a: Array, x: int, o: int, size: int, code: int, one: Any) -> None:
@@ -114,64 +132,131 @@ def _prime_times(d: Array, x: int, o: int, size: int, a: Array, code: int, one: 
 
 @njit(cache=True)
 def _affine(
-    theta: Array, w: int, bo: int, n_out: int, sparse: bool, indices: Array, vals: Array, k0: int, k1: int,
-    a: Array, x: int, o: int,
+    theta: Array, w: int, bo: int, n_out: int, idx: Array, vals: Array, k0: int, k1: int, a: Array, x: int, o: int
 ) -> None:
-    """z = b + Σ_i v_i W[:, i] into a[x, o:o+n_out]; W is stored transposed, (in, out), at theta[w:].
+    """z = b + Σ_k vals[k] W[:, idx[k]] (k0 ≤ k < k1) into a[x, o:o+n_out]; W^T (in, out) at theta[w:].
 
-    The inputs are vals[k0:k1]: input i = indices[k] when ``sparse`` (the non-zero pixels), else
-    i = k − k0 (a dense row). The outputs go in blocks of 8 held in eight scalars, which the compiler
-    keeps in one vector register for the whole sum instead of storing them after every input.
+    The inputs are the non-zero pixels (idx, vals) of one example, or a dense row with idx = 0, 1, ….
+    The outputs go in blocks of 16 (then 8) held in scalars, which the compiler keeps in vector
+    registers for the whole sum instead of storing them after every input. The row index r is
+    unsigned so that Numba adds no negative-index check to each of the 16 loads (3× faster).
     """
-    full = n_out - n_out % 8
-    for jb in range(0, full, 8):
-        c0, c1, c2, c3 = theta[bo + jb], theta[bo + jb + 1], theta[bo + jb + 2], theta[bo + jb + 3]
-        c4, c5, c6, c7 = theta[bo + jb + 4], theta[bo + jb + 5], theta[bo + jb + 6], theta[bo + jb + 7]
+    jb = 0
+    while jb + 16 <= n_out:
+        r0 = bo + jb
+        c0, c1, c2, c3 = theta[r0 + 0], theta[r0 + 1], theta[r0 + 2], theta[r0 + 3]
+        c4, c5, c6, c7 = theta[r0 + 4], theta[r0 + 5], theta[r0 + 6], theta[r0 + 7]
+        c8, c9, c10, c11 = theta[r0 + 8], theta[r0 + 9], theta[r0 + 10], theta[r0 + 11]
+        c12, c13, c14, c15 = theta[r0 + 12], theta[r0 + 13], theta[r0 + 14], theta[r0 + 15]
         for k in range(k0, k1):
             v = vals[k]
-            r = w + (indices[k] if sparse else k - k0) * n_out + jb
-            c0 += v * theta[r]
-            c1 += v * theta[r + 1]
-            c2 += v * theta[r + 2]
-            c3 += v * theta[r + 3]
-            c4 += v * theta[r + 4]
-            c5 += v * theta[r + 5]
-            c6 += v * theta[r + 6]
-            c7 += v * theta[r + 7]
-        a[x, o + jb], a[x, o + jb + 1], a[x, o + jb + 2], a[x, o + jb + 3] = c0, c1, c2, c3
+            r = np.uint64(w + idx[k] * n_out + jb)
+            c0 += v * theta[r + U0]
+            c1 += v * theta[r + U1]
+            c2 += v * theta[r + U2]
+            c3 += v * theta[r + U3]
+            c4 += v * theta[r + U4]
+            c5 += v * theta[r + U5]
+            c6 += v * theta[r + U6]
+            c7 += v * theta[r + U7]
+            c8 += v * theta[r + U8]
+            c9 += v * theta[r + U9]
+            c10 += v * theta[r + U10]
+            c11 += v * theta[r + U11]
+            c12 += v * theta[r + U12]
+            c13 += v * theta[r + U13]
+            c14 += v * theta[r + U14]
+            c15 += v * theta[r + U15]
+        a[x, o + jb + 0], a[x, o + jb + 1], a[x, o + jb + 2], a[x, o + jb + 3] = c0, c1, c2, c3
         a[x, o + jb + 4], a[x, o + jb + 5], a[x, o + jb + 6], a[x, o + jb + 7] = c4, c5, c6, c7
-    for j in range(full, n_out):
+        a[x, o + jb + 8], a[x, o + jb + 9], a[x, o + jb + 10], a[x, o + jb + 11] = c8, c9, c10, c11
+        a[x, o + jb + 12], a[x, o + jb + 13], a[x, o + jb + 14], a[x, o + jb + 15] = c12, c13, c14, c15
+        jb += 16
+    if jb + 8 <= n_out:
+        r0 = bo + jb
+        c0, c1, c2, c3 = theta[r0 + 0], theta[r0 + 1], theta[r0 + 2], theta[r0 + 3]
+        c4, c5, c6, c7 = theta[r0 + 4], theta[r0 + 5], theta[r0 + 6], theta[r0 + 7]
+        for k in range(k0, k1):
+            v = vals[k]
+            r = np.uint64(w + idx[k] * n_out + jb)
+            c0 += v * theta[r + U0]
+            c1 += v * theta[r + U1]
+            c2 += v * theta[r + U2]
+            c3 += v * theta[r + U3]
+            c4 += v * theta[r + U4]
+            c5 += v * theta[r + U5]
+            c6 += v * theta[r + U6]
+            c7 += v * theta[r + U7]
+        a[x, o + jb + 0], a[x, o + jb + 1], a[x, o + jb + 2], a[x, o + jb + 3] = c0, c1, c2, c3
+        a[x, o + jb + 4], a[x, o + jb + 5], a[x, o + jb + 6], a[x, o + jb + 7] = c4, c5, c6, c7
+        jb += 8
+    for j in range(jb, n_out):
         c = theta[bo + j]
         for k in range(k0, k1):
-            c += vals[k] * theta[w + (indices[k] if sparse else k - k0) * n_out + j]
+            c += vals[k] * theta[w + idx[k] * n_out + j]
         a[x, o + j] = c
 
 
 @njit(cache=True)
 def _subtract_outer(
-    theta: Array, w: int, n_out: int, sparse: bool, indices: Array, vals: Array, k0: int, k1: int,
-    d: Array, x: int, o: int,
+    theta: Array, w: int, n_out: int, idx: Array, vals: Array, k0: int, k1: int, d: Array, x: int, o: int
 ) -> None:
-    """BP4 fused into the update: W[:, i] −= v_i δ_x for the inputs v_i of ``_affine`` (same arguments)."""
-    full = n_out - n_out % 8
-    for jb in range(0, full, 8):
-        d0, d1, d2, d3 = d[x, o + jb], d[x, o + jb + 1], d[x, o + jb + 2], d[x, o + jb + 3]
+    """BP4 fused into the update: W[:, idx[k]] −= vals[k] δ_x for the inputs of ``_affine`` (same blocks)."""
+    jb = 0
+    while jb + 16 <= n_out:
+        d0, d1, d2, d3 = d[x, o + jb + 0], d[x, o + jb + 1], d[x, o + jb + 2], d[x, o + jb + 3]
+        d4, d5, d6, d7 = d[x, o + jb + 4], d[x, o + jb + 5], d[x, o + jb + 6], d[x, o + jb + 7]
+        d8, d9, d10, d11 = d[x, o + jb + 8], d[x, o + jb + 9], d[x, o + jb + 10], d[x, o + jb + 11]
+        d12, d13, d14, d15 = d[x, o + jb + 12], d[x, o + jb + 13], d[x, o + jb + 14], d[x, o + jb + 15]
+        for k in range(k0, k1):
+            v = vals[k]
+            r = np.uint64(w + idx[k] * n_out + jb)
+            theta[r + U0] -= v * d0
+            theta[r + U1] -= v * d1
+            theta[r + U2] -= v * d2
+            theta[r + U3] -= v * d3
+            theta[r + U4] -= v * d4
+            theta[r + U5] -= v * d5
+            theta[r + U6] -= v * d6
+            theta[r + U7] -= v * d7
+            theta[r + U8] -= v * d8
+            theta[r + U9] -= v * d9
+            theta[r + U10] -= v * d10
+            theta[r + U11] -= v * d11
+            theta[r + U12] -= v * d12
+            theta[r + U13] -= v * d13
+            theta[r + U14] -= v * d14
+            theta[r + U15] -= v * d15
+        jb += 16
+    if jb + 8 <= n_out:
+        d0, d1, d2, d3 = d[x, o + jb + 0], d[x, o + jb + 1], d[x, o + jb + 2], d[x, o + jb + 3]
         d4, d5, d6, d7 = d[x, o + jb + 4], d[x, o + jb + 5], d[x, o + jb + 6], d[x, o + jb + 7]
         for k in range(k0, k1):
             v = vals[k]
-            r = w + (indices[k] if sparse else k - k0) * n_out + jb
-            theta[r] -= v * d0
-            theta[r + 1] -= v * d1
-            theta[r + 2] -= v * d2
-            theta[r + 3] -= v * d3
-            theta[r + 4] -= v * d4
-            theta[r + 5] -= v * d5
-            theta[r + 6] -= v * d6
-            theta[r + 7] -= v * d7
-    for j in range(full, n_out):
+            r = np.uint64(w + idx[k] * n_out + jb)
+            theta[r + U0] -= v * d0
+            theta[r + U1] -= v * d1
+            theta[r + U2] -= v * d2
+            theta[r + U3] -= v * d3
+            theta[r + U4] -= v * d4
+            theta[r + U5] -= v * d5
+            theta[r + U6] -= v * d6
+            theta[r + U7] -= v * d7
+        jb += 8
+    for j in range(jb, n_out):
         dj = d[x, o + j]
         for k in range(k0, k1):
-            theta[w + (indices[k] if sparse else k - k0) * n_out + j] -= vals[k] * dj
+            theta[w + idx[k] * n_out + j] -= vals[k] * dj
+
+
+@njit(cache=True)
+def _copy_untransposed(theta: Array, woff: Array, sizes: Array, wo: Array, wooff: Array) -> None:
+    """wo[wooff[ℓ]:] = W^(ℓ+1) in (out, in) layout for ℓ ≥ 1, so that BP2's product W^T δ is a row sum."""
+    for l in range(1, sizes.shape[0] - 1):
+        n_in, n_out, w, c = sizes[l], sizes[l + 1], woff[l], wooff[l]
+        for j in range(n_out):
+            for i in range(n_in):
+                wo[c + j * n_in + i] = theta[w + i * n_out + j]
 
 
 @njit(cache=True)
@@ -197,6 +282,9 @@ def train_batches(
     d: Array,  # (batch_size, Σ widths) errors δ^ℓ of the batch, already times η/m (buffer)
     zL: Array,  # (batch_size, out) z^L (buffer; the cross-entropy costs read it)
     s: Array,  # (4,) scratch in the parameters' dtype, for constants of that dtype
+    iota: Array,  # (max width,) int32: 0, 1, 2, … (the positions of a dense row)
+    wo: Array,  # (max width + Σ_{ℓ≥2} out·in,) zeros, then W^ℓ for ℓ ≥ 2 in (out, in) layout (buffer)
+    wooff: Array,  # (L,) int64: where W^(ℓ+1) starts in wo (ℓ ≥ 1)
 ) -> float:
     """SGD on the batches order[k : k + batch_size] for k = start, start + batch_size, … < stop.
 
@@ -209,7 +297,11 @@ def train_batches(
     one = s[0]
     s[1] = decay
     decay_t = s[1]
+    if a.shape[0] < batch_size or d.shape[0] < batch_size or zL.shape[0] < batch_size:
+        raise ValueError("train_batches: the a, d and zL buffers need a row per example of a batch")
+    _copy_untransposed(theta, woff, sizes, wo, wooff)
     total_cost = 0.0
+    touched = 0.0  # returned as nothing, but read, so the touching loads are kept
     for b0 in range(start, stop, batch_size):
         m = min(batch_size, stop - b0)
         s[2] = m / eta  # δ^L ÷ (m/η): the mean's 1/m and the learning rate in one division, as the engine
@@ -217,14 +309,18 @@ def train_batches(
         batch_cost = 0.0
         for x in range(m):
             e = order[b0 + x]
+            if b0 + x + 2 < stop:  # touch the example after next: its pixels stream in while this one computes
+                p = indptr[order[b0 + x + 2]]
+                if p < indices.shape[0]:
+                    touched += values[p] + indices[p] + Y[order[b0 + x + 2], 0]
             # -- forward: layer 1 on the non-zero inputs only, then the other layers dense
             for l in range(L):
                 o, n_l = uoff[l], sizes[l + 1]
                 if l == 0:
-                    _affine(theta, woff[0], boff[0], n_l, True, indices, values, indptr[e], indptr[e + 1], a, x, o)
+                    _affine(theta, woff[0], boff[0], n_l, indices, values, indptr[e], indptr[e + 1], a, x, o)
                 else:
                     po = uoff[l - 1]
-                    _affine(theta, woff[l], boff[l], n_l, False, indices, a[x], po, po + sizes[l], a, x, o)
+                    _affine(theta, woff[l], boff[l], n_l, iota, a[x, po : po + sizes[l]], 0, sizes[l], a, x, o)
                 if l == L - 1:
                     for j in range(n_out):
                         zL[x, j] = a[x, o + j]
@@ -267,16 +363,10 @@ def train_batches(
             for j in range(n_out):
                 d[x, o + j] = d[x, o + j] / m_over_eta
             batch_cost += cost
-            # -- BP2: δ^ℓ = (W^(ℓ+1)ᵀ δ^(ℓ+1)) ⊙ σ'(z^ℓ), ℓ = L−1 … 1
+            # -- BP2: δ^ℓ = (W^(ℓ+1)ᵀ δ^(ℓ+1)) ⊙ σ'(z^ℓ), ℓ = L−1 … 1, from the (out, in) copies in wo
             for l in range(L - 1, 0, -1):
-                o, n_l, w = uoff[l], sizes[l + 1], woff[l]
-                po, n_in = uoff[l - 1], sizes[l]
-                for i in range(n_in):
-                    row = w + i * n_l
-                    acc = d[x, o] * 0
-                    for j in range(n_l):
-                        acc += theta[row + j] * d[x, o + j]
-                    d[x, po + i] = acc
+                o, n_l, po, n_in = uoff[l], sizes[l + 1], uoff[l - 1], sizes[l]
+                _affine(wo, wooff[l], 0, n_in, iota, d[x, o : o + n_l], 0, n_l, d, x, po)  # wo[:n] = 0: no bias
                 _prime_times(d, x, po, n_in, a, acts[l - 1], one)
         total_cost += batch_cost / m
         # -- the update: weight decay, then BP3 and BP4 subtracted in place
@@ -294,11 +384,12 @@ def train_batches(
                 theta[bo + j] -= acc  # BP3: Σ_x δ_x
         for x in range(m):
             e = order[b0 + x]
-            _subtract_outer(theta, woff[0], sizes[1], True, indices, values, indptr[e], indptr[e + 1], d, x, uoff[0])
+            _subtract_outer(theta, woff[0], sizes[1], indices, values, indptr[e], indptr[e + 1], d, x, uoff[0])
             for l in range(1, L):  # BP4: δ^ℓ a^(ℓ-1)ᵀ, one example at a time
                 po = uoff[l - 1]
-                _subtract_outer(theta, woff[l], sizes[l + 1], False, indices, a[x], po, po + sizes[l], d, x, uoff[l])
-    return total_cost
+                _subtract_outer(theta, woff[l], sizes[l + 1], iota, a[x, po : po + sizes[l]], 0, sizes[l], d, x, uoff[l])
+        _copy_untransposed(theta, woff, sizes, wo, wooff)
+    return total_cost + touched * 0.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -351,6 +442,12 @@ class CompiledBackend(HandpropBackend):
         self._acts = np.array([ACTIVATION_CODES[f.name] for f in net.activations], dtype=np.int64)
         self._cost = COST_CODES[net.cost_name]
         self._scratch = np.zeros(4, dtype=net.dtype)
+        self._iota = np.arange(int(sizes.max()), dtype=np.int32)
+        self._wooff = np.zeros(L, dtype=np.int64)
+        offset = int(sizes.max())  # wo starts with zeros (BP2's "bias")
+        for l in range(1, L):
+            self._wooff[l], offset = offset, offset + w_sizes[l]
+        self._wo = np.zeros(offset, dtype=net.dtype)
         self._buffers: tuple[Array, Array, Array] = self._make_buffers(1)
         self._sparse: tuple[Array, Array, Array] = (np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, net.dtype))
 
@@ -379,7 +476,7 @@ class CompiledBackend(HandpropBackend):
             return train_batches(
                 self._theta, self._woff, self._boff, self._sizes, self._uoff, self._acts, self._cost,
                 *self._sparse, self._y, self._order, int(start), int(stop), int(batch_size),
-                self.lr, self.decay, *self._buffers, self._scratch,
+                self.lr, self.decay, *self._buffers, self._scratch, self._iota, self._wo, self._wooff,
             )
         finally:
             numba.config.SLP_VECTORIZE = slp
