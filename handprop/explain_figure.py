@@ -7,47 +7,53 @@ largest weight gradients, the nudge −∂C_x/∂W^1_k of their 784 incoming wei
 a diverging colormap centred at 0 (red: increase the weight, blue: decrease it). Since
 ∂C_x/∂W^1_kp = δ^1_k x_p, each map is the digit itself scaled by −δ^1_k: only lit pixels' weights move.
 
-matplotlib is imported lazily with the Agg backend, so importing this module costs nothing.
+``draw_explanation`` returns the Figure (built without pyplot: the backend is left alone, so it shows
+inline in a notebook) and writes it only when given a path; ``save_figure`` writes the PNG. matplotlib
+is imported lazily, so importing this module costs nothing.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 from pathlib import Path
-from typing import Union
+from typing import TYPE_CHECKING, Optional, Union
 
 import numpy as np
 
 from .explain import ExampleExplanation
 
-logger = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def save_figure(
     e: ExampleExplanation, path: Union[str, os.PathLike], title: str = "", maps: int = 4, dpi: int = 150
 ) -> Path:
     """Draw ``e`` as a PNG at ``path`` and return the path. ``maps`` is the number of 28×28 heat maps."""
+    draw_explanation(e, path, title=title, maps=maps, dpi=dpi)
+    return Path(path)
+
+
+def draw_explanation(
+    e: ExampleExplanation, path: Optional[Union[str, os.PathLike]] = None, title: str = "", maps: int = 4, dpi: int = 150
+) -> "Figure":
+    """The slide for ``e`` as a matplotlib Figure; written to ``path`` only when one is given."""
     if isinstance(maps, bool) or not isinstance(maps, int) or maps < 1:
         raise ValueError(f"maps must be a positive integer, got {maps!r}")
     side = math.isqrt(e.image.size)
     if side * side != e.image.size:
         raise ValueError(f"the input has {e.image.size} values, not a square image; cannot draw it")
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.colors import TwoSlopeNorm
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from .plots import new_figure, save
+
     L, o = e.layer, e.outputs
     grads = e.first_layer_nabla_w  # ∂C_x/∂W^1, (units of layer 1, inputs)
     norms = np.linalg.norm(grads, axis=1)  # (units,)
     chosen = [int(k) for k in np.argsort(-norms, kind="stable")[: min(maps, len(norms))]]
 
-    fig = plt.figure(figsize=(15, 8.6), layout="constrained")
+    fig = new_figure(figsize=(15, 8.6), layout="constrained")
     grid = fig.add_gridspec(2, max(len(chosen), 3) + 1, height_ratios=[1.15, 1])
     top = grid[0, :].subgridspec(1, 3, width_ratios=[0.9, 1.6, 1.6])
 
@@ -106,7 +112,5 @@ def save_figure(
 
     heading = title or f"Backpropagation for one example (label {e.label})"
     fig.suptitle(f"{heading}\npredicted {e.prediction}, cost C_x = {o.cost:.4f}", fontsize=15)
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
-    logger.info("wrote %s", path)
-    return path
+    save(fig, path, dpi=dpi)
+    return fig

@@ -563,26 +563,36 @@ class Trainer:
 
     def metrics(self, backend_label: str) -> dict[str, Any]:
         """metrics.json's content: see docs/training.md for the schema."""
-        config = {**self.config.to_dict(), "backend": backend_label}
+        return run_metrics(self.config, backend_label, self.history, self.lockstep)
 
-        def one(name: str) -> dict[str, Any]:
-            epochs = [asdict(m) for m in self.history[name]]
-            best = max(epochs, key=lambda m: m["test_accuracy"]) if epochs else None
-            return {
-                "config": config,
-                "backend": name,
-                "epochs": epochs,
-                "best": {"epoch": best["epoch"], "test_accuracy": best["test_accuracy"]} if best else None,
-            }
 
-        if len(self.backends) == 1:
-            return one(next(iter(self.backends)))
-        out: dict[str, Any] = {"config": config}
-        for name in self.backends:
-            out[name] = one(name)
-        out["lockstep"] = list(self.lockstep)
-        out["lockstep_tolerance"] = self.tolerance
-        return out
+def run_metrics(
+    config: TrainConfig,
+    backend_label: str,
+    history: dict[str, list[EpochMetrics]],
+    lockstep: Sequence[dict[str, float]] = (),
+) -> dict[str, Any]:
+    """metrics.json's content for a run's history: see docs/training.md for the schema."""
+    settings = {**config.to_dict(), "backend": backend_label}
+
+    def one(name: str) -> dict[str, Any]:
+        epochs = [asdict(m) for m in history[name]]
+        best = max(epochs, key=lambda m: m["test_accuracy"]) if epochs else None
+        return {
+            "config": settings,
+            "backend": name,
+            "epochs": epochs,
+            "best": {"epoch": best["epoch"], "test_accuracy": best["test_accuracy"]} if best else None,
+        }
+
+    if len(history) == 1:
+        return one(next(iter(history)))
+    out: dict[str, Any] = {"config": settings}
+    for name in history:
+        out[name] = one(name)
+    out["lockstep"] = list(lockstep)
+    out["lockstep_tolerance"] = LOCKSTEP_TOLERANCE[config.dtype]
+    return out
 
 
 def max_abs_param_diff(

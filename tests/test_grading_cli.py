@@ -139,7 +139,7 @@ def test_bundle_files_and_run_autograder(tmp_path, capsys):
     assert "/autograder/results/results.json" in (bundle / "run_autograder").read_text()
     with zipfile.ZipFile(bundle / "autograder.zip") as zf:
         names = set(zf.namelist())
-        assert {"setup.sh", "run_autograder", "grading.json", "handprop/grading/sandbox.py", "handprop/network.py"} <= names
+        assert {"setup.sh", "run_autograder", "grading.json", "handprop/grading/sandbox/__init__.py", "handprop/grading/sandbox/_child.py", "handprop/network.py"} <= names
         assert (zf.getinfo("run_autograder").external_attr >> 16) & 0o111
     config = config_from_dict(json.loads((bundle / "grading.json").read_text()))
     assert config.seed == 3 and config.hidden == 2 and config.sandbox.timeout == 3
@@ -174,7 +174,7 @@ def test_run_autograder_without_a_python_file_still_writes_results(tmp_path):
     assert gradescope_main(str(tmp_path / "nosource"), str(tmp_path / "submission"), str(results)) == 0
     data = json.loads(results.read_text())
     check_gradescope_schema(data)
-    assert data["score"] == 0 and "No Python" in data["output"]
+    assert data["score"] == 0 and "no file named backprop_assignment.py; it holds notes.txt" in data["output"]
 
 
 def test_batch_grades_a_folder_into_one_csv(tmp_path, capsys):

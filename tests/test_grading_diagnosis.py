@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from handprop.grading import TAGS, grade_source
-from handprop.grading.cases import build_cases, sandbox_inputs
+from handprop.grading import get_assignment
+from handprop.grading.cases import build_cases, sandbox_calls
 from handprop.grading.diagnose import explain_scale, fitted_scale
 
 from grading_helpers import REFERENCE, fast_config, mutate
@@ -14,6 +15,7 @@ from grading_helpers import REFERENCE, fast_config, mutate
 # tag -> textual changes turning the reference into a submission with exactly that mistake in backprop
 BACKPROP_MISTAKES = {
     "missing-batch-mean": [("* sigmoid_prime(zs[-1]) / n", "* sigmoid_prime(zs[-1])")],
+    "missing-target": [("(activations[-1] - y)", "activations[-1]")],
     "double-batch-mean": [("delta.sum(axis=0)", "delta.mean(axis=0)")],
     "transposed": [("delta.T @ activations[-2]", "activations[-2].T @ delta"), ("delta.T @ activations[-l - 1]", "activations[-l - 1].T @ delta")],
     "sign-flipped": [("(activations[-1] - y)", "(y - activations[-1])")],
@@ -39,9 +41,9 @@ def test_reference_scores_full_marks_without_tags(reference_report):
     assert all(t.passed and t.tags == [] for t in reference_report.tests)
 
 
-def test_every_table_row_has_a_mutation():
-    table = set(TAGS) - {"not-an-array"}  # not-an-array is covered by the hostile tests
-    assert set(BACKPROP_MISTAKES) == table
+def test_every_tag_of_the_default_backprop_has_a_mutation_run_through_the_sandbox():
+    run_level = {"nan-or-inf", "exception", "timeout", "missing-function", "wrong-shape"}
+    assert set(BACKPROP_MISTAKES) == set(get_assignment().mistakes("backprop")) | run_level
 
 
 @pytest.mark.parametrize("tag", sorted(BACKPROP_MISTAKES))
@@ -63,7 +65,7 @@ def test_update_mini_batch_inherits_the_backprop_diagnosis(tag):
     report = grade_source(mutate(REFERENCE, *BACKPROP_MISTAKES[tag]).encode(), fast_config())
     failed = [t for t in report.tests if t.function == "update_mini_batch" and not t.passed]
     assert failed and all(t.tags == [tag] for t in failed)
-    assert "same mistake as in your backprop" in failed[0].output
+    assert "Your backprop has this mistake too" in failed[0].output
 
 
 def test_update_step_in_the_wrong_direction_is_sign_flipped():
@@ -82,7 +84,7 @@ def test_sigmoid_prime_of_the_activation_is_diagnosed_and_propagates():
     for function in ("sigmoid_prime", "backprop"):
         failed = [t for t in report.tests if t.function == function and not t.passed]
         assert failed and all(t.tags == [tag] for t in failed), (function, [t.tags for t in failed])
-    assert "sigmoid_prime has this mistake too" in next(t for t in report.tests if t.function == "backprop" and not t.passed).output
+    assert "Your sigmoid_prime has this mistake too" in next(t for t in report.tests if t.function == "backprop" and not t.passed).output
 
 
 def test_feedforward_returning_columns_is_transposed():
@@ -142,19 +144,22 @@ def test_hidden_cases_carry_the_hidden_visibility():
 
 def test_cases_are_seeded_and_varied():
     a, b = build_cases(fast_config(seed=3)), build_cases(fast_config(seed=3))
-    assert all(np.array_equal(x.inputs["x"], y.inputs["x"]) for x, y in zip(a["backprop"], b["backprop"]))
+    assert all(np.array_equal(x.args[2], y.args[2]) for x, y in zip(a["backprop"], b["backprop"]))
     cases = a["backprop"]
-    assert {c.batch_size for c in cases} >= {1, 3} and len({len(c.inputs["weights"]) for c in cases}) == 3
-    assert any(w.shape[0] != w.shape[1] for c in cases for w in c.inputs["weights"])
-    assert not np.array_equal(build_cases(fast_config(seed=4))["backprop"][0].inputs["x"], cases[0].inputs["x"])
+    assert min(c.args[2].shape[0] for c in cases) >= 3 and {len(c.args[0]) for c in cases} == {2, 3, 4}
+    assert any(w.shape[0] != w.shape[1] for c in cases for w in c.args[0])
+    assert any(all(w.shape[0] == w.shape[1] for w in c.args[0]) for c in cases)
+    assert not np.array_equal(build_cases(fast_config(seed=4))["backprop"][0].args[2], cases[0].args[2])
 
 
-def test_sandbox_inputs_hold_no_expected_values():
+def test_sandbox_calls_hold_no_expected_values():
     suite = build_cases(fast_config())
-    flat = sandbox_inputs(suite)
-    expected = [e for cases in suite.values() for c in cases for e in c.expected.values()]
-    for value in flat.values():
-        assert not any(value.shape == e.shape and np.array_equal(value, e) for e in expected)
+    sent = [a for call in sandbox_calls(suite) for arg in call.args for a in (arg if isinstance(arg, list) else [arg])]
+    assignment = get_assignment()
+    expected = [e for cases in suite.values() for c in cases for e in assignment.tensors(c.function, c.expected).values()]
+    assert sent and len(sent) > len(suite)
+    for value in sent:
+        assert not any(np.shape(value) == e.shape and np.array_equal(value, e) for e in expected)
 
 
 @pytest.mark.parametrize(
@@ -178,8 +183,8 @@ def test_realistic_variations(changes, tags):
 @pytest.mark.parametrize(
     "changes, sentence",
     [
-        ([("nabla_b[-1] = delta.sum(axis=0)", "nabla_b[-1] = 2 * delta.sum(axis=0)")], "only the biases' part is wrong"),
-        ([("delta.T @ activations[-2]", "2 * delta.T @ activations[-2]")], "only the weights' part is wrong"),
+        ([("nabla_b[-1] = delta.sum(axis=0)", "nabla_b[-1] = 2 * delta.sum(axis=0)")], "Wrong: ∂C/∂b"),
+        ([("delta.T @ activations[-2]", "2 * delta.T @ activations[-2]")], "Wrong: ∂C/∂W"),
     ],
 )
 def test_feedback_says_which_part_is_wrong(changes, sentence):

@@ -11,44 +11,20 @@ import io
 import json
 import os
 import time
-import zipfile
 
 import numpy as np
 import pytest
 
 from handprop.cli import main
 from handprop.grading import GradingConfig, SandboxLimits, grade_source
-from handprop.grading.cases import build_cases, sandbox_inputs
-from handprop.grading import sandbox as sandbox_module
-from handprop.grading.config import NOBODY_UID
-from handprop.grading.sandbox import _process_table, read_npz, run_submission
+from handprop.grading.cases import build_cases, sandbox_calls
+from handprop.grading.sandbox import Call, modes, run_submission
+from handprop.grading.sandbox.wire import WireError, dump_npz, load_npz
 
 from grading_helpers import REFERENCE, fast_config, mutate
+from sandbox_helpers import available_modes, leftovers, no_leftovers  # noqa: F401 (an autouse fixture)
 
 IS_ROOT = os.geteuid() == 0
-
-
-def leftovers(baseline: frozenset = frozenset()) -> list[int]:
-    """Sandbox processes still alive: our descendants outside our session, and (as root) any
-    process of the sandbox user that was not there before (``baseline``)."""
-    table = _process_table()
-    me, my_sid = os.getpid(), os.getsid(0)
-    found = []
-    for pid, (ppid, sid, state, uid) in table.items():
-        chain, p = set(), ppid
-        while p in table and p not in chain and p != me:
-            chain.add(p)
-            p = table[p][0]
-        descendant = p == me or ppid == me
-        if state == "Z" or pid in baseline:
-            continue
-        if (descendant and sid != my_sid) or (IS_ROOT and uid == NOBODY_UID):
-            found.append(pid)
-    return found
-
-
-def sandbox_user_processes() -> frozenset:
-    return frozenset(pid for pid, (_, _, _, uid) in _process_table().items() if IS_ROOT and uid == NOBODY_UID)
 
 
 def grade(source: str, **kwargs):
@@ -57,13 +33,6 @@ def grade(source: str, **kwargs):
 
 def total_tags(report) -> set[str]:
     return {tag for t in report.tests for tag in t.tags}
-
-
-@pytest.fixture(autouse=True)
-def no_leftovers():
-    baseline = sandbox_user_processes()  # e.g. a system daemon running as nobody
-    yield baseline
-    assert leftovers(baseline) == [], "sandbox processes survived the grading"
 
 
 def test_syntax_error_scores_zero_with_the_error_shown():
@@ -125,10 +94,10 @@ def sigmoid(z):
 def test_fork_bomb_is_contained_by_the_process_limit_and_killed(no_leftovers):
     limit = 8
     config = fast_config(cases=1, max_processes=limit)
-    inputs = {k: v for k, v in sandbox_inputs(build_cases(config)).items() if k.startswith("sigmoid/")}
+    calls = [c for c in sandbox_calls(build_cases(config)) if c.function == "sigmoid"]
     limits = SandboxLimits(timeout=3.0, max_processes=limit, uid=config.sandbox.uid)
-    runs = run_submission(FORK_PROBE.encode(), inputs, ["sigmoid"], limits)
-    made = runs["sigmoid"].cases[1].arrays["out"].flat[0]
+    runs = run_submission(FORK_PROBE.encode(), calls, limits).functions
+    made = runs["sigmoid"].cases[1].value.flat[0]
     assert made < limit, f"the process limit did not hold: {made} forks succeeded"
     assert leftovers(no_leftovers) == []
 
@@ -257,57 +226,48 @@ def sigmoid_prime(z):
     data = json.loads(results.read_text())
     assert data["score"] == 0
     outputs = [t["output"] for t in data["tests"] if t["name"].startswith(("sigmoid:", "sigmoid_prime:"))]
-    assert outputs and all("PermissionError" in o for o in outputs)
+    # bwrap: the files do not exist in the sandbox; uid: they exist but are not the sandbox user's
+    assert outputs and all("PermissionError" in o or "FileNotFoundError" in o for o in outputs)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".results.json")]  # no temporary file left
 
 
 def _npz(**arrays) -> bytes:
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez(buffer, meta=np.frombuffer(b'{"ok": 1}', dtype=np.uint8), **arrays)
     return buffer.getvalue()
 
 
-def test_read_npz_accepts_plain_numbers(tmp_path):
-    path = tmp_path / "ok.npz"
-    path.write_bytes(_npz(a=np.arange(3.0), s=np.array("ok")))
-    data = read_npz(path, os.geteuid())
-    assert np.array_equal(data["a"], np.arange(3.0)) and str(data["s"]) == "ok"
+def test_load_npz_accepts_plain_numbers():
+    meta, data = load_npz(_npz(a=np.arange(3.0), b=np.int32(7)), max_arrays=4, max_bytes=10_000)
+    assert meta == {"ok": 1} and np.array_equal(data["a"], np.arange(3.0)) and int(data["b"]) == 7
 
 
-@pytest.mark.parametrize("kind", ["symlink", "object", "compressed", "garbage", "not-owner", "fifo"])
-def test_read_npz_rejects_anything_else(tmp_path, kind):
-    path = tmp_path / "bad.npz"
-    owner = os.geteuid()
-    if kind == "symlink":
-        target = tmp_path / "real.npz"
-        target.write_bytes(_npz(a=np.arange(3.0)))
-        path.symlink_to(target)
-    elif kind == "object":
+def _lying_header() -> bytes:
+    raw = bytearray(_npz(a=np.zeros(4)))
+    at = raw.index(b"(4,)")
+    raw[at : at + 4] = b"(9,)"  # the header claims more data than the member holds
+    return bytes(raw)
+
+
+@pytest.mark.parametrize("kind", ["object", "text", "compressed", "garbage", "too-many", "too-big", "lying-header", "no-meta"])
+def test_load_npz_rejects_anything_else(kind):
+    data = {
+        "object": lambda: _npz(a=np.array([{"x": 1}], dtype=object)),
+        "text": lambda: _npz(a=np.array("full marks")),
+        "garbage": lambda: b'{"score": 100}',
+        "too-many": lambda: _npz(**{f"a{i}": np.zeros(1) for i in range(5)}),
+        "too-big": lambda: _npz(a=np.zeros(2000)),
+        "lying-header": _lying_header,
+        "no-meta": lambda: dump_npz({}, {}).replace(b"meta.npy", b"xeta.npy"),
+    }.get(kind)
+    if kind == "compressed":
         buffer = io.BytesIO()
-        np.savez(buffer, a=np.array([{"x": 1}], dtype=object))
-        path.write_bytes(buffer.getvalue())
-    elif kind == "compressed":
-        buffer = io.BytesIO()
-        np.savez_compressed(buffer, a=np.zeros(10))
-        path.write_bytes(buffer.getvalue())
-    elif kind == "garbage":
-        path.write_bytes(b'{"score": 100}')
-    elif kind == "not-owner":
-        path.write_bytes(_npz(a=np.arange(3.0)))
-        owner = owner + 1
-    elif kind == "fifo":
-        os.mkfifo(path)
-    with pytest.raises(ValueError):
-        read_npz(path, owner)
-
-
-def test_zip_member_sizes_are_checked(tmp_path):
-    path = tmp_path / "big.npz"
-    path.write_bytes(_npz(a=np.zeros(1000)))
-    with zipfile.ZipFile(path) as zf:
-        assert zf.infolist()[0].file_size > 100
-    with pytest.raises(ValueError):
-        read_npz(path, os.geteuid(), max_bytes=100)
+        np.savez_compressed(buffer, meta=np.frombuffer(b"{}", dtype=np.uint8), a=np.zeros(10))
+        data = buffer.getvalue()
+    else:
+        data = data()
+    with pytest.raises(WireError):
+        load_npz(data, max_arrays=4, max_bytes=10_000)
 
 
 @pytest.mark.skipif(not IS_ROOT, reason="network isolation needs the grader to run as root")
@@ -334,14 +294,14 @@ def sigmoid(z):
 '''
         control = run_submission(
             source.encode(),
-            {k: v for k, v in sandbox_inputs(build_cases(fast_config(cases=1))).items() if k.startswith("sigmoid/")},
-            ["sigmoid"],
-            SandboxLimits(timeout=3.0, uid=None),  # the grader's own user: no namespace, connects
+            [Call("sigmoid", 1, [np.zeros((2, 3))])],
+            SandboxLimits(timeout=3.0, uid=None),
+            mode="none",  # the grader's own user, no namespace: connects
         )
-        assert control["sigmoid"].cases[1].status == "ok", "the probe itself cannot connect"
+        assert control.functions["sigmoid"].cases[1].status == "ok", "the probe itself cannot connect"
         report = grade(source, cases=1)
-    if any("network" in message for message in sandbox_module._warned):
-        pytest.skip("this kernel/container does not allow a new network namespace (no CAP_SYS_ADMIN)")
+    if "no-network" not in report.sandbox_layers:
+        pytest.skip(f"this kernel/container does not allow a new network namespace (layers: {report.sandbox_layers})")
     assert report.functions["sigmoid"].tags == ["exception"]
     assert "ConnectionError: no network" in next(t.output for t in report.tests if t.function == "sigmoid")
 
@@ -357,3 +317,68 @@ def test_grading_without_a_separate_user_works_too():
     """The path taken when the grader is not root: the child keeps the grader's user."""
     report = grade_source(REFERENCE.encode(), GradingConfig(sandbox=SandboxLimits(timeout=3.0, uid=None)))
     assert report.score == report.max_score
+
+
+@pytest.mark.parametrize("mode", [*available_modes(), "none"])
+def test_a_correct_submission_scores_full_marks_in_every_mode(mode, caplog, monkeypatch):
+    monkeypatch.setattr(modes, "_warned", set())  # each warning is logged once per process
+    report = grade_source(REFERENCE.encode(), GradingConfig(sandbox_mode=mode, sandbox=SandboxLimits(timeout=5.0)))
+    assert report.score == report.max_score and report.sandbox_mode == mode
+    assert "rlimits" in report.sandbox_layers and "subreaper-kill" in report.sandbox_layers
+    if mode == "bwrap":
+        assert {"pid-namespace", "no-network", "packages-hidden", "read-only-system"} <= set(report.sandbox_layers)
+    print(f"{mode}: {report.execution_time:.2f} s, layers {', '.join(report.sandbox_layers)}")
+    assert f"Sandbox: {mode} (" in report.output
+    assert ("without isolation" in caplog.text) == (mode == "none")  # none always warns
+
+
+def test_sandbox_flag_and_its_layers_reach_the_text_report(tmp_path, capsys):
+    path = tmp_path / "student.py"
+    path.write_text(REFERENCE)
+    assert main(["grade", str(path), "--sandbox", "none", "--timeout", "3"]) == 0
+    assert "sandbox: none (" in capsys.readouterr().out
+    assert main(["grade", str(path), "--sandbox", "jail"]) == 2
+
+
+def test_a_memory_limit_too_small_for_numpy_is_one_sentence(tmp_path, capsys):
+    path = tmp_path / "student.py"
+    path.write_text(REFERENCE)
+    assert main(["grade", str(path), "--memory-mb", "5", "--timeout", "3"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err and "|" not in err
+    assert "memory limit of 5 MiB is too small for Python and NumPy" in err
+
+
+def test_batch_of_a_file_says_it_is_not_a_folder(tmp_path, capsys):
+    path = tmp_path / "student.py"
+    path.write_text(REFERENCE)
+    assert main(["grade", "--batch", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "is a file, not a folder" in err and "does not exist" not in err
+
+
+@pytest.mark.parametrize("kind", ["symlink", "hardlink"])
+def test_batch_refuses_links_placed_among_the_submissions(tmp_path, kind, capsys):
+    secret = tmp_path / "secret.py"
+    secret.write_text("SECRET-MARKER = 1\n")
+    folder = tmp_path / "subs"
+    folder.mkdir(mode=0o700)
+    (folder / "honest.py").write_text(REFERENCE)
+    (folder / "sneaky.py").symlink_to(secret) if kind == "symlink" else os.link(secret, folder / "sneaky.py")
+    output = tmp_path / "grades.csv"
+    assert main(["grade", "--batch", str(folder), "--output", str(output), "--no-progress", "--timeout", "3", "--cases", "1"]) == 0
+    text = output.read_text()
+    assert "SECRET-MARKER" not in text and ("symbolic link" in text or "hard links" in text)
+    assert "honest,1,1,2,4,2,10" in text.replace("\r", "")
+
+
+def test_the_bundle_setup_updates_package_lists_and_locks_the_reference(tmp_path):
+    import subprocess
+
+    from handprop.grading.bundle import SETUP_SH
+
+    assert SETUP_SH.index("apt-get update") < SETUP_SH.index("apt-get install")
+    assert "chmod -R go-rwx /autograder/source" in SETUP_SH and "torch" not in SETUP_SH.split("pip install")[1].split("\n")[0]
+    script = tmp_path / "setup.sh"
+    script.write_text(SETUP_SH)
+    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0  # valid shell

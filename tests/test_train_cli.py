@@ -11,21 +11,9 @@ import handprop.data
 from handprop.checkpoint import load_checkpoint
 from handprop.cli import main
 
-from train_helpers import synthetic_digits, torch_one_thread  # noqa: F401  (fixture)
+from train_helpers import synthetic_mnist, torch_one_thread  # noqa: F401  (fixtures)
 
 FAST = ["--arch", "784-16-10", "--init", "xavier", "--no-progress"]
-
-
-@pytest.fixture
-def synthetic_mnist(monkeypatch):
-    """``load_dataset`` returns small synthetic 28×28 digits; no file or network is touched."""
-    x_train, y_train, x_test, y_test = synthetic_digits(n_train=300, n_test=100)
-
-    def fake_load_dataset(name="mnist", split="train", data_root=None, download=True, dtype="float64"):
-        x, y = (x_train, y_train) if split == "train" else (x_test, y_test)
-        return x.astype(dtype), y.copy()
-
-    monkeypatch.setattr(handprop.data, "load_dataset", fake_load_dataset)
 
 
 def read_metrics(out):
@@ -136,7 +124,7 @@ def test_resume_refuses_changed_hyperparameters(synthetic_mnist, tmp_path, capsy
     assert main(["train", *FAST, "--epochs", "1", "--out", str(tmp_path)]) == 0
     capsys.readouterr()
     assert main(["train", "--resume", str(tmp_path / "checkpoint.npz"), "--lr", "0.5", "--epochs", "2"]) == 2
-    assert "--lr differ" in capsys.readouterr().err
+    assert "lr=0.5 differs from the checkpoint's lr=3.0" in capsys.readouterr().err
 
 
 def test_missing_dataset_without_network_is_one_clear_line(tmp_path, monkeypatch, capsys):

@@ -31,3 +31,17 @@ def torch_one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def synthetic_mnist(monkeypatch):
+    """``load_dataset`` returns small synthetic 28×28 digits; no file or network is touched."""
+    import handprop.data
+
+    x_train, y_train, x_test, y_test = synthetic_digits(n_train=300, n_test=100)
+
+    def fake_load_dataset(name="mnist", split="train", data_root=None, download=True, dtype="float64"):
+        x, y = (x_train, y_train) if split == "train" else (x_test, y_test)
+        return x.astype(dtype), y.copy()
+
+    monkeypatch.setattr(handprop.data, "load_dataset", fake_load_dataset)

@@ -1,5 +1,10 @@
 """``handprop check``: hand-written gradients vs torch autograd vs finite differences, as a table.
 
+``handprop check FILE.py|FILE.ipynb`` checks a learner's own implementation of an assignment instead
+(``handprop.learner``): the file runs in the grading sandbox, every returned tensor is compared with
+the reference, and failing cases are diagnosed; exit 0 when all match, 1 otherwise, 2 when the file
+is missing or cannot be imported.
+
 Builds a network from the flags, draws a batch (uniform pixels in [0, 1) and random labels from
 ``--seed``, or the first MNIST test images with ``--data-root``), compares every tensor of the
 engine with the autograd twin (``verify.compare``) and runs ``torch.autograd.gradcheck`` on the
@@ -24,13 +29,27 @@ GRADCHECK_MODES = ("auto", "full", "fast", "off")
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "check",
-        help="compare hand-written gradients with torch autograd and finite differences",
+        help="compare hand-written gradients with autograd and finite differences, or check your own backprop file",
         description=(
-            "Build a network, run the hand-written backprop and the PyTorch autograd twin on the same "
+            "Without FILE: build a network, run the hand-written backprop and the PyTorch autograd twin on the same "
             "batch, and print the error of every tensor (cost, dC/dW, dC/db, dC/dz, dC/da). Exit 0 when "
-            "all agree within the dtype's tolerance and gradcheck passes, 1 otherwise."
+            "all agree within the dtype's tolerance and gradcheck passes, 1 otherwise. "
+            "With FILE (.py or .ipynb implementing an assignment's functions, as from `handprop grade --template`): "
+            "run it in the grading sandbox and print, for every case, each returned tensor's error against the "
+            "reference and the diagnosis of what is wrong. Exit 0 when everything matches, 1 otherwise, 2 when "
+            "the file is missing or cannot be imported."
         ),
     )
+    p.add_argument("file", nargs="?", help="your implementation (.py or .ipynb) to check instead of the engine")
+    p.add_argument("--assignment", default="network", help="FILE: the assignment it implements: network (default), chain-rule or layers")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="FILE: an option of the assignment (repeatable), e.g. hidden=relu, output=softmax, cost=cross_entropy")
+    p.add_argument("--function", action="append", default=[], metavar="NAME",
+                   help="FILE: check only this function (repeatable; default: every function of the assignment the file defines)")
+    p.add_argument("--cases", default="5", help="FILE: cases per function (default: %(default)s)")
+    p.add_argument("--save-failing", default=None, metavar="DIR",
+                   help="FILE: write each failing case (inputs, expected and your outputs, .npz) and a snippet that reruns it to DIR")
+    p.add_argument("--timeout", default="10", help="FILE: seconds per function in the sandbox (default: %(default)s)")
     p.add_argument("--arch", default="784-16-16-10", help="layer sizes, input first (default: %(default)s)")
     p.add_argument("--hidden", default="sigmoid", help="hidden activation, or one per hidden layer separated by commas (sigmoid, tanh, relu, identity; default: %(default)s)")
     p.add_argument("--output", default="sigmoid", help="output activation (sigmoid, tanh, relu, identity, softmax; default: %(default)s)")
@@ -40,7 +59,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--batch-size", default="10", help="examples in the batch (default: %(default)s)")
     p.add_argument("--seed", default="0", help="seed for the weights and the random batch (default: %(default)s)")
     p.add_argument("--device", default="cpu", help="torch device for the twin (default: %(default)s)")
-    p.add_argument("--tolerance", default=None, help="relative-error tolerance (default: 1e-10 for float64, 1e-4 for float32)")
+    p.add_argument("--tolerance", default=None, help="relative-error tolerance (default: 1e-10 for float64, 1e-4 for float32; with FILE 1e-5)")
     p.add_argument(
         "--gradcheck",
         default="auto",
@@ -73,6 +92,49 @@ def _number(flag: str, text: str, kind: type, ok: Any, expected: str) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.file is not None:
+        return run_file(args)
+    for flag, given in (("--save-failing", args.save_failing), ("--function", args.function), ("--option", args.option),
+                        ("--assignment", args.assignment != "network")):
+        if given:
+            raise CLIError(f"{flag} is for checking a FILE of your own: handprop check FILE {flag} …")
+    return run_engine(args)
+
+
+def run_file(args: argparse.Namespace) -> int:
+    """``handprop check FILE``: the learner's file against the reference, case by case."""
+    from handprop.grading.config import SandboxLimits
+    from handprop.grading.sandbox import SandboxError
+    from handprop.learner import DEFAULT_RTOL, check_file
+
+    cases = _number("--cases", args.cases, int, lambda v: 1 <= v <= 100, "an integer from 1 to 100")
+    seed = _number("--seed", args.seed, int, lambda v: v >= 0, "a non-negative integer")
+    timeout = _number("--timeout", args.timeout, float, lambda v: 0 < v <= 3600, "a number of seconds in (0, 3600]")
+    rtol = DEFAULT_RTOL
+    if args.tolerance is not None:
+        rtol = _number("--tolerance", args.tolerance, float, lambda v: 0 < v < 1, "a number in (0, 1)")
+    options = {}
+    for item in args.option:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise CLIError(f"--option expects KEY=VALUE, got {item!r}")
+        options[key] = value
+    try:
+        report = check_file(
+            args.file, assignment=args.assignment, options=options, functions=args.function or None, cases=cases,
+            seed=seed, rtol=rtol, limits=SandboxLimits(timeout=timeout),
+        )
+    except SandboxError as error:
+        raise CLIError(f"the sandbox could not run: {error}") from None
+    print(report)
+    if args.save_failing and not report.ok:
+        paths = report.save_failing(args.save_failing)
+        print(f"\nsaved {len(paths)} failing case(s) to {args.save_failing}; rerun one with: python {paths[0].with_suffix('.py')}")
+    sys.stdout.flush()
+    return 0 if report.ok else 1
+
+
+def run_engine(args: argparse.Namespace) -> int:
     import numpy as np
 
     from handprop import Network

@@ -1,71 +1,116 @@
 """``handprop grade``: grade students' backprop implementations against the reference.
 
-    handprop grade --template [FILE]             write the starter file for students
-    handprop grade SUBMISSION.py [--format text|json|gradescope] [--output FILE]
-    handprop grade --batch FOLDER [--output grades.csv]
+    handprop grade --template [FILE] [--assignment NAME --option KEY=VALUE]   the starter file
+    handprop grade SUBMISSION [--config course.toml] [--format text|json|gradescope] [--output FILE]
+    handprop grade --batch FOLDER [--output grades.csv] [--jobs N]
     handprop grade --bundle FOLDER               write Gradescope's setup.sh, run_autograder, zip
 
-Exit 0 whenever grading completed, whatever the score; 2 when the grader itself could not run.
+A submission is a .py file, a notebook (.ipynb), a folder or a .zip. Settings come from
+``--config`` (TOML), then the flags, which override it. Exit 0 whenever grading completed,
+whatever the score; 2 when the grader itself could not run.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from ..cli import CLIError
-from ..grading.config import DEFAULT_POINTS, FUNCTIONS, VISIBILITIES, GradingConfig, SandboxLimits, default_sandbox_uid
+from ..grading.config import SANDBOX_MODES, VISIBILITIES, GradingConfig, config_from_settings, default_sandbox_uid, read_config_file
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "grade",
         help="grade a student's backprop implementation (or write the template, a batch CSV, a Gradescope bundle)",
-        description="Grade a student's Python file against handprop's reference, in a sandboxed process.",
+        description="Grade a student's submission against handprop's reference, in a sandboxed process.",
     )
-    p.add_argument("submission", nargs="?", help="the student's .py file")
+    p.add_argument("submission", nargs="?", help="the student's .py file, notebook (.ipynb), folder or .zip")
     mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--template", nargs="?", const="backprop_assignment.py", metavar="FILE",
-                      help="write the starter file for students (default name backprop_assignment.py; '-' for stdout)")
-    mode.add_argument("--batch", metavar="FOLDER", help="grade every .py file in FOLDER into one CSV (see --output)")
+    mode.add_argument("--template", nargs="?", const="", metavar="FILE",
+                      help="write the assignment's starter file for students (default: its own name, e.g. backprop_assignment.py; '-' for stdout)")
+    mode.add_argument("--batch", metavar="FOLDER", help="grade every submission in FOLDER into one CSV (see --output), with one feedback file per student beside it")
     mode.add_argument("--bundle", metavar="FOLDER", help="write the Gradescope autograder bundle into FOLDER")
+    p.add_argument("--config", metavar="FILE", help="the course's settings file (TOML); flags override it")
+    p.add_argument("--assignment", help="the assignment: network (default), chain-rule or layers")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="an option of the assignment (repeatable), e.g. hidden=relu, output=softmax, cost=cross_entropy")
+    p.add_argument("--file", metavar="NAME", help="the file graded in a folder or zip submission (default: the template's name)")
     p.add_argument("--format", choices=("text", "json", "gradescope"), default="text", help="report format (default text)")
     p.add_argument("--output", "-o", metavar="FILE", help="write the report (or the batch CSV, default grades.csv) to FILE, atomically")
     p.add_argument("--all", action="store_true", help="text format: show passed cases too")
     p.add_argument("--force", action="store_true", help="--template: replace an existing file")
-    p.add_argument("--seed", type=int, default=0, help="seed of the randomized cases (default 0)")
-    p.add_argument("--cases", type=int, default=5, help="cases per function (default 5)")
-    p.add_argument("--hidden", type=int, default=0, help="how many of each function's cases are hidden on Gradescope (default 0)")
-    p.add_argument("--hidden-visibility", choices=VISIBILITIES, default="after_published",
-                   help="Gradescope visibility of hidden cases (default after_published)")
-    p.add_argument("--rtol", type=float, default=1e-5, help="relative tolerance on each array's scale (default 1e-5; float32 work passes)")
+    p.add_argument("--seed", type=int, help="seed of the randomized cases (default 0)")
+    p.add_argument("--cases", type=int, help="cases per function (default 5)")
+    p.add_argument("--hidden", type=int, help="how many of each function's cases are hidden on Gradescope (default 0)")
+    p.add_argument("--hidden-visibility", choices=VISIBILITIES, help="Gradescope visibility of hidden cases (default after_published)")
+    p.add_argument("--rtol", type=float, help="relative tolerance on each array's scale (default 1e-5; float32 work passes)")
     p.add_argument("--points", action="append", default=[], metavar="FUNCTION=P",
-                   help=f"points for a function (repeatable; defaults {', '.join(f'{k}={v:g}' for k, v in DEFAULT_POINTS.items())})")
-    p.add_argument("--timeout", type=float, default=10.0, help="seconds per function, wall clock (default 10)")
-    p.add_argument("--memory-mb", type=int, default=1024, help="address-space limit of the sandbox in MiB (default 1024)")
-    p.add_argument("--max-processes", type=int, default=8, help="process limit of the sandbox user (default 8)")
+                   help="points for a function (repeatable; defaults: the assignment's, e.g. backprop=4)")
+    p.add_argument("--timeout", type=float, help="seconds per function, wall clock (default 10)")
+    p.add_argument("--memory-mb", type=int, help="address-space limit of the sandbox in MiB (default 1024)")
+    p.add_argument("--max-processes", type=int, help="process limit of the sandbox user (default 8)")
     p.add_argument("--sandbox-uid", type=int, default=None,
                    help="user id that runs submissions (default: 65534 'nobody' when run as root, else your own)")
+    p.add_argument("--jobs", "-j", type=int, help="--batch: submissions graded at once (default: the number of cores)")
+    p.add_argument("--sandbox", choices=SANDBOX_MODES, default=None,
+                   help="how submissions are isolated: bwrap (namespaces), uid (root: a separate user), none "
+                        "(trusted code only; warns); auto picks the strongest available (default)")
     p.add_argument("--no-progress", action="store_true", help="--batch: no progress bar")
     p.set_defaults(run=run)
 
 
+def _pairs(items: list[str], flag: str, what: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise CLIError(f"{flag} expects {what}, got {item!r}")
+        out[key] = value
+    return out
+
+
+def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The course file's settings (if any) with the flags that were given laid over them."""
+    settings: dict[str, Any] = read_config_file(args.config) if args.config else {}
+    for key in ("assignment", "seed", "cases", "hidden", "hidden_visibility", "rtol", "file"):
+        if getattr(args, key) is not None:
+            settings[key] = getattr(args, key)
+    if args.sandbox is not None:
+        settings["sandbox_mode"] = args.sandbox
+    if args.option:
+        settings["options"] = {**settings.get("options", {}), **_pairs(args.option, "--option", "KEY=VALUE")}
+    if args.points:
+        points = dict(settings.get("points", {}))
+        for name, value in _pairs(args.points, "--points", "FUNCTION=P").items():
+            try:
+                points[name] = float(value)
+            except ValueError:
+                raise CLIError(f"--points {name}={value}: {value!r} is not a number") from None
+        settings["points"] = points
+    limits = dict(settings.get("limits", {}))
+    for key in ("timeout", "memory_mb", "max_processes"):
+        if getattr(args, key) is not None:
+            limits[key] = getattr(args, key)
+    limits["uid"] = args.sandbox_uid if args.sandbox_uid is not None else default_sandbox_uid()
+    settings["limits"] = limits
+    return settings
+
+
 def config_from_args(args: argparse.Namespace) -> GradingConfig:
-    points = dict(DEFAULT_POINTS)
     for item in args.points:
-        name, sep, value = item.partition("=")
-        if not sep or name not in FUNCTIONS:
-            raise CLIError(f"--points expects FUNCTION=P with FUNCTION one of {', '.join(FUNCTIONS)}, got {item!r}")
-        try:
-            points[name] = float(value)
-        except ValueError:
-            raise CLIError(f"--points {item!r}: {value!r} is not a number") from None
-    uid = args.sandbox_uid if args.sandbox_uid is not None else default_sandbox_uid()
-    sandbox = SandboxLimits(timeout=args.timeout, memory_mb=args.memory_mb, max_processes=args.max_processes, uid=uid)
-    return GradingConfig(
-        seed=args.seed, cases=args.cases, hidden=args.hidden, hidden_visibility=args.hidden_visibility,
-        rtol=args.rtol, points=points, sandbox=sandbox,
-    )  # fmt: skip
+        if "=" not in item:
+            raise CLIError(f"--points expects FUNCTION=P, got {item!r}")
+    settings = settings_from_args(args)
+    if args.points:
+        from ..grading.assignments import get_assignment
+
+        functions = get_assignment(settings.get("assignment", "network"), **settings.get("options", {})).functions
+        for name in _pairs(args.points, "--points", "FUNCTION=P"):
+            if name not in functions:
+                raise CLIError(f"--points expects FUNCTION=P with FUNCTION one of {', '.join(functions)}, got {name!r}")
+    return config_from_settings(settings, where=args.config or "command line")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -78,7 +123,13 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError("nothing to grade: give a submission .py file, or --template, --batch or --bundle")
     if args.template is not None:
         return _template(args)
+    if "grade" in sys.argv[1:3]:  # the real command line (handprop [-v] grade …), not a test calling main()
+        from ..grading.sandbox.processes import hide_command_line
+
+        hide_command_line(keep=2)  # the seed, --hidden and paths are not readable from /proc
     config = config_from_args(args)
+    if args.jobs is not None and args.jobs < 1:
+        raise CLIError(f"--jobs must be a positive integer, got {args.jobs}")
     try:
         if args.bundle is not None:
             return _bundle(args, config)
@@ -90,38 +141,42 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _template(args: argparse.Namespace) -> int:
-    from ..grading.template import TEMPLATE, write_template
+    from ..grading.template import write_template
 
+    assignment = config_from_args(args).get_assignment()
+    text = assignment.template()
     if args.template == "-":
-        sys.stdout.write(TEMPLATE)
+        sys.stdout.write(text)
         return 0
-    path = write_template(args.template, overwrite=args.force)
+    path = write_template(args.template or assignment.template_name, overwrite=args.force, text=text)
     print(f"wrote the starter file {path}", file=sys.stderr)
     return 0
 
 
 def _single(args: argparse.Namespace, config: GradingConfig) -> int:
-    from ..grading.grader import grade_file
+    from ..grading.grader import grade_file, points_text
     from ..grading.report import render, write_atomic
 
     report = grade_file(args.submission, config)
     text = render(report, args.format, verbose=args.all)
     if args.output:
         write_atomic(args.output, text)
-        print(f"{report.submission}: {report.score:g} / {report.max_score:g}; wrote {args.output}", file=sys.stderr)
+        print(f"{report.submission}: {points_text(report.score)} / {points_text(report.max_score)}; wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return 0
 
 
 def _batch(args: argparse.Namespace, config: GradingConfig) -> int:
-    from ..grading.batch import grade_folder_to_csv
+    from ..grading.batch import feedback_folder, grade_folder_to_csv, summary
 
     output = args.output or "grades.csv"
     progress = False if args.no_progress else None
-    results = grade_folder_to_csv(args.batch, output, config, progress=progress)
-    failed = sum(1 for _, report, _ in results if report is None)
-    print(f"graded {len(results) - failed} of {len(results)} files; wrote {output}", file=sys.stderr)
+    rows = grade_folder_to_csv(args.batch, output, config, progress=progress, jobs=args.jobs)
+    print(f"{summary(rows)}; wrote {output} and the feedback in {feedback_folder(output)}", file=sys.stderr)
+    failed = [row.error for row in rows if row.report is None]
+    if failed and len(failed) == len(rows) and all(e.startswith("the grader could not run") for e in failed):
+        raise CLIError(failed[0])  # the sandbox itself is broken, not the submissions
     return 0
 
 

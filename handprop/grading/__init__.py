@@ -7,7 +7,8 @@ The submission runs only in a sandboxed child process (``sandbox.py``); expected
 computed by the engine in the grader's process and never leave it. See docs/grading.md.
 """
 
-from .config import DEFAULT_POINTS, FUNCTIONS, GradingConfig, SandboxLimits
+from .assignments import ASSIGNMENTS, Assignment, get_assignment
+from .config import GradingConfig, SandboxLimits
 from .diagnose import TAGS
 from .grader import FunctionSummary, GradeReport, TestResult, grade_file, grade_source
 from .report import render, to_gradescope, to_json, to_text, write_atomic
@@ -15,8 +16,8 @@ from .sandbox import SandboxError
 from .template import TEMPLATE, write_template
 
 __all__ = [
-    "DEFAULT_POINTS",
-    "FUNCTIONS",
+    "ASSIGNMENTS",
+    "Assignment",
     "TAGS",
     "TEMPLATE",
     "FunctionSummary",
@@ -26,6 +27,7 @@ __all__ = [
     "SandboxLimits",
     "TestResult",
     "grade_file",
+    "get_assignment",
     "grade_source",
     "render",
     "to_gradescope",

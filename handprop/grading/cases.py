@@ -1,7 +1,12 @@
-"""Seeded, randomized test cases and their expected values, computed by the engine.
+"""Seeded, randomized test cases: what every assignment's case generator shares.
 
-Expected values live only in the grader's memory: ``Case.inputs`` is what the submission receives,
-``Case.expected`` is never written anywhere.
+A case's expected value lives only in the grader's memory: ``Case.args`` is what the submission
+receives, ``Case.expected`` is never written anywhere.
+
+The case design rule (tested mistake by mistake in tests/test_grading_mistake_table.py): every
+catalogued mistake changes the result of every case of the function it affects. So gradient cases
+have at least one hidden layer (a mistake in BP2 cannot hide) and a batch of at least 3 (a missing
+or doubled 1/n cannot hide at n = 1, and at n = 2 it would look like a factor of 2).
 """
 
 from __future__ import annotations
@@ -11,38 +16,24 @@ from typing import Any
 
 import numpy as np
 
-from ..activations import sigmoid, sigmoid_prime
-from ..network import Network
-from .config import FUNCTIONS, GradingConfig
+from .sandbox import Call
 
 Array = np.ndarray
 
-# The positional arguments of each graded function, in order.
-ARGUMENTS: dict[str, tuple[str, ...]] = {
-    "sigmoid": ("z",),
-    "sigmoid_prime": ("z",),
-    "feedforward": ("weights", "biases", "x"),
-    "backprop": ("weights", "biases", "x", "y"),
-    "update_mini_batch": ("weights", "biases", "x", "y", "eta"),
-}
-
-# Batch sizes cycle through these; 1 is always the second case. 2 is left out because at n = 2
-# "summed instead of averaged" (×n) and "cost without its ½" (×2) would look the same.
-BATCH_SIZES: tuple[int, ...] = (3, 1, 5, 4, 7, 6, 8)
+# Batch sizes of gradient cases cycle through these: never 1 (×n = ×1), never 2 (×n = ×2).
+BATCH_SIZES: tuple[int, ...] = (3, 5, 4, 7, 6, 8)
+# Element-wise functions hide nothing at n = 1, so their cases include it.
+ELEMENTWISE_BATCH_SIZES: tuple[int, ...] = (3, 1, 5, 4, 7, 6, 8)
 
 
 @dataclass
 class Case:
-    """One call of one function: its arguments and (grader-side only) the expected result.
-
-    ``expected`` maps output keys to arrays: ``"out"`` for the single-array functions,
-    ``"w/0", "w/1", …, "b/0", …`` for the two lists returned by backprop and update_mini_batch.
-    """
+    """One call of one function: its positional arguments and (grader-side only) the expected result."""
 
     function: str
     number: int  # 1-based, as shown to students
-    inputs: dict[str, Any]  # z | weights, biases, x[, y[, eta]]
-    expected: dict[str, Array]
+    args: list[Any]  # positional arguments: arrays, floats, ints, lists of arrays
+    expected: Any  # the reference return value, in the structure the student must return
     hidden: bool
     description: str
 
@@ -50,85 +41,43 @@ class Case:
     def name(self) -> str:
         return f"{self.function}: case {self.number}"
 
-    @property
-    def batch_size(self) -> int:
-        return int(self.inputs["x"].shape[0]) if "x" in self.inputs else int(self.inputs["z"].shape[0])
+
+def case_rng(seed: int, assignment: str, function: str) -> np.random.Generator:
+    """One stream per (assignment, function): changing one function's cases never changes another's."""
+    salt = [ord(c) for c in f"{assignment}/{function}"]
+    return np.random.default_rng([seed, *salt])
 
 
-def build_cases(config: GradingConfig) -> dict[str, list[Case]]:
-    """``config.cases`` cases per graded function; each function has its own seeded stream."""
-    suite: dict[str, list[Case]] = {}
-    for function in config.functions:
-        # One stream per function, so changing one function's cases never changes another's.
-        rng = np.random.default_rng([config.seed, FUNCTIONS.index(function)])
-        cases = []
-        for k in range(config.cases):
-            hidden = k >= config.cases - config.hidden
-            cases.append(_make_case(function, k, rng, hidden))
-        suite[function] = cases
-    return suite
+def is_hidden(k: int, cases: int, hidden: int) -> bool:
+    """The last ``hidden`` of ``cases`` cases (k is 0-based) are hidden."""
+    return k >= cases - hidden
 
 
-def _make_case(function: str, k: int, rng: np.random.Generator, hidden: bool) -> Case:
-    n = BATCH_SIZES[k % len(BATCH_SIZES)]
-    if function in ("sigmoid", "sigmoid_prime"):
-        z = rng.normal(0.0, 3.0, size=(n, int(rng.integers(1, 8))))  # (n, units)
-        s = sigmoid(z)
-        out = s if function == "sigmoid" else sigmoid_prime(z, s)
-        return Case(function, k + 1, {"z": z}, {"out": out}, hidden, f"z of shape {z.shape}")
-
-    depth = 1 + k % 3  # 1, 2 or 3 weight layers
+def layer_sizes(rng: np.random.Generator, k: int, depth: int, low: int = 2, high: int = 8) -> list[int]:
+    """``depth`` + 1 layer widths; every fourth case square (a transposed W keeps its shape there)."""
     if k % 4 == 3:
-        sizes = [int(rng.integers(2, 7))] * (depth + 1)  # square layers: a transpose keeps the shape
-    else:
-        sizes = [int(s) for s in rng.integers(2, 8, size=depth + 1)]
+        return [int(rng.integers(low, high - 1))] * (depth + 1)
+    return [int(s) for s in rng.integers(low, high, size=depth + 1)]
+
+
+def random_parameters(rng: np.random.Generator, sizes: list[int]) -> tuple[list[Array], list[Array]]:
+    """Weights (out, in) and biases (out,) drawn from N(0, 1)."""
     weights = [rng.normal(0.0, 1.0, size=(out, inp)) for inp, out in zip(sizes[:-1], sizes[1:])]  # (out, in)
     biases = [rng.normal(0.0, 1.0, size=out) for out in sizes[1:]]  # (out,)
-    x = rng.uniform(0.0, 1.0, size=(n, sizes[0]))  # (n, in)
-    y = np.eye(sizes[-1])[rng.integers(0, sizes[-1], size=n)]  # (n, out) one-hot
-    eta = float(rng.uniform(0.1, 3.0))
-    net = Network.from_parameters(weights, biases, hidden="sigmoid", output="sigmoid", cost="quadratic", dtype="float64")
-    inputs: dict[str, Any] = {"weights": weights, "biases": biases, "x": x}
-    arch = "-".join(map(str, sizes))
-    description = f"layers {arch}, batch of {n}"
-    if function == "feedforward":
-        return Case(function, k + 1, inputs, {"out": net.forward(x)}, hidden, description)
-    inputs["y"] = y
-    nabla_w, nabla_b = net.backprop(x, y)
-    if function == "backprop":
-        return Case(function, k + 1, inputs, pack_pair(nabla_w, nabla_b), hidden, description)
-    inputs["eta"] = eta
-    new_w = [w - eta * nw for w, nw in zip(weights, nabla_w)]
-    new_b = [b - eta * nb for b, nb in zip(biases, nabla_b)]
-    return Case(function, k + 1, inputs, pack_pair(new_w, new_b), hidden, f"{description}, eta = {eta:.3g}")
+    return weights, biases
 
 
-def pack_pair(ws: list[Array], bs: list[Array]) -> dict[str, Array]:
-    """Two lists of arrays as one flat dict: ``w/0``… then ``b/0``…."""
-    out = {f"w/{i}": w for i, w in enumerate(ws)}
-    out.update({f"b/{i}": b for i, b in enumerate(bs)})
-    return out
+def one_hot(rng: np.random.Generator, n: int, classes: int) -> Array:
+    """n one-hot rows over ``classes`` classes, (n, classes)."""
+    return np.eye(classes)[rng.integers(0, classes, size=n)]
 
 
-def unpack_pair(arrays: dict[str, Array], layers: int) -> tuple[list[Array], list[Array]]:
-    return [arrays[f"w/{i}"] for i in range(layers)], [arrays[f"b/{i}"] for i in range(layers)]
+def build_cases(config: Any) -> dict[str, list[Case]]:
+    """The suite that ``config`` (a GradingConfig) grades."""
+    return config.get_assignment().build_cases(config.seed, config.cases, config.hidden)
 
 
-def sandbox_inputs(suite: dict[str, list[Case]]) -> dict[str, Array]:
-    """Every case's inputs as flat arrays for the child: ``{function}/{number}/{argument}``.
-
-    Lists are spread over ``…/weights/0``, ``…/weights/1``… with their length in ``…/layers``.
-    Only inputs are here: the expected values never leave the grader.
-    """
-    flat: dict[str, Array] = {}
-    for function, cases in suite.items():
-        for case in cases:
-            prefix = f"{function}/{case.number}"
-            for name, value in case.inputs.items():
-                if isinstance(value, list):
-                    flat[f"{prefix}/layers"] = np.array(len(value))
-                    for i, v in enumerate(value):
-                        flat[f"{prefix}/{name}/{i}"] = v
-                else:
-                    flat[f"{prefix}/{name}"] = np.asarray(value, dtype=np.float64)
-    return flat
+def sandbox_calls(suite: dict[str, list[Case]]) -> list[Call]:
+    """Every case as a call for the sandbox: its positional arguments. Only inputs are here: the
+    expected values never leave the grader."""
+    return [Call(function, case.number, list(case.args)) for function, cases in suite.items() for case in cases]

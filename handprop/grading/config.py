@@ -1,4 +1,5 @@
-"""The grading settings: which functions, their points, how many cases, tolerance, sandbox limits."""
+"""The grading settings: which assignment, its points, how many cases, tolerance, sandbox limits; and the
+instructor's course file (TOML) that holds them."""
 
 from __future__ import annotations
 
@@ -6,21 +7,13 @@ import math
 
 import os
 from dataclasses import dataclass, field
-from typing import Optional
-
-# The functions of the default assignment, in the order they are graded and reported.
-FUNCTIONS: tuple[str, ...] = ("sigmoid", "sigmoid_prime", "feedforward", "backprop", "update_mini_batch")
-
-DEFAULT_POINTS: dict[str, float] = {
-    "sigmoid": 1.0,
-    "sigmoid_prime": 1.0,
-    "feedforward": 2.0,
-    "backprop": 4.0,
-    "update_mini_batch": 2.0,
-}
+from pathlib import Path
+from typing import Any, Optional, Union
 
 # Gradescope's per-test visibility values (https://gradescope-autograders.readthedocs.io/en/latest/specs/).
 VISIBILITIES: tuple[str, ...] = ("hidden", "after_due_date", "after_published", "visible")
+
+SANDBOX_MODES: tuple[str, ...] = ("auto", "bwrap", "uid", "none")
 
 NOBODY_UID = 65534  # the conventional unprivileged "nobody" user and "nogroup" group
 
@@ -29,6 +22,9 @@ def default_sandbox_uid() -> Optional[int]:
     """Drop to ``nobody`` when the grader runs as root (Gradescope does); otherwise keep the user."""
     return NOBODY_UID if hasattr(os, "geteuid") and os.geteuid() == 0 else None
 
+
+# Packages a submission may not use (the reference, the test-side twin, autograd libraries).
+FORBIDDEN_IMPORTS: tuple[str, ...] = ("torch", "jax", "tensorflow", "autograd", "handprop", "verify")
 
 MAX_TIMEOUT = 3600.0  # seconds per function: an hour is far beyond any honest submission
 
@@ -46,16 +42,24 @@ class SandboxLimits:
     max_file_mb: int = 64  # RLIMIT_FSIZE: largest file the child may write
     uid: Optional[int] = field(default_factory=default_sandbox_uid)
     gid: Optional[int] = None  # defaults to uid when uid is set
+    forbidden_imports: tuple[str, ...] = FORBIDDEN_IMPORTS  # bwrap: not visible at all; else refused by a hook
+    max_result_mb: int = 64  # bytes one function's results may take coming back (all its cases)
 
     def __post_init__(self) -> None:
         if isinstance(self.timeout, bool) or not isinstance(self.timeout, (int, float)) or not 0 < self.timeout <= MAX_TIMEOUT:
             raise ValueError(f"timeout must be a number of seconds in (0, {MAX_TIMEOUT:g}], got {self.timeout!r}")
-        for name in ("memory_mb", "max_processes", "max_file_mb"):
+        for name in ("memory_mb", "max_processes", "max_file_mb", "max_result_mb"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if self.uid is not None and (not isinstance(self.uid, int) or self.uid < 0):
             raise ValueError(f"uid must be a non-negative integer or None, got {self.uid!r}")
+
+        if isinstance(self.forbidden_imports, str) or not all(
+            isinstance(m, str) and m.isidentifier() for m in self.forbidden_imports
+        ):
+            raise ValueError(f"forbidden_imports must be a sequence of module names, got {self.forbidden_imports!r}")
+        object.__setattr__(self, "forbidden_imports", tuple(self.forbidden_imports))
 
     @property
     def group(self) -> Optional[int]:
@@ -66,21 +70,33 @@ class SandboxLimits:
 class GradingConfig:
     """How a submission is graded.
 
-    Each function gets ``cases`` randomized cases drawn from ``seed``; each case is worth
-    ``points[function] / cases``. A value passes when max|got − expected| ≤ rtol · max|expected|
-    for every returned array (a relative tolerance on the array's scale, in float64). The last
-    ``hidden`` cases of every function carry Gradescope visibility ``hidden_visibility``.
+    ``assignment`` names a built-in assignment (``handprop.grading.assignments``) and ``options``
+    its options. Each function gets ``cases`` randomized cases drawn from ``seed``; each case is
+    worth ``points[function] / cases`` (``points`` defaults to the assignment's; given, it is laid
+    over them). A value passes when max|got − expected| ≤ rtol · max|expected| for every returned
+    array (a relative tolerance on the array's scale, in float64). The last ``hidden`` cases of
+    every function carry Gradescope visibility ``hidden_visibility``. ``file`` names the file graded
+    in a folder, zip or multi-file submission (default: the template's name).
     """
 
+    assignment: str = "network"
+    options: dict[str, str] = field(default_factory=dict)
     seed: int = 0
     cases: int = 5
     hidden: int = 0
     hidden_visibility: str = "after_published"
     rtol: float = 1e-5
-    points: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_POINTS))
+    points: Optional[dict[str, float]] = None
+    file: Optional[str] = None
     sandbox: SandboxLimits = field(default_factory=SandboxLimits)
+    sandbox_mode: str = "auto"  # auto | bwrap | uid | none (see handprop.grading.sandbox.modes)
 
     def __post_init__(self) -> None:
+        from .assignments import get_assignment
+
+        if not isinstance(self.options, dict):
+            raise ValueError(f"options must be a table of option = value, got {self.options!r}")
+        assignment = get_assignment(self.assignment, **self.options)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
         if isinstance(self.cases, bool) or not isinstance(self.cases, int) or not 1 <= self.cases <= 100:
@@ -89,20 +105,124 @@ class GradingConfig:
             raise ValueError(f"hidden must be an integer from 0 to cases ({self.cases}), got {self.hidden!r}")
         if self.hidden_visibility not in VISIBILITIES:
             raise ValueError(f"hidden_visibility must be one of {', '.join(VISIBILITIES)}, got {self.hidden_visibility!r}")
-        if not (isinstance(self.rtol, (int, float)) and 0 < self.rtol < 1):
+        if isinstance(self.rtol, bool) or not (isinstance(self.rtol, (int, float)) and 0 < self.rtol < 1):
             raise ValueError(f"rtol must be a number in (0, 1), got {self.rtol!r}")
-        unknown = set(self.points) - set(FUNCTIONS)
+        if self.sandbox_mode not in SANDBOX_MODES:
+            raise ValueError(f"sandbox_mode must be one of {', '.join(SANDBOX_MODES)}, got {self.sandbox_mode!r}")
+        if self.file is not None and (not isinstance(self.file, str) or not self.file or "/" in self.file or "\\" in self.file):
+            raise ValueError(f"file must be a file name such as backprop_assignment.py, got {self.file!r}")
+        given = self.points or {}
+        if not isinstance(given, dict):
+            raise ValueError(f"points must be a table of function = points, got {given!r}")
+        unknown = set(given) - set(assignment.functions)
         if unknown:
-            raise ValueError(f"points given for unknown functions {sorted(unknown)}; expected some of {', '.join(FUNCTIONS)}")
-        for name, value in self.points.items():
+            raise ValueError(f"points given for unknown functions {sorted(unknown)}; expected some of {', '.join(assignment.functions)}")
+        for name, value in given.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
                 raise ValueError(f"points for {name} must be a non-negative finite number, got {value!r}")
+        object.__setattr__(self, "points", {**assignment.default_points(), **{k: float(v) for k, v in given.items()}})
+
+    def get_assignment(self):
+        """The Assignment value these settings grade."""
+        from .assignments import get_assignment
+
+        return get_assignment(self.assignment, **self.options)
 
     @property
     def functions(self) -> tuple[str, ...]:
-        """The graded functions: those with points (a function given 0 points is still graded)."""
-        return tuple(f for f in FUNCTIONS if f in self.points)
+        """The graded functions, in the assignment's order (a function given 0 points is still graded)."""
+        return self.get_assignment().functions
 
     @property
     def max_score(self) -> float:
-        return float(sum(self.points[f] for f in self.functions))
+        points = self.points or {}  # always set by __post_init__
+        return float(sum(points.get(f, 0.0) for f in self.functions))
+
+
+# -- the instructor's course file (TOML) -----------------------------------------------------------
+
+# Top-level keys of a course file and the GradingConfig field each sets.
+CONFIG_KEYS: tuple[str, ...] = (
+    "assignment", "seed", "cases", "hidden", "hidden_visibility", "rtol", "file", "sandbox_mode", "options", "points", "limits",
+)  # fmt: skip
+# Keys of its [limits] table: the SandboxLimits fields an instructor sets.
+LIMIT_KEYS: tuple[str, ...] = ("timeout", "memory_mb", "max_processes", "max_file_mb", "forbidden_imports")
+
+
+def _toml():
+    try:
+        import tomllib  # Python 3.11+
+    except ModuleNotFoundError:  # Python 3.10: the backport, a conditional dependency
+        import tomli as tomllib  # type: ignore[no-redef]
+    return tomllib
+
+
+def read_config_file(path: Union[str, os.PathLike]) -> dict[str, Any]:
+    """The settings of a course file as GradingConfig keyword arguments (``limits`` as a dict).
+
+    Raises ValueError naming the file and the key for an unknown key, a table where a value belongs
+    (or the reverse), or unreadable TOML; values themselves are checked by ``config_from_settings``.
+    """
+    source = Path(path)
+    try:
+        text = source.read_bytes()
+    except OSError as error:
+        raise ValueError(f"cannot read the config file {source}: {error.strerror or error}") from None
+    try:
+        data = _toml().loads(text.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as error:  # TOMLDecodeError is a ValueError
+        raise ValueError(f"{source} is not valid TOML: {error}") from None
+    for key, value in data.items():
+        if key not in CONFIG_KEYS:
+            raise ValueError(f"{source}: unknown key {key!r}; expected some of {', '.join(CONFIG_KEYS)}")
+        is_table = key in ("options", "points", "limits")
+        if is_table != isinstance(value, dict):
+            raise ValueError(f"{source}: {key} must be {'a table [' + key + ']' if is_table else 'a value, not a table'}")
+    for key in data.get("limits", {}):
+        if key not in LIMIT_KEYS:
+            raise ValueError(f"{source}: unknown key 'limits.{key}'; expected some of {', '.join(LIMIT_KEYS)}")
+    return data
+
+
+def config_from_settings(settings: dict[str, Any], where: str = "config") -> GradingConfig:
+    """A GradingConfig from plain settings (a course file's, with flags laid over them).
+
+    Every bad value is one ValueError that names its key, e.g. ``course.toml: limits.timeout: …``.
+    """
+    settings = dict(settings)
+    limits = dict(settings.pop("limits", None) or {})
+    if "forbidden_imports" in limits:
+        value = limits["forbidden_imports"]
+        if not isinstance(value, list) or not all(isinstance(m, str) and m.isidentifier() for m in value):
+            raise ValueError(f"{where}: limits.forbidden_imports must be a list of module names, got {value!r}")
+        limits["forbidden_imports"] = tuple(value)
+    for key, value in limits.items():
+        try:
+            SandboxLimits(**{key: value})
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"{where}: limits.{key}: {error}") from None
+    try:
+        sandbox = SandboxLimits(**limits)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"{where}: limits: {error}") from None
+    # The assignment first, then its options: the other keys are checked against them.
+    for keys in (("assignment",), ("assignment", "options")):
+        if keys[-1] in settings:
+            try:
+                GradingConfig(**{k: settings[k] for k in keys if k in settings})
+            except (ValueError, TypeError) as error:
+                raise ValueError(f"{where}: {keys[-1]}: {error}") from None
+    base = {k: settings[k] for k in ("assignment", "options") if k in settings}
+    for key in settings:
+        if key in ("assignment", "options"):
+            continue
+        trial = dict(base, cases=settings["cases"]) if key == "hidden" and "cases" in settings else dict(base)
+        trial[key] = settings[key]
+        try:
+            GradingConfig(**trial)
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"{where}: {key}: {error}") from None
+    try:
+        return GradingConfig(sandbox=sandbox, **settings)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"{where}: {error}") from None

@@ -7,17 +7,21 @@ import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Union
+from typing import Optional, Union
 
-from .cases import Case, build_cases, sandbox_inputs
+from .assignments import Assignment
+from .cases import Case, sandbox_calls
 from .config import GradingConfig
-from .diagnose import TAGS, Verdict, judge
-from .sandbox import FunctionRun, run_submission
+from .diagnose import RUN_TAGS, TAGS, Verdict, fail
+from .sandbox import FunctionRun, clean_text, run_submission
+from .submission import load_submission
 
 logger = logging.getLogger(__name__)
 
-MAX_SUBMISSION_BYTES = 1_000_000
+
+def points_text(value: float) -> str:
+    """Points as people read them: at most two decimals, no trailing zeros (3.33, 2.5, 10)."""
+    return f"{round(float(value), 2) + 0.0:g}"
 
 
 @dataclass
@@ -58,76 +62,129 @@ class GradeReport:
     tests: list[TestResult] = field(default_factory=list)
     functions: dict[str, FunctionSummary] = field(default_factory=dict)
     seed: int = 0
+    assignment: str = "network"  # the assignment and its options, as described to the student
+    notes: list[str] = field(default_factory=list)  # about the submission itself (which file, notebook lines left out)
+    sandbox_mode: str = ""  # bwrap | uid | none: how the submission was run
+    sandbox_layers: list[str] = field(default_factory=list)  # the isolation layers that were active
 
 
-def grade_file(path: Union[str, os.PathLike], config: GradingConfig) -> GradeReport:
-    """Grade the Python file at ``path``. Raises FileNotFoundError/ValueError for an unusable path."""
-    source_path = Path(path)
-    if not source_path.is_file():
-        raise FileNotFoundError(f"submission {source_path} does not exist or is not a file")
-    size = source_path.stat().st_size
-    if size > MAX_SUBMISSION_BYTES:
-        raise ValueError(f"submission {source_path} is {size} bytes; the limit is {MAX_SUBMISSION_BYTES}")
-    return grade_source(source_path.read_bytes(), config, name=str(source_path))
+def grade_file(
+    path: Union[str, os.PathLike], config: GradingConfig, assignment: Optional[Assignment] = None, single_link: bool = False
+) -> GradeReport:
+    """Grade the submission at ``path``: a .py file, a notebook, a folder or a .zip.
+
+    Raises FileNotFoundError for a missing path and SubmissionError (a ValueError) when it holds
+    nothing gradable, with a message naming the files it found. With ``single_link`` (batch
+    grading, where students may have placed the files) a symbolic link or a file with several hard
+    links is refused: as root, it could make the grader read another student's or a system file
+    into the feedback.
+    """
+    assignment = assignment or config.get_assignment()
+    submission = load_submission(path, config.file, assignment.template_name, single_link=single_link)
+    report = grade_source(submission.sources(), config, name=submission.name, assignment=assignment)
+    if submission.notes:
+        report.notes = [clean_text(note) for note in submission.notes]
+        report.output = "\n".join(report.notes) + "\n" + report.output
+    return report
 
 
-def grade_source(source: bytes, config: GradingConfig, name: str = "submission.py") -> GradeReport:
-    """Grade submission source code; the code runs only in the sandboxed child process."""
+def grade_source(source: Union[bytes, dict[str, bytes]], config: GradingConfig, name: str = "submission.py", assignment: Optional[Assignment] = None) -> GradeReport:
+    """Grade submission source code; the code runs only in the sandboxed child process.
+
+    ``assignment`` defaults to the one ``config`` names; given, it is graded with the config's
+    points where the config names it, else with its own default points.
+    """
     start = time.monotonic()
-    suite = build_cases(config)
-    runs = run_submission(source, sandbox_inputs(suite), config.functions, config.sandbox)
-    verdicts = {f: [judge(case, runs[f], config.rtol) for case in suite[f]] for f in config.functions}
-    for f in config.functions:
-        _settle_ambiguities(verdicts[f])
-    notes = _propagation_notes(verdicts)
+    name = clean_text(name)
+    assignment = assignment or config.get_assignment()
+    points = dict(config.points or {}) if assignment.describe() == config.get_assignment().describe() else assignment.default_points()
+    graded = assignment.functions
+    max_score = float(sum(points[f] for f in graded))
+    suite = assignment.build_cases(config.seed, config.cases, config.hidden)
+    submission = run_submission(source, sandbox_calls(suite), config.sandbox, config.sandbox_mode)
+    runs = submission.functions
+    verdicts = {f: [judge_case(assignment, case, runs[f], config.rtol) for case in suite[f]] for f in graded}
+    sentences = assignment.sentences()
+    for f in graded:
+        _settle_ambiguities(verdicts[f], sentences)
+    notes = _propagation_notes(verdicts, assignment)
 
     tests: list[TestResult] = []
     functions: dict[str, FunctionSummary] = {}
-    for f in config.functions:
-        per_case = config.points[f] / config.cases
+    for f in graded:
+        per_case = points[f] / config.cases
         for case, verdict in zip(suite[f], verdicts[f]):
             tests.append(_test_result(case, verdict, runs[f], per_case, notes.get(f, ""), config))
         own = [t for t in tests if t.function == f]
         functions[f] = FunctionSummary(
             f,
-            round(sum(t.score for t in own), 6),
-            float(config.points[f]),
+            round(points[f] * sum(t.passed for t in own) / len(own), 9),  # not a sum of rounded case scores
+            float(points[f]),
             sum(t.passed for t in own),
             len(own),
             sorted({tag for t in own for tag in t.tags}, key=list(TAGS).index),
         )
-    score = round(sum(s.score for s in functions.values()), 6)
+    score = round(sum(s.score for s in functions.values()), 9)
     report = GradeReport(
         submission=name,
         score=score,
-        max_score=config.max_score,
+        max_score=max_score,
         execution_time=round(time.monotonic() - start, 3),
-        output=_overall_output(runs, tests, functions, score, config),
+        output=_overall_output(runs, tests, functions, score, max_score, assignment, config) + f"\nSandbox: {submission.mode} ({', '.join(submission.layers)}).",
         tests=tests,
         functions=functions,
         seed=config.seed,
+        assignment=assignment.describe(),
+        sandbox_mode=submission.mode,
+        sandbox_layers=list(submission.layers),
     )
-    logger.info("graded %s: %g / %g in %.2f s", name, score, config.max_score, report.execution_time)
+    logger.info("graded %s: %g / %g in %.2f s", name, score, max_score, report.execution_time)
     return report
 
 
-def _settle_ambiguities(verdicts: list[Verdict]) -> None:
-    """Where a case fits several explanations (say ×2 at n = 2: factor-2 or missing-batch-mean),
-    prefer the one that explains the most failing cases of the same function."""
+def judge_case(assignment: Assignment, case: Case, run: FunctionRun, rtol: float) -> Verdict:
+    """One case's verdict from how its function ran: the run-level failures first, then the
+    assignment's own judging of the returned value. A failure of the judging itself fails only
+    this case, with a message: whatever came back must not stop the other functions."""
+    sentences = assignment.sentences()
+    status = run.status
+    if status == "missing":
+        return fail(["missing-function"], sentences, run.message)
+    if status == "timeout":
+        return fail(["timeout"], sentences, run.message)
+    if status in ("import-error", "crashed"):
+        return fail(["exception"], sentences, run.message)
+    if status != "ran":
+        return fail(["not-an-array"], sentences, run.message)
+    case_run = run.cases.get(case.number)
+    if case_run is None:
+        return fail(["not-an-array"], sentences, "No result came back for this case.")
+    try:
+        return assignment.judge(case, case_run, rtol)
+    except Exception as error:
+        logger.warning("could not judge %s: %r", case.name, error)
+        message = clean_text(f"The grader could not judge this result ({type(error).__name__}: {error}).")
+        return Verdict(False, ["not-an-array"], message)
+
+
+def _settle_ambiguities(verdicts: list[Verdict], sentences: dict[str, str]) -> None:
+    """Where a case fits several explanations (say ×2 at n = 4: factor-2, or a missing mean with a
+    ½), prefer the one that explains the most failing cases of the same function."""
     counts = Counter(c for v in verdicts if not v.passed for c in v.candidates)
     if not counts:
         return
     best = max(counts, key=lambda c: (counts[c], -len(c)))
     for v in verdicts:
         if not v.passed and best in v.candidates and tuple(v.tags) != best:
-            old = " ".join(TAGS[t] for t in v.tags)
-            new = " ".join(TAGS[t] for t in best)
+            old = " ".join(sentences[t] for t in v.tags)
+            new = " ".join(sentences[t] for t in best)
             v.tags = list(best)
             v.message = v.message.replace(old, new, 1) if old and old in v.message else f"{new} {v.message}"
 
 
-def _propagation_notes(verdicts: dict[str, list[Verdict]]) -> dict[str, str]:
-    """A sentence linking a function's mistake to the same mistake in a function it calls."""
+def _propagation_notes(verdicts: dict[str, list[Verdict]], assignment: Assignment) -> dict[str, str]:
+    """A sentence linking a function's mistake to the same mistake in a function it presumably calls."""
+
     def tags(f: str) -> set[str]:
         return {t for v in verdicts.get(f, []) for t in v.tags}
 
@@ -135,15 +192,14 @@ def _propagation_notes(verdicts: dict[str, list[Verdict]]) -> dict[str, str]:
         return any(not v.passed for v in verdicts.get(f, []))
 
     notes: dict[str, str] = {}
-    shared = tags("update_mini_batch") & tags("backprop")
-    if shared - {"exception", "timeout", "missing-function"}:
-        notes["update_mini_batch"] = "This is the same mistake as in your backprop, which update_mini_batch presumably calls: fixing backprop should fix this too."
-    elif failed("update_mini_batch") and failed("backprop"):
-        notes["update_mini_batch"] = "Your backprop also fails its tests; if update_mini_batch calls it, fix backprop first."
-    if tags("backprop") & tags("sigmoid_prime") - {"exception", "timeout", "missing-function"}:
-        notes["backprop"] = "Your sigmoid_prime has this mistake too; backprop inherits it if it calls sigmoid_prime."
-    if failed("feedforward") and failed("sigmoid"):
-        notes["feedforward"] = "Your sigmoid also fails its tests; feedforward inherits its mistakes if it calls it."
+    for caller, callees in assignment.calls.items():
+        for callee in callees:
+            if callee not in verdicts or caller not in verdicts:
+                continue
+            if (tags(caller) & tags(callee)) - set(RUN_TAGS):
+                notes[caller] = f"Your {callee} has this mistake too: {caller} presumably calls it, so fixing {callee} should fix this too."
+            elif failed(caller) and failed(callee):
+                notes[caller] = f"Your {callee} also fails its tests; if {caller} calls it, fix {callee} first."
     return notes
 
 
@@ -175,6 +231,8 @@ def _overall_output(
     tests: list[TestResult],
     functions: dict[str, FunctionSummary],
     score: float,
+    max_score: float,
+    assignment: Assignment,
     config: GradingConfig,
 ) -> str:
     """The text shown above the tests. With hidden cases it counts, scores and tags only the visible
@@ -184,20 +242,20 @@ def _overall_output(
     if imports:
         import_lines = ["Your file could not be imported, so none of its functions could be graded:", imports[0].message]
     if not config.hidden:
-        lines = [f"Score: {score:g} / {config.max_score:g} (seed {config.seed}, {config.cases} cases per function)."]
+        lines = [f"Score: {points_text(score)} / {points_text(max_score)} ({assignment.describe()}, seed {config.seed}, {config.cases} cases per function)."]
         for summary in functions.values():
             extra = f"  [{', '.join(summary.tags)}]" if summary.tags else ""
-            lines.append(f"{summary.name}: {summary.score:g} / {summary.max_score:g} ({summary.passed} of {summary.cases} cases passed){extra}")
+            lines.append(f"{summary.name}: {points_text(summary.score)} / {points_text(summary.max_score)} ({summary.passed} of {summary.cases} cases passed){extra}")
         return "\n".join(lines[:1] + import_lines + lines[1:])
     visible = [t for t in tests if not t.hidden]
     lines = [
-        f"Visible cases: {sum(t.score for t in visible):g} / {sum(t.max_score for t in visible):g} points "
-        f"(seed {config.seed}). {config.hidden} more case(s) per function are hidden until grades are published."
+        f"Visible cases: {points_text(sum(t.score for t in visible))} / {points_text(sum(t.max_score for t in visible))} points "
+        f"({assignment.describe()}, seed {config.seed}). {config.hidden} more case(s) per function are hidden until grades are published."
     ]
     lines += import_lines
     for f in functions:
         own = [t for t in visible if t.function == f]
         tags = sorted({tag for t in own for tag in t.tags}, key=list(TAGS).index)
         extra = f"  [{', '.join(tags)}]" if tags else ""
-        lines.append(f"{f}: {sum(t.score for t in own):g} / {sum(t.max_score for t in own):g} ({sum(t.passed for t in own)} of {len(own)} visible cases passed){extra}")
+        lines.append(f"{f}: {points_text(sum(t.score for t in own))} / {points_text(sum(t.max_score for t in own))} ({sum(t.passed for t in own)} of {len(own)} visible cases passed){extra}")
     return "\n".join(lines)

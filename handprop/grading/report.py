@@ -15,18 +15,21 @@ from pathlib import Path
 from typing import Any, Union
 
 from ..atomic import atomic_open
-from .grader import GradeReport
+from .grader import GradeReport, points_text
 
 FORMATS = ("text", "json", "gradescope")
 
 
 def to_text(report: GradeReport, verbose: bool = False) -> str:
     """A person's summary: the score per function, then every failed case's feedback."""
-    lines = [f"{report.submission}: {report.score:g} / {report.max_score:g} points ({report.execution_time:.2f} s)"]
+    lines = [f"{report.submission}: {points_text(report.score)} / {points_text(report.max_score)} points ({report.execution_time:.2f} s)"]
+    lines += [f"  {note}" for note in report.notes]
+    if report.sandbox_mode:
+        lines.append(f"  sandbox: {report.sandbox_mode} ({', '.join(report.sandbox_layers)})")
     width = max(len(f) for f in report.functions) if report.functions else 0
     for s in report.functions.values():
         tags = f"  [{', '.join(s.tags)}]" if s.tags else ""
-        lines.append(f"  {s.name:<{width}}  {s.score:6.3g} / {s.max_score:<4g} {s.passed}/{s.cases} cases{tags}")
+        lines.append(f"  {s.name:<{width}}  {points_text(s.score):>6} / {points_text(s.max_score):<4} {s.passed}/{s.cases} cases{tags}")
     shown = [t for t in report.tests if verbose or not t.passed]
     if shown:
         lines.append("")
@@ -45,7 +48,7 @@ def to_text(report: GradeReport, verbose: bool = False) -> str:
             name = f"{first.function}: cases {', '.join(str(t.number) for t in group)}"
         hidden = " [hidden]" if any(t.hidden for t in group) else ""
         score, max_score = sum(t.score for t in group), sum(t.max_score for t in group)
-        lines.append(f"{name}{hidden}: {score:g} / {max_score:g}")
+        lines.append(f"{name}{hidden}: {points_text(score)} / {points_text(max_score)}")
         lines.extend("    " + line for line in first.output.splitlines())
     return "\n".join(lines) + "\n"
 
@@ -88,9 +91,9 @@ def render(report: GradeReport, fmt: str, verbose: bool = False) -> str:
     if fmt == "text":
         return to_text(report, verbose)
     if fmt == "json":
-        return json.dumps(to_json(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+        return json.dumps(to_json(report), indent=2, ensure_ascii=True, allow_nan=False) + "\n"
     if fmt == "gradescope":
-        return json.dumps(to_gradescope(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+        return json.dumps(to_gradescope(report), indent=2, ensure_ascii=True, allow_nan=False) + "\n"
     raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
 
 

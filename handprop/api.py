@@ -1,0 +1,312 @@
+"""Train, reload and inspect runs from Python: what ``handprop train`` calls, one function each.
+
+    import handprop
+    run = handprop.train(epochs=2, data_root="../shared/data")   # any TrainConfig field as a keyword
+    run.network                     # the trained Network (for backend="torch", converted back)
+    run.history["handprop"][-1]     # EpochMetrics(epoch, train_cost, test_cost, test_accuracy, train_seconds)
+    run.metrics()                   # the metrics.json dict
+    fig = run.plot()                # a matplotlib Figure: nothing written, the backend untouched
+    run = handprop.load_run("runs/video")   # a folder or checkpoint written by ``handprop train``
+    x, labels = handprop.load_mnist("test", data_root="../shared/data")   # (n, 784) in [0, 1], (n,)
+
+Costs in the history are means over the examples of the whole training or test set.
+torch is imported only when a torch backend is asked for; matplotlib only when plotting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union
+
+import numpy as np
+
+from .network import Network
+from .runstate import CHECKPOINT_NAME, RunState, save_run
+from .training import (
+    Dataset,
+    EpochMetrics,
+    LockstepError,
+    Trainer,
+    TrainConfig,
+    TrainingDiverged,
+    backend_names,
+    make_backend,
+    parse_arch,
+    run_metrics,
+)
+
+if TYPE_CHECKING:  # matplotlib is imported only when plotting
+    from matplotlib.figure import Figure
+
+logger = logging.getLogger(__name__)
+
+PathLike = Union[str, os.PathLike]
+CONFIG_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
+# what a resumed run keeps from its checkpoint; only ``epochs`` may change
+RESUME_FIXED = tuple(name for name in CONFIG_FIELDS if name != "epochs")
+
+
+@dataclass
+class Run:
+    """A training run: its settings, each backend's parameters and per-epoch metrics.
+
+    ``history[name]`` lists one ``EpochMetrics`` per epoch for each backend that trained
+    (``"handprop"``, ``"torch"``); ``lockstep`` the per-epoch largest parameter difference of a
+    ``backend="both"`` run. ``start_epoch`` is the number of epochs done before this call (non-zero
+    when resumed), ``epoch`` the number done now.
+    """
+
+    config: TrainConfig
+    backend: str  # handprop | torch | both
+    parameters: dict[str, tuple[list[np.ndarray], list[np.ndarray]]]  # per backend: weights (out, in), biases (out,)
+    history: dict[str, list[EpochMetrics]]
+    lockstep: list[dict[str, float]] = field(default_factory=list)
+    out: Optional[Path] = None
+    start_epoch: int = 0
+
+    @property
+    def epoch(self) -> int:
+        """Epochs completed."""
+        return max((len(h) for h in self.history.values()), default=0)
+
+    @property
+    def networks(self) -> dict[str, Network]:
+        """Each backend's network as a handprop ``Network`` (torch's converted back)."""
+        c = self.config
+        return {
+            name: Network.from_parameters(w, b, c.hidden_per_layer, c.output, c.cost, c.dtype)
+            for name, (w, b) in self.parameters.items()
+        }
+
+    @property
+    def network(self) -> Network:
+        """The trained network: handprop's when it trained, else the torch backend's, converted back."""
+        name = "handprop" if "handprop" in self.parameters else next(iter(self.parameters))
+        return self.networks[name]
+
+    def metrics(self) -> dict[str, Any]:
+        """The content of metrics.json (schema in docs/training.md)."""
+        return run_metrics(self.config, self.backend, self.history, self.lockstep)
+
+    def _epochs(self, backend: Optional[str]) -> list[EpochMetrics]:
+        name = backend or ("handprop" if "handprop" in self.history else next(iter(self.history), ""))
+        if not self.history.get(name):
+            raise ValueError(f"no epochs of backend {name!r} in this run (it has: {', '.join(self.history) or 'none'})")
+        return self.history[name]
+
+    def final(self, backend: Optional[str] = None) -> EpochMetrics:
+        """The last epoch's metrics of ``backend`` (default: the backend ``network`` comes from)."""
+        return self._epochs(backend)[-1]
+
+    def best(self, backend: Optional[str] = None) -> EpochMetrics:
+        """The epoch with the highest test accuracy (the earliest of equals)."""
+        return max(self._epochs(backend), key=lambda m: m.test_accuracy)
+
+    def plot(self, path: Optional[PathLike] = None) -> "Figure":
+        """Cost and test accuracy per epoch, one line per backend; writes a PNG only when given ``path``."""
+        from .plots import plot_curves
+
+        return plot_curves(self.history, path)
+
+    def plot_first_layer(self, path: Optional[PathLike] = None) -> "Figure":
+        """Each first-layer unit's weights as an image (square inputs only); writes only when given ``path``."""
+        from .plots import plot_first_layer
+
+        return plot_first_layer(self.network.weights[0], path)
+
+    def __repr__(self) -> str:
+        arch = "-".join(map(str, self.config.arch))
+        accuracy = ", ".join(f"{n} {100 * h[-1].test_accuracy:.2f}%" for n, h in self.history.items() if h)
+        return f"Run({arch}, backend={self.backend}, epochs {self.epoch}/{self.config.epochs}, test accuracy {accuracy or '-'})"
+
+
+def load_mnist(
+    split: str = "train", data_root: Optional[PathLike] = None, dataset: str = "mnist", dtype: str = "float64"
+) -> tuple[np.ndarray, np.ndarray]:
+    """(x (n, 784) with pixels in [0, 1], labels (n,) int64) of one split of MNIST or Fashion-MNIST.
+
+    ``data_root`` is the folder holding ``MNIST/raw`` (default: ``$HANDPROP_DATA``, else ``./data``);
+    missing files are downloaded when a network is reachable, else a FileNotFoundError names them.
+    """
+    from . import data
+
+    return data.load_dataset(dataset, split, data_root, download=True, dtype=dtype)
+
+
+def _checkpoint_path(path: PathLike) -> Path:
+    path = Path(path)
+    return path / CHECKPOINT_NAME if path.is_dir() else path
+
+
+def load_run(path: PathLike) -> Run:
+    """The run saved by ``handprop train --out DIR`` (or ``train(out=DIR)``): ``DIR`` or its checkpoint.npz."""
+    from .runstate import load_run as load_state
+
+    checkpoint = _checkpoint_path(path)
+    state = load_state(checkpoint)
+    return _run_from_state(state, checkpoint.parent)
+
+
+def _run_from_state(state: RunState, out: Optional[Path]) -> Run:
+    return Run(
+        config=state.config, backend=state.backend, parameters=state.parameters, history=state.history,
+        lockstep=state.lockstep, out=out, start_epoch=state.epoch,
+    )
+
+
+def resolve_config(config: Optional[TrainConfig] = None, **settings: Any) -> TrainConfig:
+    """``config`` (default: ``TrainConfig()``) with ``settings`` applied.
+
+    ``arch`` may be '784-16-16-10' or a sequence of widths; ``hidden`` a name, names joined by commas,
+    or a sequence of names. Unknown names raise a TypeError listing the known ones.
+    """
+    unknown = sorted(set(settings) - set(CONFIG_FIELDS))
+    if unknown:
+        raise TypeError(f"unknown training setting(s) {', '.join(unknown)}; expected any of: {', '.join(CONFIG_FIELDS)}")
+    changes = dict(settings)
+    if "arch" in changes:
+        arch = changes["arch"]
+        changes["arch"] = parse_arch(arch) if isinstance(arch, str) else tuple(arch)
+    if "hidden" in changes:
+        hidden = changes["hidden"]
+        changes["hidden"] = tuple(p.strip() for p in hidden.split(",")) if isinstance(hidden, str) else tuple(hidden)
+    base = config if config is not None else TrainConfig()
+    if not isinstance(base, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(base).__name__}")
+    return dataclasses.replace(base, **changes) if changes else base
+
+
+def train(
+    config: Optional[TrainConfig] = None,
+    *,
+    backend: Optional[str] = None,
+    device: str = "cpu",
+    data_root: Optional[PathLike] = None,
+    out: Optional[PathLike] = None,
+    resume: Optional[PathLike] = None,
+    progress: Optional[bool] = None,
+    on_start: Optional[Callable[[Run], None]] = None,
+    on_epoch: Optional[Callable[[Run], None]] = None,
+    **settings: Any,
+) -> Run:
+    """Mini-batch SGD on MNIST (or Fashion-MNIST) with either backend, or both in lockstep.
+
+    ``settings`` are ``TrainConfig`` fields (arch, hidden, output, cost, init, epochs, batch_size, lr,
+    l2, seed, dtype, dataset); the defaults train the video's 784-16-16-10 network.
+    ``backend``: "handprop" (default), "torch" or "both"; ``device`` is the torch backend's.
+    ``out``: a folder that receives metrics.json and checkpoint.npz after every epoch, and curves.png
+    and first_layer.png at the end (nothing is written without it).
+    ``resume``: a checkpoint or folder written by a previous run; training continues exactly where it
+    stopped, up to ``epochs`` in total, writing to that folder unless ``out`` is given. Any other
+    setting given must equal the checkpoint's.
+    ``progress``: the per-batch progress bar (None: only on a terminal).
+    ``on_start(run)`` is called once the data are loaded, ``on_epoch(run)`` after every epoch.
+
+    Raises ``TrainingDiverged`` when the cost becomes NaN or infinite and ``LockstepError`` when the
+    backends of a "both" run disagree; the folder then holds the last complete epoch (and its plots).
+    """
+    state: Optional[RunState] = None
+    if resume is not None:
+        from .runstate import load_run as load_state
+
+        resume_path = _checkpoint_path(resume)
+        state = load_state(resume_path)
+        config = resolve_config(config if config is not None else state.config, **settings)
+        changed = [n for n in RESUME_FIXED if getattr(config, n) != getattr(state.config, n)]
+        if changed:
+            given = ", ".join(f"{n}={getattr(config, n)!r}" for n in changed)
+            kept = ", ".join(f"{n}={getattr(state.config, n)!r}" for n in changed)
+            raise ValueError(
+                f"{given} {'differs' if len(changed) == 1 else 'differ'} from the checkpoint's {kept}; a resumed run "
+                f"keeps its settings (only epochs may change)"
+            )
+        backend = backend or state.backend
+        if backend != state.backend:
+            raise ValueError(f"the checkpoint was trained with backend {state.backend!r}; resume it with the same backend")
+        out_path = Path(out) if out is not None else resume_path.parent  # a resumed run writes to its own folder
+        if config.epochs <= state.epoch:
+            logger.info("%s already has %d epochs (epochs=%d); nothing to train", resume_path, state.epoch, config.epochs)
+            run = _run_from_state(state, out_path)
+            run.config = config
+            return run
+    else:
+        config = resolve_config(config, **settings)
+        backend = backend or "handprop"
+        out_path = Path(out) if out is not None else None
+    names = backend_names(backend)
+    if device != "cpu" and "torch" not in names:
+        raise ValueError(f"device {device!r} is for the torch backend; the handprop backend runs on the CPU only")
+
+    from . import data as data_module  # looked up at call time, so tests can substitute the loader
+
+    x_train, y_train = data_module.load_dataset(config.dataset, "train", data_root, download=True, dtype=config.dtype)
+    x_test, y_test = data_module.load_dataset(config.dataset, "test", data_root, download=True, dtype=config.dtype)
+    n_classes = int(y_train.max()) + 1
+    if config.arch[0] != x_train.shape[1] or config.arch[-1] != n_classes:
+        raise ValueError(
+            f"arch {'-'.join(map(str, config.arch))} does not fit {config.dataset}: the first width must be "
+            f"{x_train.shape[1]} (pixels) and the last {n_classes} (classes)"
+        )
+    dataset = Dataset(x_train, y_train, x_test, y_test)
+
+    def device_for(name: str) -> str:
+        return device if name == "torch" else "cpu"
+
+    if state is None:
+        initial = config.build_network()
+        backends = {name: make_backend(name, initial, config, device_for(name)) for name in names}
+        _, shuffle_rng = config.generators()
+        trainer = Trainer(config, backends, dataset, shuffle_rng, progress=progress)
+    else:
+        backends = {}
+        for name in names:
+            weights, biases = state.parameters[name]
+            net = Network.from_parameters(weights, biases, config.hidden_per_layer, config.output, config.cost, config.dtype)
+            backends[name] = make_backend(name, net, config, device_for(name))
+        trainer = Trainer(
+            config, backends, dataset, state.shuffle_rng,
+            start_epoch=state.epoch, history=state.history, lockstep=state.lockstep, progress=progress,
+        )
+    start_epoch = trainer.start_epoch
+    if out_path is not None:
+        out_path.mkdir(parents=True, exist_ok=True)
+
+    def snapshot() -> Run:
+        return Run(
+            config=config, backend=backend, parameters={n: b.parameters() for n, b in trainer.backends.items()},
+            history={n: list(h) for n, h in trainer.history.items()}, lockstep=list(trainer.lockstep),
+            out=out_path, start_epoch=start_epoch,
+        )
+
+    if on_start is not None:
+        on_start(snapshot())
+
+    def after_epoch(epoch: int, t: Trainer) -> None:
+        if out_path is not None:
+            save_run(out_path, t, backend)
+        if on_epoch is not None:
+            on_epoch(snapshot())
+
+    try:
+        trainer.run(after_epoch)
+    except (TrainingDiverged, LockstepError):
+        _write_plots(snapshot())
+        raise
+    run = snapshot()
+    _write_plots(run)
+    return run
+
+
+def _write_plots(run: Run) -> None:
+    """curves.png and (for square inputs) first_layer.png in the run's folder, once an epoch is done."""
+    if run.out is None or run.epoch == 0:
+        return
+    run.plot(run.out / "curves.png")
+    if math.isqrt(run.config.arch[0]) ** 2 == run.config.arch[0]:
+        run.plot_first_layer(run.out / "first_layer.png")
+    logger.info("wrote plots to %s", run.out)

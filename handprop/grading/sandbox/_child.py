@@ -1,0 +1,281 @@
+"""The program that runs inside the sandbox. The grader passes this file's text to
+``python -I -S -c`` (no site, no .pth files, no environment variables, no current folder on the path),
+so the child never imports handprop nor anything but the standard library and NumPy.
+
+Everything travels over two pipes the grader created (see ``wire.py``); the child opens no file the
+grader reads, and the student's stdout/stderr go to a third pipe the grader drains.
+  child → grader  H {layers}          limits set, numpy imported, user switched: before student code
+  child → grader  E message           the child could not start (e.g. NumPy does not fit the memory limit)
+  grader → child  S {functions, forbidden}   then  P {name: source}
+  child → grader  R [defined names]   or  I message (importing the submission failed)
+  grader → child  F npz(function, cases, args)
+  child → grader  D npz(results)      every value as arrays plus a JSON description
+The child never interprets a function's meaning: it calls ``module.<function>(*args)`` with fresh
+copies for each case and describes what came back. The grader re-validates all of it.
+"""
+
+import os
+import resource
+import signal
+import sys
+
+
+PRELOAD = (
+    "math", "random", "functools", "itertools", "collections", "copy", "dataclasses", "typing",
+    "warnings", "time", "re", "operator", "numbers", "statistics", "json", "numpy.linalg", "numpy.random",
+    "importlib.util", "zipfile", "linecache", "tokenize", "tempfile", "shutil", "glob", "pathlib",
+    "subprocess", "socket", "textwrap", "string", "struct", "threading", "signal", "ctypes",
+)  # fmt: skip
+MAX_ITEMS = 1000  # items of a returned list; the grader enforces its own caps too
+MAX_ARRAYS = 2000  # arrays in one returned value
+MAX_MESSAGE = 4000
+
+
+def _limit(kind, value):
+    soft, hard = resource.getrlimit(kind)
+    if hard != resource.RLIM_INFINITY:
+        value = min(value, hard)
+    resource.setrlimit(kind, (value, value))  # hard = soft: the student's code cannot raise it
+
+
+def main():
+    import json
+
+    config = json.loads(sys.argv[1])
+    requests = os.fdopen(config["in"], "rb", buffering=0)
+    replies = config["out"]
+
+    def send(kind, payload):
+        data = kind + len(payload).to_bytes(8, "big") + payload
+        view = memoryview(data)
+        while view:
+            view = view[os.write(replies, view) :]
+
+    def receive():
+        def exact(n):
+            chunks, left = [], n
+            while left:
+                chunk = requests.read(left)
+                if not chunk:
+                    raise SystemExit(0)  # the grader closed the pipe: we are done
+                chunks.append(chunk)
+                left -= len(chunk)
+            return b"".join(chunks)
+
+        header = exact(9)
+        return header[:1], exact(int.from_bytes(header[1:], "big"))
+
+    # Limits go on before numpy and long before the student's code; they cannot be raised again.
+    _limit(resource.RLIMIT_CPU, config["cpu"])
+    _limit(resource.RLIMIT_AS, config["memory"])
+    _limit(resource.RLIMIT_FSIZE, config["fsize"])
+    _limit(resource.RLIMIT_CORE, 0)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write raises OSError instead of killing us
+    layers = ["rlimits"]
+    sys.path[:] = [p for p in sys.path if p] + config["path"]
+    try:
+        import ctypes
+        import io
+        import traceback
+        import types
+
+        import numpy as np
+    except BaseException as error:  # MemoryError under a tiny limit, a missing numpy
+        send(b"E", f"{type(error).__name__}: {error}".encode("utf-8", "backslashreplace")[:MAX_MESSAGE])
+        return
+    if config["preload"]:
+        # Modules a submission may reasonably import, loaded while the standard library is certainly
+        # readable: after the switch below it may not be (a Python where only root can read it).
+        for name in PRELOAD:
+            try:
+                __import__(name)
+            except ImportError:
+                pass
+        # What the protocol itself loads lazily: an .npz round trip and a formatted traceback.
+        buffer = io.BytesIO()
+        np.savez(buffer, a=np.zeros(1))
+        with np.load(io.BytesIO(buffer.getvalue()), allow_pickle=False) as stored:
+            stored["a"]
+        try:
+            raise ValueError("warm-up")
+        except ValueError as error:
+            traceback.format_exception(type(error), error, error.__traceback__)
+    libc = ctypes.CDLL(None, use_errno=True)
+    if config["unshare_net"]:
+        # A new, empty network namespace (needs CAP_SYS_ADMIN, which a container may lack).
+        libc.unshare(0x40000000)  # CLONE_NEWNET
+    try:
+        import socket
+
+        if all(name == "lo" for _, name in socket.if_nameindex()):
+            layers.append("no-network")  # only the loopback of an empty namespace
+    except (ImportError, OSError):
+        pass
+    uid = config["uid"]
+    if uid is not None:
+        # Become the unprivileged sandbox user for good (real, effective and saved ids), with no
+        # supplementary groups, before any of the student's code runs.
+        os.setgroups([])
+        os.setgid(config["gid"])
+        os.setuid(uid)
+        if os.getuid() != uid or os.geteuid() != uid or os.getgid() != config["gid"]:
+            send(b"E", b"could not switch to the sandbox user")
+            return
+    _limit(resource.RLIMIT_NPROC, config["nproc"])  # counts the processes of the (now) sandbox user
+    if libc.prctl(1, 9, 0, 0, 0) == 0 and os.getppid() == config["grader"]:  # PR_SET_PDEATHSIG SIGKILL
+        layers.append("dies-with-grader")  # (set after the user switch, which would clear it)
+    if libc.prctl(38, 1, 0, 0, 0) == 0:  # PR_SET_NO_NEW_PRIVS: a set-uid program cannot gain privileges
+        layers.append("no-new-privs")
+    if libc.prctl(4, 0, 0, 0, 0) == 0:  # PR_SET_DUMPABLE 0: no ptrace, /proc/<pid> owned by root
+        layers.append("non-dumpable")
+    os.umask(0o077)
+    send(b"H", json.dumps({"layers": layers}).encode())
+
+    kind, payload = receive()
+    setup = json.loads(payload)
+    kind, payload = receive()
+    sources = {name: text.encode("utf-8", "surrogateescape") for name, text in json.loads(payload).items()}
+    main_name = setup["main"]
+    forbidden = tuple(setup["forbidden"])
+
+    def trimmed(error):
+        files = {name for name in sources}
+        frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename in files]
+        lines = traceback.format_list(frames[-6:]) + traceback.format_exception_only(type(error), error)
+        text = "".join(lines)
+        return text if len(text) <= 3000 else text[:1500] + "\n...\n" + text[-1500:]
+
+    class Policy:
+        """Refuses forbidden packages (a speed bump: where the sandbox is a file system view they
+        are not there at all) and serves the submission's other files from memory."""
+
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in forbidden:
+                raise ImportError(f"{name} is not available to submissions: write backpropagation by hand")
+            file = name + ".py"
+            if path is None and file in sources and file != main_name:
+                import importlib.util
+
+                return importlib.util.spec_from_loader(name, Loader(file), origin=file)
+            return None
+
+    class Loader:
+        def __init__(self, file):
+            self.file = file
+
+        def create_module(self, spec):
+            return None
+
+        def exec_module(self, module):
+            module.__file__ = self.file
+            exec(compile(sources[self.file], self.file, "exec"), module.__dict__)
+
+    sys.meta_path.insert(0, Policy())
+
+    module = types.ModuleType("submission")
+    module.__file__ = main_name
+    sys.modules["submission"] = module
+    try:
+        exec(compile(sources[main_name], main_name, "exec"), module.__dict__)
+    except BaseException as error:  # SystemExit and KeyboardInterrupt too: nothing ends us from here
+        if isinstance(error, SystemExit):
+            message = f"your file called sys.exit({error.code!r}) while it was being imported"
+        else:
+            message = trimmed(error)
+        send(b"I", message.encode("utf-8", "backslashreplace"))
+        return
+    defined = [name for name in setup["functions"] if callable(module.__dict__.get(name))]
+    send(b"R", json.dumps(defined).encode())
+
+    class BadReturn(Exception):
+        pass
+
+    def decode(spec, arrays):
+        kind = spec["t"]
+        if kind == "array":
+            return arrays[spec["k"]].copy()
+        if kind == "list":
+            return [decode(item, arrays) for item in spec["items"]]
+        return float(spec["v"]) if kind == "float" else int(spec["v"])
+
+    def encode(value, depth, out, limit, what="the returned value"):
+        if isinstance(value, (bool, np.bool_)):
+            raise BadReturn(f"{what} is a bool, expected numbers")
+        if isinstance(value, (int, float, np.integer, np.floating)):
+            array = np.array(value)
+            if array.dtype.kind not in "iuf":
+                raise BadReturn(f"{what} is not a real number")
+            key = f"v{len(out)}"
+            out[key] = array
+            return {"t": "float" if array.dtype.kind == "f" else "int", "k": key}
+        if len(out) >= limit:
+            raise BadReturn(f"the returned value holds more than {MAX_ARRAYS} arrays")
+        if isinstance(value, np.ndarray):
+            array = np.array(value, copy=True, subok=False)
+            if array.dtype.kind not in "iuf" or array.dtype.names is not None:
+                raise BadReturn(f"{what} has dtype {array.dtype}, expected numbers (float64)")
+            key = f"v{len(out)}"
+            out[key] = np.ascontiguousarray(array)
+            return {"t": "array", "k": key}
+        if isinstance(value, (list, tuple)):
+            if depth >= 2:
+                raise BadReturn(f"{what} is nested too deeply (lists of lists of lists)")
+            items = list(value)
+            if len(items) > MAX_ITEMS:
+                raise BadReturn(f"{what} has {len(items)} items; at most {MAX_ITEMS} are accepted")
+            kind = "tuple" if isinstance(value, tuple) else "list"
+            return {"t": kind, "items": [encode(v, depth + 1, out, limit, f"item {i} of {what}") for i, v in enumerate(items)]}
+        raise BadReturn(f"{what} is a {type(value).__name__}, expected a NumPy array of numbers")
+
+    def changed(before, after):
+        if isinstance(before, np.ndarray):
+            return not (isinstance(after, np.ndarray) and after.shape == before.shape and np.array_equal(after, before, equal_nan=True))
+        if isinstance(before, list):
+            return not (isinstance(after, list) and len(after) == len(before) and not any(changed(b, a) for b, a in zip(before, after)))
+        return False
+
+    while True:
+        kind, payload = receive()
+        with np.load(io.BytesIO(payload), allow_pickle=False) as stored:
+            arrays = {key: stored[key] for key in stored.files}
+        task = json.loads(arrays.pop("meta").tobytes())
+        function = module.__dict__.get(task["function"])
+        results, out = {}, {}
+        for case in task["cases"]:
+            pristine = [decode(spec, arrays) for spec in case["args"]]
+            args = [decode(spec, arrays) for spec in case["args"]]
+            entry = {"status": "ok", "message": "", "value": None, "modified": []}
+            try:
+                value = function(*args)
+                mark = len(out)
+                try:
+                    entry["value"] = encode(value, 0, out, mark + MAX_ARRAYS)
+                except BadReturn as error:
+                    for key in list(out)[mark:]:
+                        del out[key]
+                    entry["status"], entry["message"] = "badreturn", str(error)
+            except BaseException as error:  # the student's exception, SystemExit included
+                entry["status"], entry["message"] = "exception", trimmed(error)
+            try:
+                entry["modified"] = [i for i, (b, a) in enumerate(zip(pristine, args)) if changed(b, a)]
+            except BaseException:
+                entry["modified"] = list(range(len(args)))
+            entry["message"] = entry["message"][:MAX_MESSAGE]
+            results[str(case["number"])] = entry
+        try:
+            send(b"D", pack(np, io, json, task["function"], results, out))
+        except (OSError, MemoryError, ValueError):  # results too large for the file-size or memory limit
+            for entry in results.values():
+                if entry["value"] is not None:
+                    entry.update(status="badreturn", value=None, message="the returned arrays were too large to hand back")
+            send(b"D", pack(np, io, json, task["function"], results, {}))
+
+
+def pack(np, io, json, function, results, arrays):
+    buffer = io.BytesIO()
+    meta = json.dumps({"function": function, "cases": results}).encode("utf-8", "surrogatepass")
+    np.savez(buffer, meta=np.frombuffer(meta, dtype=np.uint8), **arrays)
+    return buffer.getvalue()
+
+
+main()

