@@ -318,20 +318,39 @@ def handprop_backend(net: Network, lr: float, l2: float = 0.0, engine: str = "co
     return HandpropBackend(net, lr, l2)
 
 
+# Networks up to this many parameters train with one torch thread unless told otherwise: their
+# products are too small to split, and on a machine whose cores are busy a second thread that
+# spin-waits made an epoch of the video's network up to 20× slower (docs/training.md).
+SMALL_NETWORK = 200_000
+
+
 def make_backend(
-    name: str, net: Network, config: TrainConfig, device: str = "cpu", engine: str = "compiled"
+    name: str, net: Network, config: TrainConfig, device: str = "cpu", engine: str = "compiled",
+    threads: Optional[int] = None,
 ) -> Backend:
     """A fresh backend holding a copy of ``net``'s parameters. torch is imported only for 'torch'.
 
-    ``engine`` (compiled or numpy) chooses how the handprop backend runs its steps.
+    ``engine`` (compiled or numpy) chooses how the handprop backend runs its steps; the compiled
+    steps always run on one thread. ``threads`` sets torch's CPU threads (process-wide); None means
+    one thread for networks of at most ``SMALL_NETWORK`` parameters and torch's default above.
     """
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"threads must be a positive integer, got {threads!r}")
     if name == "handprop":
         if device != "cpu":
             raise ValueError(f"the handprop backend runs on the CPU only; --device {device} is for the torch backend")
         return handprop_backend(net.copy(), config.lr, config.l2, engine)
     if name == "torch":
+        import torch
+
         from verify.backend import TorchBackend  # lazy: importing handprop never imports torch
 
+        parameters = sum(W.size + b.size for W, b in zip(net.weights, net.biases))
+        if threads is None and parameters <= SMALL_NETWORK:
+            threads = 1
+        if threads is not None:
+            torch.set_num_threads(threads)
+        logger.info("torch backend: %d CPU thread(s) for %d parameters", torch.get_num_threads(), parameters)
         return TorchBackend(net, config.lr, config.l2, device=device)
     raise ValueError(f"unknown backend {name!r}; expected one of: {', '.join(BACKENDS)}")
 

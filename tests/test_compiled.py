@@ -20,6 +20,7 @@ pytest.importorskip("numba", reason="the compiled engine needs Numba (a dependen
 
 from handprop.compiled import CompiledBackend, sparse_rows  # noqa: E402
 from handprop.network import Network  # noqa: E402
+from train_helpers import synthetic_mnist, torch_one_thread  # noqa: E402,F401  (fixtures)
 from handprop.training import (  # noqa: E402
     HandpropBackend, TrainConfig, TrainingDiverged, handprop_backend, make_backend, train_epoch,
 )
@@ -168,3 +169,32 @@ def test_importing_handprop_does_not_import_numba() -> None:
     code = "import sys, handprop, handprop.training; print('numba' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_train_engines_agree_and_the_cli_takes_engine_and_threads(synthetic_mnist, torch_one_thread, capsys):
+    import handprop
+    from handprop.cli import main
+
+    settings = {"arch": "784-16-10", "epochs": 1, "dtype": "float64", "lr": 0.5, "progress": False}
+    compiled = handprop.train(engine="compiled", **settings)
+    numpy_run = handprop.train(engine="numpy", **settings)
+    assert compiled.final().test_accuracy == numpy_run.final().test_accuracy
+    for p, q in zip(compiled.network.weights, numpy_run.network.weights):
+        np.testing.assert_allclose(p, q, rtol=0, atol=1e-10 * np.abs(q).max())
+    assert main(["train", "--arch", "784-16-10", "--epochs", "1", "--engine", "numpy", "--no-progress"]) == 0
+    assert "epoch   1/1" in capsys.readouterr().out
+    assert main(["train", "--arch", "784-16-10", "--epochs", "1", "--threads", "0", "--no-progress"]) != 0
+    assert "threads must be a positive integer, got 0" in capsys.readouterr().err
+
+
+def test_torch_threads_one_for_small_networks_unless_asked(torch_one_thread):
+    import torch
+
+    config = TrainConfig(arch=(20, 17, 4), dtype="float64")
+    torch.set_num_threads(2)
+    make_backend("torch", config.build_network(), config)
+    assert torch.get_num_threads() == 1  # 357 parameters: one thread
+    make_backend("torch", config.build_network(), config, threads=2)
+    assert torch.get_num_threads() == 2
+    with pytest.raises(ValueError, match="threads must be a positive integer"):
+        make_backend("torch", config.build_network(), config, threads=0)
