@@ -67,6 +67,9 @@ QUADRATIC, CROSS_ENTROPY = 0, 1
 # the results are bit for bit those of the scalar code. Measured: 2-3× faster first-layer loops.
 _SLP_WHY = "see above"
 
+# zeros after the parameter buffers: _affine's last block of 8 may read up to 7 entries past a row
+PAD = 8
+
 # unsigned offsets 0…15: an unsigned index skips Numba's negative-index wraparound check
 U0 = np.uint64(0)
 U1 = np.uint64(1)
@@ -190,11 +193,37 @@ def _affine(
         a[x, o + jb + 0], a[x, o + jb + 1], a[x, o + jb + 2], a[x, o + jb + 3] = c0, c1, c2, c3
         a[x, o + jb + 4], a[x, o + jb + 5], a[x, o + jb + 6], a[x, o + jb + 7] = c4, c5, c6, c7
         jb += 8
-    for j in range(jb, n_out):
-        c = theta[bo + j]
+    rem = n_out - jb
+    if rem > 0:
+        # the last 1–7 outputs as a block of 8 too (a scalar sum per output is 4× slower): the sums
+        # beyond the row read its neighbours (theta is padded at the end) and are dropped, never stored
+        r0 = bo + jb
+        c0, c1, c2, c3 = theta[r0 + 0], theta[r0 + 1], theta[r0 + 2], theta[r0 + 3]
+        c4, c5, c6, c7 = theta[r0 + 4], theta[r0 + 5], theta[r0 + 6], theta[r0 + 7]
         for k in range(k0, k1):
-            c += vals[k] * theta[w + idx[k] * n_out + j]
-        a[x, o + j] = c
+            v = vals[k]
+            r = np.uint64(w + idx[k] * n_out + jb)
+            c0 += v * theta[r + U0]
+            c1 += v * theta[r + U1]
+            c2 += v * theta[r + U2]
+            c3 += v * theta[r + U3]
+            c4 += v * theta[r + U4]
+            c5 += v * theta[r + U5]
+            c6 += v * theta[r + U6]
+            c7 += v * theta[r + U7]
+        a[x, o + jb] = c0
+        if rem > 1:
+            a[x, o + jb + 1] = c1
+        if rem > 2:
+            a[x, o + jb + 2] = c2
+        if rem > 3:
+            a[x, o + jb + 3] = c3
+        if rem > 4:
+            a[x, o + jb + 4] = c4
+        if rem > 5:
+            a[x, o + jb + 5] = c5
+        if rem > 6:
+            a[x, o + jb + 6] = c6
 
 
 @njit(cache=True)
@@ -246,7 +275,7 @@ def _subtract_outer(
     for j in range(jb, n_out):
         dj = d[x, o + j]
         for k in range(k0, k1):
-            theta[w + idx[k] * n_out + j] -= vals[k] * dj
+            theta[np.uint64(w + idx[k] * n_out + j)] -= vals[k] * dj
 
 
 @njit(cache=True)
@@ -425,7 +454,7 @@ class CompiledBackend(HandpropBackend):
         for l in range(L):
             self._woff[l], offset = offset, offset + w_sizes[l]
             self._boff[l], offset = offset, offset + sizes[l + 1]
-        self._theta = np.empty(offset, dtype=net.dtype)  # (P,) every parameter
+        self._theta = np.zeros(offset + PAD, dtype=net.dtype)  # (P,) every parameter, then PAD zeros
         weights, biases = [], []
         for l in range(L):
             n_in, n_out = int(sizes[l]), int(sizes[l + 1])
@@ -447,7 +476,7 @@ class CompiledBackend(HandpropBackend):
         offset = int(sizes.max())  # wo starts with zeros (BP2's "bias")
         for l in range(1, L):
             self._wooff[l], offset = offset, offset + w_sizes[l]
-        self._wo = np.zeros(offset, dtype=net.dtype)
+        self._wo = np.zeros(offset + PAD, dtype=net.dtype)
         self._buffers: tuple[Array, Array, Array] = self._make_buffers(1)
         self._sparse: tuple[Array, Array, Array] = (np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, net.dtype))
 
