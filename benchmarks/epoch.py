@@ -9,7 +9,8 @@ Batch sizes 10 and 100. Every engine trains the same 784-16-16-10 network (sigmo
 N(0, 1) init, lr 3.0) from the same initial parameters on the same shuffled batches. The handprop and
 torch engines run through the ``train_epoch`` loop that ``handprop train`` uses (finiteness check
 every 50 batches included); JAX gets its batches gathered beforehand, as one (batches, m, 784) array,
-which is not timed. Each time is the best of ``--repeats`` epochs, each from the initial parameters;
+which is not timed. Each time is the best of ``--repeats`` epochs, each from the initial parameters,
+the engines taking turns (round robin) so that a change in the machine's load hits all of them;
 compilation (Numba, XLA) happens in a warm-up epoch that is not timed.
 
 The compute floor beside each batch size is the epoch's floating-point work (dense: forward product,
@@ -97,6 +98,36 @@ def jax_epoch(config: Any, x: Any, y: Any, order: Any, dtype: str) -> Callable[[
     return run
 
 
+def timed_epoch(engine: str, config: Any, initial: Any, x: Any, y: Any, order: Any, threads: int) -> Callable[[], float]:
+    """A function that trains one epoch with ``engine`` from ``initial``'s parameters and returns its seconds."""
+    from handprop.training import make_backend, train_epoch
+
+    if engine == "jax":
+        import jax
+
+        run = jax_epoch(config, x, y, order, config.dtype)
+        params = [(jax.numpy.asarray(W), jax.numpy.asarray(b)) for W, b in zip(initial.weights, initial.biases)]
+
+        def jax_once() -> float:
+            started = time.perf_counter()
+            run(params)
+            return time.perf_counter() - started
+
+        return jax_once
+    if engine in ("compiled", "numpy"):
+        backend = make_backend("handprop", initial, config, engine=engine)
+    else:
+        backend = make_backend("torch", initial, config, "cpu" if engine == "torch" else "cuda", threads=threads)
+    backend.load_training_data(x, y)
+    start = backend.snapshot()
+
+    def once() -> float:
+        backend.restore(start)
+        return train_epoch(backend, order, config.batch_size, epoch=1, progress=False)
+
+    return once
+
+
 def main() -> int:
     args = parse_args()
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -110,7 +141,7 @@ def main() -> int:
     import numpy as np
 
     from handprop.data import load_dataset
-    from handprop.training import TrainConfig, make_backend, train_epoch
+    from handprop.training import TrainConfig
 
     engines = args.engines.split(",")
     try:
@@ -151,32 +182,18 @@ def main() -> int:
         _, rng = config.generators()
         order = rng.permutation(len(x))  # the same batches for every engine
         times: dict[str, float] = {}
+        epochs: dict[str, Callable[[], float]] = {}
         for engine in engines + (["cuda"] if has_cuda else []):
-            if engine == "jax":
-                run = jax_epoch(config, x, y, order, args.dtype)
-                params = [(jax.numpy.asarray(W), jax.numpy.asarray(b)) for W, b in zip(initial.weights, initial.biases)]
-                run(params)  # compiles
-                all_times = []
-                for _ in range(args.repeats):
-                    started = time.perf_counter()
-                    run(params)
-                    all_times.append(time.perf_counter() - started)
-            else:
-                if engine in ("compiled", "numpy"):
-                    backend = make_backend("handprop", initial, config, engine=engine)
-                else:
-                    backend = make_backend("torch", initial, config, "cpu" if engine == "torch" else "cuda")
-                backend.load_training_data(x, y)
-                start = backend.snapshot()
-                if engine == "compiled":
-                    train_epoch(backend, order, batch_size, epoch=1, progress=False)  # compiles, or loads the cache
-                all_times = []
-                for _ in range(args.repeats):
-                    backend.restore(start)
-                    all_times.append(train_epoch(backend, order, batch_size, epoch=1, progress=False))
-            times[engine] = min(all_times)
-            print(f"  batch {batch_size:>4}  {labels_of.get(engine, 'torch CUDA'):<18} {min(all_times):8.3f} s   "
-                  f"(all: {', '.join(f'{t:.3f}' for t in all_times)})", flush=True)
+            epochs[engine] = timed_epoch(engine, config, initial, x, y, order, args.threads)
+            epochs[engine]()  # warm-up, not timed: compiles (Numba, XLA) or loads the cache
+        all_times: dict[str, list[float]] = {engine: [] for engine in epochs}
+        for _ in range(args.repeats):  # round robin, so that a change in the machine's load hits every engine
+            for engine, epoch in epochs.items():
+                all_times[engine].append(epoch())
+        for engine, ts in all_times.items():
+            times[engine] = min(ts)
+            print(f"  batch {batch_size:>4}  {labels_of.get(engine, 'torch CUDA'):<18} {min(ts):8.3f} s   "
+                  f"(all: {', '.join(f'{t:.3f}' for t in ts)})", flush=True)
         dense = epoch_flops((784, 16, 16, 10), len(x), 784) / rate
         sparse = epoch_flops((784, 16, 16, 10), len(x), nonzero) / rate
         rows.append((batch_size, times, dense, sparse))
