@@ -200,6 +200,8 @@ def train(
     *,
     backend: Optional[str] = None,
     device: str = "cpu",
+    engine: str = "compiled",
+    threads: Optional[int] = None,
     data_root: Optional[PathLike] = None,
     out: Optional[PathLike] = None,
     resume: Optional[PathLike] = None,
@@ -213,6 +215,10 @@ def train(
     ``settings`` are ``TrainConfig`` fields (arch, hidden, output, cost, init, epochs, batch_size, lr,
     l2, seed, dtype, dataset); the defaults train the video's 784-16-16-10 network.
     ``backend``: "handprop" (default), "torch" or "both"; ``device`` is the torch backend's.
+    ``engine``: how the handprop backend runs its steps, "compiled" (Numba, the default; the NumPy
+    steps run when Numba is unavailable) or "numpy" (the reference engine's own steps).
+    ``threads``: torch's CPU threads (default: one for small networks, see ``training.SMALL_NETWORK``).
+    Neither changes the results beyond round-off, so a resumed run may change them.
     ``out``: a folder that receives metrics.json and checkpoint.npz after every epoch, and curves.png
     and first_layer.png at the end (nothing is written without it).
     ``resume``: a checkpoint or folder written by a previous run; training continues exactly where it
@@ -279,7 +285,7 @@ def train(
 
     if state is None:
         initial = config.build_network()
-        backends = {name: make_backend(name, initial, config, device_for(name)) for name in names}
+        backends = {name: make_backend(name, initial, config, device_for(name), engine, threads) for name in names}
         _, shuffle_rng = config.generators()
         trainer = Trainer(config, backends, dataset, shuffle_rng, progress=progress)
     else:
@@ -287,7 +293,7 @@ def train(
         for name in names:
             weights, biases = state.parameters[name]
             net = Network.from_parameters(weights, biases, config.hidden_per_layer, config.output, config.cost, config.dtype)
-            backends[name] = make_backend(name, net, config, device_for(name))
+            backends[name] = make_backend(name, net, config, device_for(name), engine, threads)
         trainer = Trainer(
             config, backends, dataset, state.shuffle_rng,
             start_epoch=state.epoch, history=state.history, lockstep=state.lockstep, progress=progress,

@@ -256,34 +256,95 @@ class ExampleVsBatch:
 
 
 def compare_with_batch(
-    net: Network, X: Array, labels: Array, indices: Sequence[int], chunk_size: int = 1000
+    net: Network, X: Array, labels: Array, indices: Sequence[int], chunk_size: int = 1000,
+    materialise: bool = False,
 ) -> ExampleVsBatch:
     """Cosine of each example's gradient with the batch gradient, for the examples ``X[indices]``.
 
-    The batch gradient comes from ``backprop_prepared`` (the mean cost's gradient); the per-example
-    gradients come in chunks of ``chunk_size`` so that memory stays at one chunk's worth.
+    By default the per-example gradients are never formed: each layer's part of ∇C_x is the outer
+    product δ_x a_xᵀ (and δ_x for the bias), so, summed over layers ℓ,
+
+        ‖∇C_x‖² = Σ_ℓ ‖δ^ℓ_x‖² (‖a^(ℓ-1)_x‖² + 1)       ⟨∇C_x, ∇C⟩ = Σ_ℓ δ^ℓ_xᵀ (G_W^ℓ a^(ℓ-1)_x + G_b^ℓ)
+
+    with G = ∇C the batch gradient, the mean of the ∇C_x. That costs about twice the batch gradient
+    (docs/training.md), so the whole training set fits. ``materialise=True`` forms every ∇C_x instead
+    (``Network.iter_per_example_gradients``, ``chunk_size`` examples at a time), as a cross-check.
     """
     idx = np.asarray(indices, dtype=np.int64)  # (m,)
     x, y = net.prepare(X[idx], labels[idx])
-    mean = _flat(*net.backprop_prepared(x, y))  # ∇C, (parameters,)
-    costs, cosines, ratios = [], [], []
+    if materialise:
+        costs, norms, dots, mean = _materialised_statistics(net, x, y, chunk_size)
+    else:
+        costs, norms, dots, mean = factored_statistics(net, x, y, chunk_size)
     norm_mean = np.linalg.norm(mean)
-    for chunk in net.iter_per_example_gradients(x, y, chunk_size=chunk_size):
-        rows = _flat_per_example(chunk.nabla_w, chunk.nabla_b)  # ∇C_x, (chunk, parameters)
-        norms = np.linalg.norm(rows, axis=1)  # (chunk,)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            cosines.append(rows @ mean / (norms * norm_mean))
-            ratios.append(norms / norm_mean)
-        costs.append(chunk.cost)
-    costs_all = np.concatenate(costs)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cosines, ratios = dots / (norms * norm_mean), norms / norm_mean
     return ExampleVsBatch(
         indices=idx,
         labels=np.asarray(labels)[idx],
-        costs=costs_all,
-        cosines=np.concatenate(cosines),
-        norm_ratios=np.concatenate(ratios),
-        batch_cost=float(costs_all.mean()),
+        costs=costs,
+        cosines=cosines,
+        norm_ratios=ratios,
+        batch_cost=float(costs.mean()),
     )
+
+
+def _materialised_statistics(net: Network, x: Array, y: Array, chunk_size: int) -> tuple[Array, Array, Array, Array]:
+    """(C_x, ‖∇C_x‖, ⟨∇C_x, ∇C⟩, ∇C) from every per-example gradient, chunk by chunk."""
+    mean = _flat(*net.backprop_prepared(x, y))  # ∇C, (parameters,)
+    costs, norms, dots = [], [], []
+    for chunk in net.iter_per_example_gradients(x, y, chunk_size=chunk_size):
+        rows = _flat_per_example(chunk.nabla_w, chunk.nabla_b)  # ∇C_x, (chunk, parameters)
+        norms.append(np.linalg.norm(rows, axis=1))  # (chunk,)
+        dots.append(rows @ mean)  # (chunk,)
+        costs.append(chunk.cost)
+    return np.concatenate(costs), np.concatenate(norms), np.concatenate(dots), mean
+
+
+def _own_deltas(net: Network, x: Array, y: Array) -> tuple[list[Array], list[Array], Array]:
+    """(δ^ℓ of each example's own cost C_x (not divided by n), activations a^ℓ, C_x) for a prepared batch."""
+    fp = net._forward(x)
+    delta, _ = net._backward(fp, net._output_delta(fp, y))  # rows never mix in BP2: row x is ∂C_x/∂z
+    cost = net.cost_function.per_example(fp.zs[-1], fp.output, y, net.activations[-1])  # (n,)
+    return delta, fp.activations, cost
+
+
+def factored_statistics(
+    net: Network, x: Array, y: Array, chunk_size: int = 10_000
+) -> tuple[Array, Array, Array, Array]:
+    """(C_x (n,), ‖∇C_x‖ (n,), ⟨∇C_x, ∇C⟩ (n,), ∇C as one vector) without forming any ∇C_x.
+
+    x, y are prepared (``Network.prepare``). Up to ``chunk_size`` examples take one forward and one
+    backward pass; more take two passes of chunks (the first for ∇C), so memory stays at one chunk.
+    """
+    n = x.shape[0]
+    chunks = [(s, min(s + chunk_size, n)) for s in range(0, n, chunk_size)]
+    saved = None
+    G_w = [np.zeros_like(W) for W in net.weights]  # Σ_x δ_x a_xᵀ, then ÷ n
+    G_b = [np.zeros_like(b) for b in net.biases]
+    for start, stop in chunks:
+        delta, acts, cost = _own_deltas(net, x[start:stop], y[start:stop])
+        for gw, gb, d, a in zip(G_w, G_b, delta, acts):
+            gw += d.T @ a  # BP4 summed over the chunk, (out, in)
+            gb += d.sum(axis=0)  # BP3, (out,)
+        if len(chunks) == 1:
+            saved = delta, acts, cost
+    for gw, gb in zip(G_w, G_b):
+        gw /= n
+        gb /= n
+    costs, norms2, dots = [], [], []
+    for start, stop in chunks:
+        delta, acts, cost = saved if saved is not None else _own_deltas(net, x[start:stop], y[start:stop])
+        sq = np.zeros(stop - start, dtype=x.dtype)  # ‖∇C_x‖², (chunk,)
+        dot = np.zeros(stop - start, dtype=x.dtype)  # ⟨∇C_x, ∇C⟩, (chunk,)
+        for gw, gb, d, a in zip(G_w, G_b, delta, acts):
+            d2 = np.einsum("ij,ij->i", d, d)  # ‖δ_x‖², (chunk,)
+            sq += d2 * (np.einsum("ij,ij->i", a, a) + 1)  # ‖δ_x a_xᵀ‖² + ‖δ_x‖²
+            dot += np.einsum("ij,ij->i", d @ gw, a) + d @ gb  # δ_xᵀ G_W a_x + δ_x · G_b
+        costs.append(cost)
+        norms2.append(sq)
+        dots.append(dot)
+    return np.concatenate(costs), np.sqrt(np.concatenate(norms2)), np.concatenate(dots), _flat(G_w, G_b)
 
 
 @dataclass

@@ -299,15 +299,65 @@ def _network_cost(net: Network, x: Array, y: Array) -> float:
         return net.cost_function.value(fp.zs[-1], fp.output, y, net.activations[-1])
 
 
-def make_backend(name: str, net: Network, config: TrainConfig, device: str = "cpu") -> Backend:
-    """A fresh backend holding a copy of ``net``'s parameters. torch is imported only for 'torch'."""
+ENGINES = ("compiled", "numpy")
+_compiled_unavailable_logged = False
+
+
+def handprop_backend(net: Network, lr: float, l2: float = 0.0, engine: str = "compiled") -> HandpropBackend:
+    """The handprop backend on ``net`` itself (not a copy), its steps run by ``engine``.
+
+    ``compiled`` runs the steps in Numba (``handprop.compiled``, imported here, on first use); where
+    Numba cannot be imported the NumPy steps run instead, with one log line saying so. ``numpy``
+    runs the reference engine's ``cost_and_backprop_prepared`` for every step.
+    """
+    global _compiled_unavailable_logged
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; expected one of: {', '.join(ENGINES)}")
+    if engine == "compiled":
+        try:
+            from .compiled import CompiledBackend
+        except ImportError as error:  # Numba missing or broken: the reference steps still train
+            if not _compiled_unavailable_logged:
+                logger.warning("the compiled engine is unavailable (%s); training with the NumPy engine", error)
+                _compiled_unavailable_logged = True
+        else:
+            return CompiledBackend(net, lr, l2)
+    return HandpropBackend(net, lr, l2)
+
+
+# Networks up to this many parameters train with one torch thread unless told otherwise: their
+# products are too small to split, and on a machine whose cores are busy a second thread that
+# spin-waits made an epoch of the video's network up to 20× slower (docs/training.md).
+SMALL_NETWORK = 200_000
+
+
+def make_backend(
+    name: str, net: Network, config: TrainConfig, device: str = "cpu", engine: str = "compiled",
+    threads: Optional[int] = None,
+) -> Backend:
+    """A fresh backend holding a copy of ``net``'s parameters. torch is imported only for 'torch'.
+
+    ``engine`` (compiled or numpy) chooses how the handprop backend runs its steps; the compiled
+    steps always run on one thread. ``threads`` sets torch's CPU threads (process-wide); None means
+    one thread for networks of at most ``SMALL_NETWORK`` parameters and torch's default above.
+    """
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"threads must be a positive integer, got {threads!r}")
     if name == "handprop":
         if device != "cpu":
             raise ValueError(f"the handprop backend runs on the CPU only; --device {device} is for the torch backend")
-        return HandpropBackend(net.copy(), config.lr, config.l2)
+        return handprop_backend(net.copy(), config.lr, config.l2, engine)
     if name == "torch":
+        import torch
+
         from verify.backend import TorchBackend  # lazy: importing handprop never imports torch
 
+        parameters = sum(W.size + b.size for W, b in zip(net.weights, net.biases))
+        if threads is None and parameters <= SMALL_NETWORK:
+            threads = 1
+        if threads is not None:
+            torch.set_num_threads(threads)
+        logger.info("torch backend: %d CPU thread(s) for %d parameters", torch.get_num_threads(), parameters)
         return TorchBackend(net, config.lr, config.l2, device=device)
     raise ValueError(f"unknown backend {name!r}; expected one of: {', '.join(BACKENDS)}")
 
@@ -343,22 +393,37 @@ def train_epoch(
     backend.synchronize()
     started = time.perf_counter()
     bar = tqdm(
-        bounds, desc=f"{backend.name} epoch {epoch}", unit="batch", leave=False,
+        total=len(bounds), desc=f"{backend.name} epoch {epoch}", unit="batch", leave=False,
         disable=None if progress is None else not progress, mininterval=0.5,
     )
-    window: Any = 0.0  # sum of this window's batch costs (a device tensor for torch)
     with np.errstate(all="ignore"):  # overflow is caught by the finiteness check, not by warnings
-        for k, (start, stop) in enumerate(bar, start=1):
-            window = window + backend.step(start, stop)
-            if k % CHECK_EVERY == 0 or k == len(bounds):
-                if not (math.isfinite(window) and backend.parameters_finite()):
-                    bar.close()
-                    _locate_divergence(backend, bounds, saved, saved_at, epoch)
-                saved, saved_at, window = backend.snapshot(), k, 0.0
+        for first in range(0, len(bounds), CHECK_EVERY):
+            last = min(first + CHECK_EVERY, len(bounds))  # this window is batches first+1 … last
+            window = _run_window(backend, bounds[first:last], batch_size)
+            bar.update(last - first)
+            if not (math.isfinite(window) and backend.parameters_finite()):
+                bar.close()
+                _locate_divergence(backend, bounds, saved, saved_at, epoch)
+            saved, saved_at = backend.snapshot(), last
     backend.synchronize()
     seconds = time.perf_counter() - started
     bar.close()
     return seconds
+
+
+def _run_window(backend: Backend, bounds: Sequence[tuple[int, int]], batch_size: int) -> Any:
+    """One SGD step per batch of ``bounds``; the sum of the batches' mean costs.
+
+    A backend with ``steps(start, stop, batch_size)`` (the compiled engine) runs the whole window in
+    one call; any other gets one ``step`` per batch.
+    """
+    steps = getattr(backend, "steps", None)
+    if steps is not None:
+        return steps(bounds[0][0], bounds[-1][1], batch_size)
+    window: Any = 0.0  # a device tensor for torch
+    for start, stop in bounds:
+        window = window + backend.step(start, stop)
+    return window
 
 
 def lockstep_epoch(

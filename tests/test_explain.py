@@ -11,6 +11,7 @@ from handprop import Network
 from handprop.explain import (
     ExplainConfig,
     compare_with_batch,
+    factored_statistics,
     explain_example,
     full_gradient,
     minibatch_study,
@@ -201,3 +202,20 @@ def test_explain_example_rejects_bad_arguments(kwargs, match):
 def test_config_rejects_bad_values(field, value):
     with pytest.raises(ValueError, match=field):
         ExplainConfig(**{field: value})
+
+
+@pytest.mark.parametrize("hidden,output,cost", CONFIGS)
+@pytest.mark.parametrize("chunk_size", [3, 1000])
+def test_factored_per_example_statistics_equal_the_materialised_ones(hidden, output, cost, chunk_size):
+    """‖∇C_x‖ and cos∠(∇C_x, ∇C) from δ and a alone agree with those of the formed ∇C_x."""
+    net, X, labels = _problem(hidden, output, cost, seed=4)
+    idx = [4, 0, 17, 9, 33, 21, 2]
+    factored = compare_with_batch(net, X, labels, idx, chunk_size=chunk_size)
+    formed = compare_with_batch(net, X, labels, idx, chunk_size=chunk_size, materialise=True)
+    np.testing.assert_allclose(factored.norm_ratios, formed.norm_ratios, rtol=RTOL)
+    np.testing.assert_allclose(factored.cosines, formed.cosines, rtol=RTOL, atol=RTOL)
+    np.testing.assert_allclose(factored.costs, formed.costs, rtol=RTOL)
+    x, y = net.prepare(X[idx], labels[idx])
+    *_, mean = factored_statistics(net, x, y, chunk_size)
+    expected = np.concatenate([p.ravel() for w, b in zip(*net.backprop_prepared(x, y)) for p in (w, b)])
+    np.testing.assert_allclose(mean, expected, rtol=RTOL, atol=RTOL * np.abs(expected).max())

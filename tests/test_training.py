@@ -154,7 +154,7 @@ def test_resume_equals_uninterrupted(tmp_path):
     assert state.epoch == 2 and state.config == first.config
     net = config.build_network()
     net.set_parameters(*state.parameters["handprop"])
-    resumed = Trainer(config, {"handprop": HandpropBackend(net, config.lr, config.l2)}, Dataset(*data),
+    resumed = Trainer(config, {"handprop": make_backend("handprop", net, config)}, Dataset(*data),
                       state.shuffle_rng, start_epoch=state.epoch, history=state.history, progress=False)
     resumed.run()
 

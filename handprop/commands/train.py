@@ -12,7 +12,7 @@ def register(subparsers: Any) -> None:
     from handprop.costs import COSTS
     from handprop.data import DATASETS
     from handprop.init import INITS
-    from handprop.training import BACKENDS, TrainConfig
+    from handprop.training import BACKENDS, ENGINES, TrainConfig
 
     d = TrainConfig()
     p = subparsers.add_parser(
@@ -41,6 +41,16 @@ def register(subparsers: Any) -> None:
     p.add_argument("--seed", type=int, default=None, help=f"seeds initialisation and shuffling (default: {d.seed})")
     p.add_argument("--dtype", choices=["float32", "float64"], default=None, help=f"default: {d.dtype}")
     p.add_argument("--device", default="cpu", help="cpu or cuda, for the torch backend (default: cpu)")
+    p.add_argument(
+        "--engine", choices=ENGINES, default="compiled",
+        help="how the handprop backend runs its steps: compiled (Numba; NumPy when Numba is missing) or numpy "
+        "(the reference engine's steps); same results to round-off (default: compiled)",
+    )
+    p.add_argument(
+        "--threads", type=int, default=None, metavar="N",
+        help="CPU threads for the torch backend (default: 1 for networks up to 200,000 parameters); "
+        "the compiled handprop engine always uses one",
+    )
     p.add_argument("--out", default=None, help="folder for metrics.json, checkpoint.npz and plots")
     p.add_argument(
         "--resume", default=None, metavar="CHECKPOINT",
@@ -104,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         result = train(
-            backend=args.backend, device=args.device, data_root=args.data_root, out=args.out, resume=args.resume,
+            backend=args.backend, device=args.device, engine=args.engine, threads=args.threads,
+            data_root=args.data_root, out=args.out, resume=args.resume,
             progress=False if args.no_progress else None,
             on_start=lambda r: print(_header(r), flush=True),
             on_epoch=lambda r: print(_epoch_line(r), flush=True),
