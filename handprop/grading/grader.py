@@ -208,8 +208,8 @@ def _test_result(case: Case, verdict: Verdict, run: FunctionRun, per_case: float
         output = f"Passed ({case.description})."
     else:
         output = f"Failed ({case.description}). {verdict.message}"
-        if note:
-            output += " " + note
+        if note:  # after a traceback, on a line of its own
+            output += ("\n" if "\n" in output else " ") + note
     if run.status == "import-error":
         output = f"Failed: your file could not be imported, so {case.function} could not run.\n{run.message}"
     return TestResult(
