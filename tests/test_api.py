@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -79,6 +80,20 @@ def test_resume_through_the_api_continues_and_keeps_settings(synthetic_mnist, tm
 def test_bad_settings_are_clear_errors(synthetic_mnist, kwargs, error, message):
     with pytest.raises(error, match=message):
         handprop.train(epochs=1, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"dtype": "int8"}, "unsupported dtype 'int8'; expected one of: float32, float64"),  # pixels in [0, 1] would all be 0
+        ({"split": "validation"}, "unknown split 'validation'; expected one of: train, test"),
+        ({"dataset": "emnist"}, "unknown dataset 'emnist'"),
+    ],
+)
+def test_load_mnist_refuses_what_it_cannot_return_before_reading_files(tmp_path, kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        handprop.load_mnist(**{"split": "test", "data_root": tmp_path / "none", **kwargs})
+    assert list(tmp_path.iterdir()) == []  # nothing downloaded, no folder left behind
 
 
 def test_figures_leave_the_backend_alone_and_write_only_when_asked(synthetic_mnist, tmp_path):
