@@ -447,9 +447,8 @@ def check_file(
     """Run a learner's file (``.py``, ``.ipynb``, folder or ``.zip``) in the grading sandbox and
     compare every case of every function with the reference.
 
-    ``functions`` defaults to those of the assignment that the file defines (all of them when it
-    defines none, so the report says what is missing). A file that cannot be imported raises
-    ValueError with its error's last line.
+    ``functions`` defaults to those of the assignment that the file defines. A file that cannot be
+    imported, or that defines none of the assignment's functions, raises ValueError in one line.
     """
     from .grading.assignments import ReturnedValue
     from .grading.config import SandboxLimits
@@ -477,7 +476,12 @@ def check_file(
         lines = imported[0].message.strip().splitlines()
         raise ValueError(f"{name} could not be imported: {lines[-1] if lines else 'import failed'}")
     if not functions:
-        chosen = [f for f in chosen if runs[f].status != "missing"] or chosen
+        chosen = [f for f in chosen if runs[f].status != "missing"]
+        if not chosen:  # the wrong file (a training script, an empty file): one line, not a page of MISSING
+            raise ValueError(
+                f"{name} defines none of the functions of assignment {task.name} ({', '.join(task.functions)}); "
+                f"start from the starter file that `handprop grade --template` writes"
+            )
     checks = []
     for function in chosen:
         run = runs[function]

@@ -126,6 +126,7 @@ def test_check_a_notebook(tmp_path, capsys):
         (None, "does not exist"),
         ("def backprop(:\n", "is not valid Python (line 1)"),
         ("raise RuntimeError('boom')\n", "could not be imported: RuntimeError: boom"),
+        ("x = 1\n", "defines none of the functions of assignment network (sigmoid, sigmoid_prime, feedforward, backprop"),
     ],
 )
 def test_missing_or_broken_file_is_one_line_and_exit_2(tmp_path, capsys, content, message):

@@ -3,7 +3,7 @@
 ``handprop check FILE.py|FILE.ipynb`` checks a learner's own implementation of an assignment instead
 (``handprop.learner``): the file runs in the grading sandbox, every returned tensor is compared with
 the reference, and failing cases are diagnosed; exit 0 when all match, 1 otherwise, 2 when the file
-is missing or cannot be imported.
+is missing, cannot be imported or defines none of the assignment's functions.
 
 Builds a network from the flags, draws a batch (uniform pixels in [0, 1) and random labels from
 ``--seed``, or the first MNIST test images with ``--data-root``), compares every tensor of the
@@ -37,7 +37,7 @@ def register(subparsers: Any) -> None:
             "With FILE (.py or .ipynb implementing an assignment's functions, as from `handprop grade --template`): "
             "run it in the grading sandbox and print, for every case, each returned tensor's error against the "
             "reference and the diagnosis of what is wrong. Exit 0 when everything matches, 1 otherwise, 2 when "
-            "the file is missing or cannot be imported."
+            "the file is missing, cannot be imported or defines none of the assignment's functions."
         ),
     )
     p.add_argument("file", nargs="?", help="your implementation (.py or .ipynb) to check instead of the engine")
