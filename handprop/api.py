@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 import numpy as np
 
 from .network import Network
-from .runstate import CHECKPOINT_NAME, RunState, save_run
+from .runstate import RunState, checkpoint_path, save_run
 from .training import (
     Dataset,
     EpochMetrics,
@@ -152,16 +152,11 @@ def load_mnist(
     return data.load_dataset(dataset, split, data_root, download=True, dtype=dtype)
 
 
-def _checkpoint_path(path: PathLike) -> Path:
-    path = Path(path)
-    return path / CHECKPOINT_NAME if path.is_dir() else path
-
-
 def load_run(path: PathLike) -> Run:
     """The run saved by ``handprop train --out DIR`` (or ``train(out=DIR)``): ``DIR`` or its checkpoint.npz."""
     from .runstate import load_run as load_state
 
-    checkpoint = _checkpoint_path(path)
+    checkpoint = checkpoint_path(path)
     state = load_state(checkpoint)
     return _run_from_state(state, checkpoint.parent)
 
@@ -233,7 +228,7 @@ def train(
     if resume is not None:
         from .runstate import load_run as load_state
 
-        resume_path = _checkpoint_path(resume)
+        resume_path = checkpoint_path(resume)
         state = load_state(resume_path)
         config = resolve_config(config if config is not None else state.config, **settings)
         changed = [n for n in RESUME_FIXED if getattr(config, n) != getattr(state.config, n)]
