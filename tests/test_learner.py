@@ -138,6 +138,23 @@ def test_missing_or_broken_file_is_one_line_and_exit_2(tmp_path, capsys, content
     assert len(err.splitlines()) == 1 and message in err
 
 
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--hidden", "relu"], "--hidden is for checking handprop's engine (without FILE); for your file's variant use --option hidden=relu"),
+        (["--cost", "cross_entropy"], "use --option cost=cross_entropy"),
+        (["--arch", "784-30-10"], "--arch is for checking handprop's engine (without FILE); a FILE is checked on the assignment's own cases"),
+        (["--batch-size", "32"], "--batch-size is for checking handprop's engine"),
+        (["--data-root", "data"], "--data-root is for checking handprop's engine"),
+    ],
+)
+def test_engine_flags_with_a_file_are_refused_not_ignored(tmp_path, capsys, flags, message):
+    """They would otherwise be silently ignored: the file checked for sigmoid while the learner asked for relu."""
+    assert main(["check", str(learner_file(tmp_path)), *flags]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err
+
+
 def test_changing_the_inputs_in_place_fails_the_case():
     from handprop import Network
 

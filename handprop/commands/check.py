@@ -24,6 +24,11 @@ from ..cli import CLIError
 # gradcheck's fast (projected) mode, which checks random directions through all of them at once
 FULL_GRADCHECK_MAX_ENTRIES = 5000
 GRADCHECK_MODES = ("auto", "full", "fast", "off")
+# flags of the engine check (no FILE) and their defaults; a FILE is checked on the assignment's own cases
+ENGINE_DEFAULTS = {
+    "arch": "784-16-16-10", "hidden": "sigmoid", "output": "sigmoid", "cost": "quadratic", "init": "normal",
+    "dtype": "float64", "batch_size": "10", "device": "cpu", "gradcheck": "auto", "data_root": None,
+}  # fmt: skip
 
 
 def register(subparsers: Any) -> None:
@@ -50,19 +55,19 @@ def register(subparsers: Any) -> None:
     p.add_argument("--save-failing", default=None, metavar="DIR",
                    help="FILE: write each failing case (inputs, expected and your outputs, .npz) and a snippet that reruns it to DIR")
     p.add_argument("--timeout", default="10", help="FILE: seconds per function in the sandbox (default: %(default)s)")
-    p.add_argument("--arch", default="784-16-16-10", help="layer sizes, input first (default: %(default)s)")
-    p.add_argument("--hidden", default="sigmoid", help="hidden activation, or one per hidden layer separated by commas (sigmoid, tanh, relu, identity; default: %(default)s)")
-    p.add_argument("--output", default="sigmoid", help="output activation (sigmoid, tanh, relu, identity, softmax; default: %(default)s)")
-    p.add_argument("--cost", default="quadratic", help="quadratic or cross_entropy (default: %(default)s)")
-    p.add_argument("--init", default="normal", help="normal, xavier or he (default: %(default)s)")
-    p.add_argument("--dtype", default="float64", help="float32 or float64 (default: %(default)s)")
-    p.add_argument("--batch-size", default="10", help="examples in the batch (default: %(default)s)")
+    p.add_argument("--arch", default=ENGINE_DEFAULTS["arch"], help="layer sizes, input first (default: %(default)s)")
+    p.add_argument("--hidden", default=ENGINE_DEFAULTS["hidden"], help="hidden activation, or one per hidden layer separated by commas (sigmoid, tanh, relu, identity; default: %(default)s)")
+    p.add_argument("--output", default=ENGINE_DEFAULTS["output"], help="output activation (sigmoid, tanh, relu, identity, softmax; default: %(default)s)")
+    p.add_argument("--cost", default=ENGINE_DEFAULTS["cost"], help="quadratic or cross_entropy (default: %(default)s)")
+    p.add_argument("--init", default=ENGINE_DEFAULTS["init"], help="normal, xavier or he (default: %(default)s)")
+    p.add_argument("--dtype", default=ENGINE_DEFAULTS["dtype"], help="float32 or float64 (default: %(default)s)")
+    p.add_argument("--batch-size", default=ENGINE_DEFAULTS["batch_size"], help="examples in the batch (default: %(default)s)")
     p.add_argument("--seed", default="0", help="seed for the weights and the random batch (default: %(default)s)")
-    p.add_argument("--device", default="cpu", help="torch device for the twin (default: %(default)s)")
+    p.add_argument("--device", default=ENGINE_DEFAULTS["device"], help="torch device for the twin (default: %(default)s)")
     p.add_argument("--tolerance", default=None, help="relative-error tolerance (default: 1e-10 for float64, 1e-4 for float32; with FILE 1e-5)")
     p.add_argument(
         "--gradcheck",
-        default="auto",
+        default=ENGINE_DEFAULTS["gradcheck"],
         help=f"finite differences in float64: full (every entry), fast (projected), auto = full up to {FULL_GRADCHECK_MAX_ENTRIES} entries (default: %(default)s)",
     )
     p.add_argument("--data-root", default=None, help="use the first MNIST test images from this root instead of random inputs")
@@ -103,6 +108,14 @@ def run(args: argparse.Namespace) -> int:
 
 def run_file(args: argparse.Namespace) -> int:
     """``handprop check FILE``: the learner's file against the reference, case by case."""
+    for name, default in ENGINE_DEFAULTS.items():  # silently ignored, they would check something else than asked
+        if getattr(args, name) != default:
+            flag = "--" + name.replace("_", "-")
+            hint = (
+                f"for your file's variant use --option {name}={getattr(args, name)}" if name in ("hidden", "output", "cost")
+                else "a FILE is checked on the assignment's own cases (--cases, --seed)"
+            )
+            raise CLIError(f"{flag} is for checking handprop's engine (without FILE); {hint}")
     from handprop.grading.config import SandboxLimits
     from handprop.grading.sandbox import SandboxError
     from handprop.learner import DEFAULT_RTOL, check_file
