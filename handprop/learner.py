@@ -568,34 +568,48 @@ class SavedCase:
 
 
 def load_case(path: PathLike) -> SavedCase:
-    """Read a case written by ``--save-failing`` / ``report.save_failing``."""
+    """Read a case written by ``--save-failing`` / ``report.save_failing``.
+
+    Anything else (another .npz, a damaged or truncated file) raises ValueError "PATH is not a saved
+    handprop case: …"; nothing is unpickled and no header is trusted (``checkpoint.read_npz``).
+    """
+    from .checkpoint import read_npz
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"saved case not found: {path}")
+
+    def not_a_case(reason: str) -> ValueError:
+        return ValueError(f"{path} is not a saved handprop case: {reason}")
+
+    data = read_npz(path, not_a_case, "a .npz written by handprop check --save-failing")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"]))
-            if meta.get("format") != SAVED_FORMAT:
-                raise ValueError(f"{path} is not a saved handprop case (expected format {SAVED_FORMAT})")
-            args: list[Any] = []
-            for i, kind in enumerate(meta["layout"]):
-                if isinstance(kind, int):
-                    args.append([data[f"arg{i}.{j}"] for j in range(kind)])
-                elif kind == "float":
-                    args.append(float(data[f"arg{i}"]))
-                elif kind == "int":
-                    args.append(int(data[f"arg{i}"]))
-                else:
-                    args.append(data[f"arg{i}"])
-            names = meta["tensors"]
-            expected = {n: data[f"expected.{k}"] for k, n in enumerate(names)}
-            got = {n: data[f"got.{k}"] for k, n in enumerate(names) if f"got.{k}" in data.files}
-    except (KeyError, OSError, json.JSONDecodeError) as error:
-        raise ValueError(f"{path} is not a readable saved case: {error}") from None
-    return SavedCase(
-        meta["assignment"], dict(meta.get("options", {})), meta["function"], int(meta["number"]), meta["description"], args, expected, got,
-        float(meta["rtol"]), meta.get("diagnosis", ""),
-    )  # fmt: skip
+        meta = json.loads(str(data["meta"][()]))
+        if not isinstance(meta, dict) or meta.get("format") != SAVED_FORMAT:
+            raise not_a_case(f"its meta does not say format {SAVED_FORMAT} (written by handprop check --save-failing?)")
+        args: list[Any] = []
+        for i, kind in enumerate(meta["layout"]):
+            if isinstance(kind, int):
+                args.append([data[f"arg{i}.{j}"] for j in range(kind)])
+            elif kind == "float":
+                args.append(float(data[f"arg{i}"]))
+            elif kind == "int":
+                args.append(int(data[f"arg{i}"]))
+            else:
+                args.append(data[f"arg{i}"])
+        names = meta["tensors"]
+        expected = {n: data[f"expected.{k}"] for k, n in enumerate(names)}
+        got = {n: data[f"got.{k}"] for k, n in enumerate(names) if f"got.{k}" in data}
+        return SavedCase(
+            meta["assignment"], dict(meta.get("options", {})), meta["function"], int(meta["number"]), meta["description"],
+            args, expected, got, float(meta["rtol"]), meta.get("diagnosis", ""),
+        )  # fmt: skip
+    except (KeyError, IndexError, TypeError, AttributeError, RecursionError, json.JSONDecodeError) as error:
+        raise not_a_case(f"an entry is missing or malformed ({type(error).__name__}: {error})") from None
+    except ValueError as error:  # int()/float() of a malformed entry; our own not_a_case passes through
+        if str(error).startswith(f"{path} is not a saved handprop case"):
+            raise
+        raise not_a_case(f"an entry is malformed ({error})") from None
 
 
 def reproduce_snippet(npz: Path, function: str, source_file: Optional[PathLike] = None) -> str:

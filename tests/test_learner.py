@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import runpy
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import handprop
 from handprop.cli import main
@@ -189,3 +194,33 @@ def test_a_function_without_a_file_gets_a_snippet_to_paste_after_it(tmp_path):
     assert "runpy" not in snippet and "backprop(*case.args)" in snippet
     rerun = subprocess.run([sys.executable, "-c", code + "\n" + snippet], capture_output=True, text=True, cwd=REPO, check=True)
     assert "MISMATCH" in rerun.stdout
+
+
+@functools.lru_cache(maxsize=1)
+def saved_case_bytes() -> bytes:
+    """A real --save-failing case (the σ-for-σ′ mistake), as bytes to damage."""
+    report = check_backprop(backprop_of(learner_file(Path(tempfile.mkdtemp()), SIGMA_NOT_PRIME)), cases=1)
+    return report.save_failing(tempfile.mkdtemp())[0].read_bytes()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_load_case_on_damaged_files_says_it_is_not_a_saved_case(tmp_path, data):
+    """Random bytes, truncations and flipped bytes: a one-line ValueError naming the file, never NumPy's pickle advice."""
+    original = saved_case_bytes()
+    kind = data.draw(st.sampled_from(["random", "truncated", "flipped"]))
+    if kind == "random":
+        content = data.draw(st.binary(max_size=2000))
+    elif kind == "truncated":
+        content = original[: data.draw(st.integers(0, len(original) - 1))]
+    else:
+        flipped = bytearray(original)
+        for at in data.draw(st.lists(st.integers(0, len(original) - 1), min_size=1, max_size=4)):
+            flipped[at] ^= 0xFF
+        content = bytes(flipped)
+    path = tmp_path / "case.npz"
+    path.write_bytes(content)
+    try:
+        load_case(path)
+    except ValueError as error:
+        assert str(error).startswith(f"{path} is not a saved handprop case") and "\n" not in str(error), error
