@@ -131,7 +131,7 @@ class BackpropReport:
             lines = [case.title + ("" if case.status == "ok" else f": {case.status}")]
             if case.message:
                 lines.append("  " + case.message.strip().splitlines()[-1])
-            if case.rows:
+            if any(r.shape is not None for r in case.rows):  # a call that returned nothing has no table to show
                 lines.append(_rows_table(case.rows, self.rtol))
             if case.modified:
                 lines.append(f"  note: the call modified argument(s) {', '.join(map(str, case.modified))} in place")

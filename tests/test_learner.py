@@ -82,6 +82,8 @@ def test_wrong_structure_and_exceptions_are_reported_per_case():
     assert {c.status for c in check_backprop(returns_one_list, cases=2).cases} == {"badreturn"}
     report = check_backprop(raises, cases=2)
     assert {c.status for c in report.cases} == {"exception"} and "ZeroDivisionError: oops" in str(report)
+    assert "tensor  shape" not in report.table()  # no table of MISSING rows for a call that returned nothing
+    assert "tensor  shape" in check_backprop(returns_one_list, cases=1).table()  # what came back is shown
     with pytest.raises(TypeError, match="expected a function"):
         check_backprop("backprop.py")
 
