@@ -61,7 +61,11 @@ class TrainingInterrupted(KeyboardInterrupt):
     """
 
     def __init__(self, run: "Run", checkpoint: Optional[Path], saved_epoch: int) -> None:
-        super().__init__(f"interrupted after {run.epoch} epochs")
+        saved = (
+            f"{checkpoint} holds epoch {saved_epoch}; continue with handprop.train(resume={str(checkpoint)!r})"
+            if checkpoint is not None else "nothing was saved"
+        )
+        super().__init__(f"training interrupted during epoch {run.epoch + 1}; {saved}")
         self.run, self.checkpoint, self.saved_epoch = run, checkpoint, saved_epoch
 
 

@@ -67,6 +67,22 @@ def test_resume_through_the_api_continues_and_keeps_settings(synthetic_mnist, tm
     assert done.epoch == done.start_epoch == 2  # nothing left to train
 
 
+def test_ctrl_c_in_python_says_what_was_saved_and_how_to_resume(synthetic_mnist, tmp_path):
+    def stop(run):
+        if run.epoch == 2:
+            raise KeyboardInterrupt
+
+    from handprop.api import TrainingInterrupted
+
+    with pytest.raises(TrainingInterrupted) as caught:
+        handprop.train(epochs=4, out=tmp_path, on_epoch=stop, **FAST)
+    checkpoint = tmp_path / "checkpoint.npz"
+    assert isinstance(caught.value, KeyboardInterrupt)  # Jupyter's interrupt stays an interrupt
+    assert caught.value.checkpoint == checkpoint and caught.value.saved_epoch == 2 and caught.value.run.epoch == 2
+    assert str(caught.value) == f"training interrupted during epoch 3; {checkpoint} holds epoch 2; continue with handprop.train(resume={str(checkpoint)!r})"
+    assert handprop.train(resume=checkpoint, progress=False).epoch == 4
+
+
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
