@@ -139,6 +139,7 @@ class BackpropReport:
         return "\n\n".join(blocks)
 
     def summary(self) -> str:
+        """One line: how many cases of which functions match, the tolerance and the seed."""
         passed = sum(c.passed for c in self.cases)
         functions = list(dict.fromkeys(c.function for c in self.cases))
         verdict = "all match" if self.ok else f"{len(self.cases) - passed} failing"
@@ -212,7 +213,11 @@ def _rows_table(rows: Sequence[TensorRow], rtol: float) -> str:
 
 
 def compare_tensors(expected: dict[str, Array], got: dict[str, Array], rtol: float) -> list[TensorRow]:
-    """A row per expected tensor: errors when the shapes agree, else the shape it came back with."""
+    """A row per expected tensor: errors when the shapes agree, else the shape it came back with.
+
+    max_abs = max|got − expected| and max_rel = max|got − expected| / max|expected| (the grader's
+    measure); a tensor passes when max_rel ≤ ``rtol``.
+    """
     from .grading.diagnose import relative_error
 
     rows = []
