@@ -100,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
     if args.file is not None:
         return run_file(args)
     for flag, given in (("--save-failing", args.save_failing), ("--function", args.function), ("--option", args.option),
-                        ("--assignment", args.assignment != "network")):
+                        ("--assignment", args.assignment != "network"), ("--cases", args.cases != "5"),
+                        ("--timeout", args.timeout != "10")):
         if given:
             raise CLIError(f"{flag} is for checking a FILE of your own: handprop check FILE {flag} …")
     return run_engine(args)
