@@ -126,6 +126,14 @@ def test_check_a_notebook(tmp_path, capsys):
     assert main(["check", str(path), "--function", "backprop", "--function", "sigmoid", "--cases", "2"]) == 0
     assert "4 of 4 cases of backprop, sigmoid match" in capsys.readouterr().out.replace("sigmoid, backprop", "backprop, sigmoid")
 
+    notebook.cells[1] = nbformat.v4.new_code_cell(mutate(REFERENCE, SIGMA_NOT_PRIME))
+    nbformat.write(notebook, str(path))
+    saved = tmp_path / "failing"
+    assert main(["check", str(path), "--function", "backprop", "--cases", "1", "--save-failing", str(saved)]) == 1
+    # a notebook's snippet calls the function as defined where it is pasted: running it with python would fail
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.endswith(f"rerun one by pasting {saved / 'backprop_case1.py'} into your notebook, after the cell that defines the function")
+
 
 @pytest.mark.parametrize(
     "content, message",

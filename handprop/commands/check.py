@@ -143,7 +143,12 @@ def run_file(args: argparse.Namespace) -> int:
     print(report)
     if args.save_failing and not report.ok:
         paths = report.save_failing(args.save_failing)
-        print(f"\nsaved {len(paths)} failing case(s) to {args.save_failing}; rerun one with: python {paths[0].with_suffix('.py')}")
+        snippet = paths[0].with_suffix(".py")
+        how = (
+            f"rerun one with: python {snippet}" if report.source_file is not None  # the snippet imports the .py itself
+            else f"rerun one by pasting {snippet} into your notebook, after the cell that defines the function"
+        )
+        print(f"\nsaved {len(paths)} failing case(s) to {args.save_failing}; {how}")
     sys.stdout.flush()
     return 0 if report.ok else 1
 
