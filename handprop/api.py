@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 import numpy as np
 
 from .network import Network
-from .runstate import RunState, checkpoint_path, save_run
+from .runstate import CHECKPOINT_NAME, RunState, checkpoint_path, save_run
 from .training import (
     Dataset,
     EpochMetrics,
@@ -293,6 +293,11 @@ def train(
         )
     start_epoch = trainer.start_epoch
     if out_path is not None:
+        if state is None and (out_path / CHECKPOINT_NAME).is_file():  # rerunning a command is easy; losing 30 epochs too
+            logger.warning(
+                "%s already holds a run's checkpoint; this new run replaces it after its first epoch "
+                "(to continue that run instead: --resume %s)", out_path, out_path,
+            )
         out_path.mkdir(parents=True, exist_ok=True)
 
     def snapshot() -> Run:

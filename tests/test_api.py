@@ -83,6 +83,15 @@ def test_ctrl_c_in_python_says_what_was_saved_and_how_to_resume(synthetic_mnist,
     assert handprop.train(resume=checkpoint, progress=False).epoch == 4
 
 
+def test_a_new_run_into_a_folder_holding_one_says_it_replaces_it(synthetic_mnist, tmp_path, caplog):
+    handprop.train(epochs=1, out=tmp_path, **FAST)
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+    handprop.train(epochs=1, out=tmp_path, **FAST)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == [f"{tmp_path} already holds a run's checkpoint; this new run replaces it after its first epoch "
+                        f"(to continue that run instead: --resume {tmp_path})"]
+
+
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
