@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 import numpy as np
 
 from .network import Network
-from .runstate import CHECKPOINT_NAME, RunState, save_run
+from .runstate import CHECKPOINT_NAME, RunState, checkpoint_path, save_run
 from .training import (
     Dataset,
     EpochMetrics,
@@ -61,7 +61,11 @@ class TrainingInterrupted(KeyboardInterrupt):
     """
 
     def __init__(self, run: "Run", checkpoint: Optional[Path], saved_epoch: int) -> None:
-        super().__init__(f"interrupted after {run.epoch} epochs")
+        saved = (
+            f"{checkpoint} holds epoch {saved_epoch}; continue with handprop.train(resume={str(checkpoint)!r})"
+            if checkpoint is not None else "nothing was saved"
+        )
+        super().__init__(f"training interrupted during epoch {run.epoch + 1}; {saved}")
         self.run, self.checkpoint, self.saved_epoch = run, checkpoint, saved_epoch
 
 
@@ -152,16 +156,11 @@ def load_mnist(
     return data.load_dataset(dataset, split, data_root, download=True, dtype=dtype)
 
 
-def _checkpoint_path(path: PathLike) -> Path:
-    path = Path(path)
-    return path / CHECKPOINT_NAME if path.is_dir() else path
-
-
 def load_run(path: PathLike) -> Run:
     """The run saved by ``handprop train --out DIR`` (or ``train(out=DIR)``): ``DIR`` or its checkpoint.npz."""
     from .runstate import load_run as load_state
 
-    checkpoint = _checkpoint_path(path)
+    checkpoint = checkpoint_path(path)
     state = load_state(checkpoint)
     return _run_from_state(state, checkpoint.parent)
 
@@ -239,7 +238,7 @@ def train(
     if resume is not None:
         from .runstate import load_run as load_state
 
-        resume_path = _checkpoint_path(resume)
+        resume_path = checkpoint_path(resume)
         state = load_state(resume_path)
         config = resolve_config(config if config is not None else state.config, **settings)
         changed = [n for n in RESUME_FIXED if getattr(config, n) != getattr(state.config, n)]
@@ -300,6 +299,11 @@ def train(
         )
     start_epoch = trainer.start_epoch
     if out_path is not None:
+        if state is None and (out_path / CHECKPOINT_NAME).is_file():  # rerunning a command is easy; losing 30 epochs too
+            logger.warning(
+                "%s already holds a run's checkpoint; this new run replaces it after its first epoch "
+                "(to continue that run instead: --resume %s)", out_path, out_path,
+            )
         out_path.mkdir(parents=True, exist_ok=True)
 
     def snapshot() -> Run:

@@ -23,7 +23,7 @@ import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 import numpy as np
 
@@ -147,32 +147,42 @@ def read_checkpoint(path: PathLike) -> Checkpoint:
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
-    """Every array of the .npz at ``path``, read without pickles and without trusting any header."""
+    return read_npz(path, lambda reason: CheckpointError(path, reason), "a checkpoint.npz written by handprop train or save_checkpoint")
+
+
+class _Damaged(Exception):
+    """Raised inside ``read_npz`` with the reason, turned into the caller's own error."""
+
+
+def read_npz(path: Path, fail: Callable[[str], Exception], expected: str) -> dict[str, np.ndarray]:
+    """Every array of the .npz at ``path``, read without pickles and without trusting any header.
+
+    Any failure raises ``fail(reason)`` (the caller's error naming the file); ``expected`` says what
+    the file should have been, for a file that is no .npz at all.
+    """
     try:
         with open(path, "rb") as f:
             magic = f.read(4)
     except OSError as error:
-        raise CheckpointError(path, f"it cannot be read ({error.strerror or error})") from None
+        raise fail(f"it cannot be read ({error.strerror or error})") from None
     if magic != b"PK\x03\x04":  # what every zip (and so every .npz) starts with
-        raise CheckpointError(
-            path, "it is not a .npz archive (expected a checkpoint.npz written by handprop train or save_checkpoint)"
-        )
+        raise fail(f"it is not a .npz archive (expected {expected})")
     arrays: dict[str, np.ndarray] = {}
     try:
         with zipfile.ZipFile(path) as archive:
             for info in archive.infolist():
                 if not info.filename.endswith(".npy"):
-                    raise CheckpointError(path, f"its archive holds {info.filename!r}, which is not a .npy array")
+                    raise _Damaged(f"its archive holds {info.filename!r}, which is not a .npy array")
                 data = archive.read(info)  # checks the CRC-32: a flipped bit fails here
-                arrays[info.filename[: -len(".npy")]] = _parse_npy(data, info.filename, path)
-    except CheckpointError:
-        raise
+                arrays[info.filename[: -len(".npy")]] = _parse_npy(data, info.filename)
+    except _Damaged as damaged:
+        raise fail(str(damaged)) from None
     except Exception as error:  # only bytes are parsed here: every failure means a damaged archive
-        raise CheckpointError(path, f"its zip archive is damaged ({type(error).__name__}: {error})") from None
+        raise fail(f"its zip archive is damaged ({type(error).__name__}: {error})") from None
     return arrays
 
 
-def _parse_npy(data: bytes, member: str, path: Path) -> np.ndarray:
+def _parse_npy(data: bytes, member: str) -> np.ndarray:
     """One ``.npy`` member: its header must describe exactly the bytes that follow it."""
     fp = io.BytesIO(data)
     version = np.lib.format.read_magic(fp)
@@ -181,13 +191,11 @@ def _parse_npy(data: bytes, member: str, path: Path) -> np.ndarray:
     else:
         shape, fortran, dtype = np.lib.format.read_array_header_2_0(fp)
     if dtype.hasobject:
-        raise CheckpointError(path, f"{member} holds Python objects; a checkpoint holds only numbers and text")
+        raise _Damaged(f"{member} holds Python objects; only numbers and text are read")
     count = int(np.prod(shape, dtype=object))
     offset = fp.tell()
     if count * dtype.itemsize != len(data) - offset:
-        raise CheckpointError(
-            path, f"{member} is damaged: its header promises {count * dtype.itemsize} bytes, it holds {len(data) - offset}"
-        )
+        raise _Damaged(f"{member} is damaged: its header promises {count * dtype.itemsize} bytes, it holds {len(data) - offset}")
     array = np.frombuffer(data, dtype=dtype, count=count, offset=offset).copy()  # writable, owns its memory
     return array.reshape(shape[::-1]).T if fortran else array.reshape(shape)
 

@@ -26,6 +26,8 @@ from typing import Union
 
 import numpy as np
 
+from .checks import as_dtype
+
 logger = logging.getLogger(__name__)
 
 # name on the command line -> torchvision class and folder name
@@ -144,9 +146,10 @@ def load_dataset(
         raise ValueError(f"unknown dataset {name!r}; expected one of: {', '.join(DATASETS)}")
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of: {', '.join(SPLITS)}")
+    resolved = as_dtype(dtype)  # pixels in [0, 1]: an integer dtype would turn every one of them into 0
     root = resolve_root(data_root).resolve()
     images, labels = _load(name, split, str(root), download)
-    return images.astype(dtype), labels.copy()
+    return images.astype(resolved), labels.copy()
 
 
 @functools.lru_cache(maxsize=8)

@@ -131,7 +131,7 @@ class BackpropReport:
             lines = [case.title + ("" if case.status == "ok" else f": {case.status}")]
             if case.message:
                 lines.append("  " + case.message.strip().splitlines()[-1])
-            if case.rows:
+            if any(r.shape is not None for r in case.rows):  # a call that returned nothing has no table to show
                 lines.append(_rows_table(case.rows, self.rtol))
             if case.modified:
                 lines.append(f"  note: the call modified argument(s) {', '.join(map(str, case.modified))} in place")
@@ -139,6 +139,7 @@ class BackpropReport:
         return "\n\n".join(blocks)
 
     def summary(self) -> str:
+        """One line: how many cases of which functions match, the tolerance and the seed."""
         passed = sum(c.passed for c in self.cases)
         functions = list(dict.fromkeys(c.function for c in self.cases))
         verdict = "all match" if self.ok else f"{len(self.cases) - passed} failing"
@@ -212,7 +213,11 @@ def _rows_table(rows: Sequence[TensorRow], rtol: float) -> str:
 
 
 def compare_tensors(expected: dict[str, Array], got: dict[str, Array], rtol: float) -> list[TensorRow]:
-    """A row per expected tensor: errors when the shapes agree, else the shape it came back with."""
+    """A row per expected tensor: errors when the shapes agree, else the shape it came back with.
+
+    max_abs = max|got − expected| and max_rel = max|got − expected| / max|expected| (the grader's
+    measure); a tensor passes when max_rel ≤ ``rtol``.
+    """
     from .grading.diagnose import relative_error
 
     rows = []
@@ -447,9 +452,8 @@ def check_file(
     """Run a learner's file (``.py``, ``.ipynb``, folder or ``.zip``) in the grading sandbox and
     compare every case of every function with the reference.
 
-    ``functions`` defaults to those of the assignment that the file defines (all of them when it
-    defines none, so the report says what is missing). A file that cannot be imported raises
-    ValueError with its error's last line.
+    ``functions`` defaults to those of the assignment that the file defines. A file that cannot be
+    imported, or that defines none of the assignment's functions, raises ValueError in one line.
     """
     from .grading.assignments import ReturnedValue
     from .grading.config import SandboxLimits
@@ -477,7 +481,12 @@ def check_file(
         lines = imported[0].message.strip().splitlines()
         raise ValueError(f"{name} could not be imported: {lines[-1] if lines else 'import failed'}")
     if not functions:
-        chosen = [f for f in chosen if runs[f].status != "missing"] or chosen
+        chosen = [f for f in chosen if runs[f].status != "missing"]
+        if not chosen:  # the wrong file (a training script, an empty file): one line, not a page of MISSING
+            raise ValueError(
+                f"{name} defines none of the functions of assignment {task.name} ({', '.join(task.functions)}); "
+                f"start from the starter file that `handprop grade --template` writes"
+            )
     checks = []
     for function in chosen:
         run = runs[function]
@@ -564,34 +573,48 @@ class SavedCase:
 
 
 def load_case(path: PathLike) -> SavedCase:
-    """Read a case written by ``--save-failing`` / ``report.save_failing``."""
+    """Read a case written by ``--save-failing`` / ``report.save_failing``.
+
+    Anything else (another .npz, a damaged or truncated file) raises ValueError "PATH is not a saved
+    handprop case: …"; nothing is unpickled and no header is trusted (``checkpoint.read_npz``).
+    """
+    from .checkpoint import read_npz
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"saved case not found: {path}")
+
+    def not_a_case(reason: str) -> ValueError:
+        return ValueError(f"{path} is not a saved handprop case: {reason}")
+
+    data = read_npz(path, not_a_case, "a .npz written by handprop check --save-failing")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"]))
-            if meta.get("format") != SAVED_FORMAT:
-                raise ValueError(f"{path} is not a saved handprop case (expected format {SAVED_FORMAT})")
-            args: list[Any] = []
-            for i, kind in enumerate(meta["layout"]):
-                if isinstance(kind, int):
-                    args.append([data[f"arg{i}.{j}"] for j in range(kind)])
-                elif kind == "float":
-                    args.append(float(data[f"arg{i}"]))
-                elif kind == "int":
-                    args.append(int(data[f"arg{i}"]))
-                else:
-                    args.append(data[f"arg{i}"])
-            names = meta["tensors"]
-            expected = {n: data[f"expected.{k}"] for k, n in enumerate(names)}
-            got = {n: data[f"got.{k}"] for k, n in enumerate(names) if f"got.{k}" in data.files}
-    except (KeyError, OSError, json.JSONDecodeError) as error:
-        raise ValueError(f"{path} is not a readable saved case: {error}") from None
-    return SavedCase(
-        meta["assignment"], dict(meta.get("options", {})), meta["function"], int(meta["number"]), meta["description"], args, expected, got,
-        float(meta["rtol"]), meta.get("diagnosis", ""),
-    )  # fmt: skip
+        meta = json.loads(str(data["meta"][()]))
+        if not isinstance(meta, dict) or meta.get("format") != SAVED_FORMAT:
+            raise not_a_case(f"its meta does not say format {SAVED_FORMAT} (written by handprop check --save-failing?)")
+        args: list[Any] = []
+        for i, kind in enumerate(meta["layout"]):
+            if isinstance(kind, int):
+                args.append([data[f"arg{i}.{j}"] for j in range(kind)])
+            elif kind == "float":
+                args.append(float(data[f"arg{i}"]))
+            elif kind == "int":
+                args.append(int(data[f"arg{i}"]))
+            else:
+                args.append(data[f"arg{i}"])
+        names = meta["tensors"]
+        expected = {n: data[f"expected.{k}"] for k, n in enumerate(names)}
+        got = {n: data[f"got.{k}"] for k, n in enumerate(names) if f"got.{k}" in data}
+        return SavedCase(
+            meta["assignment"], dict(meta.get("options", {})), meta["function"], int(meta["number"]), meta["description"],
+            args, expected, got, float(meta["rtol"]), meta.get("diagnosis", ""),
+        )  # fmt: skip
+    except (KeyError, IndexError, TypeError, AttributeError, RecursionError, json.JSONDecodeError) as error:
+        raise not_a_case(f"an entry is missing or malformed ({type(error).__name__}: {error})") from None
+    except ValueError as error:  # int()/float() of a malformed entry; our own not_a_case passes through
+        if str(error).startswith(f"{path} is not a saved handprop case"):
+            raise
+        raise not_a_case(f"an entry is malformed ({error})") from None
 
 
 def reproduce_snippet(npz: Path, function: str, source_file: Optional[PathLike] = None) -> str:

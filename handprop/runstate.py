@@ -87,6 +87,12 @@ class RunState:
     lockstep: list[dict[str, float]]
 
 
+def checkpoint_path(path: PathLike) -> Path:
+    """``path`` itself, or ``path/checkpoint.npz`` when ``path`` is a run's folder (``--out``)."""
+    path = Path(path)
+    return path / CHECKPOINT_NAME if path.is_dir() else path
+
+
 def load_run(path: PathLike) -> RunState:
     """Read a checkpoint written by ``save_run``, checking every field of its training state.
 
@@ -100,7 +106,9 @@ def load_run(path: PathLike) -> RunState:
 
 
 def load_network(path: PathLike) -> tuple[Network, Optional[RunState]]:
-    """The network of any checkpoint, with its training state (checked) when ``handprop train`` wrote it."""
+    """The network of any checkpoint (or of a run's folder), with its training state (checked) when
+    ``handprop train`` wrote it."""
+    path = checkpoint_path(path)
     checkpoint = read_checkpoint(path)
     if checkpoint.meta.get("kind") != RUN_KIND:
         return checkpoint.network, None

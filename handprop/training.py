@@ -548,7 +548,7 @@ class EpochMetrics:
 
     epoch: int
     train_cost: float  # mean cost over the whole training set after the epoch
-    test_cost: float
+    test_cost: float  # mean cost over the whole test set
     test_accuracy: float  # fraction in [0, 1]
     train_seconds: float  # the training pass alone, evaluation excluded
     # the settings this epoch trained with (a resumed run may change them); None in older checkpoints

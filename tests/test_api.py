@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -66,6 +67,31 @@ def test_resume_through_the_api_continues_and_keeps_settings(synthetic_mnist, tm
     assert done.epoch == done.start_epoch == 2  # nothing left to train
 
 
+def test_ctrl_c_in_python_says_what_was_saved_and_how_to_resume(synthetic_mnist, tmp_path):
+    def stop(run):
+        if run.epoch == 2:
+            raise KeyboardInterrupt
+
+    from handprop.api import TrainingInterrupted
+
+    with pytest.raises(TrainingInterrupted) as caught:
+        handprop.train(epochs=4, out=tmp_path, on_epoch=stop, **FAST)
+    checkpoint = tmp_path / "checkpoint.npz"
+    assert isinstance(caught.value, KeyboardInterrupt)  # Jupyter's interrupt stays an interrupt
+    assert caught.value.checkpoint == checkpoint and caught.value.saved_epoch == 2 and caught.value.run.epoch == 2
+    assert str(caught.value) == f"training interrupted during epoch 3; {checkpoint} holds epoch 2; continue with handprop.train(resume={str(checkpoint)!r})"
+    assert handprop.train(resume=checkpoint, progress=False).epoch == 4
+
+
+def test_a_new_run_into_a_folder_holding_one_says_it_replaces_it(synthetic_mnist, tmp_path, caplog):
+    handprop.train(epochs=1, out=tmp_path, **FAST)
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
+    handprop.train(epochs=1, out=tmp_path, **FAST)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == [f"{tmp_path} already holds a run's checkpoint; this new run replaces it after its first epoch "
+                        f"(to continue that run instead: --resume {tmp_path})"]
+
+
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
@@ -79,6 +105,20 @@ def test_resume_through_the_api_continues_and_keeps_settings(synthetic_mnist, tm
 def test_bad_settings_are_clear_errors(synthetic_mnist, kwargs, error, message):
     with pytest.raises(error, match=message):
         handprop.train(epochs=1, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"dtype": "int8"}, "unsupported dtype 'int8'; expected one of: float32, float64"),  # pixels in [0, 1] would all be 0
+        ({"split": "validation"}, "unknown split 'validation'; expected one of: train, test"),
+        ({"dataset": "emnist"}, "unknown dataset 'emnist'"),
+    ],
+)
+def test_load_mnist_refuses_what_it_cannot_return_before_reading_files(tmp_path, kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        handprop.load_mnist(**{"split": "test", "data_root": tmp_path / "none", **kwargs})
+    assert list(tmp_path.iterdir()) == []  # nothing downloaded, no folder left behind
 
 
 def test_figures_leave_the_backend_alone_and_write_only_when_asked(synthetic_mnist, tmp_path):

@@ -68,6 +68,13 @@ def test_real_mnist_batch(capsys, data_root):
         (["--init", "zeros"], "unknown init 'zeros'"),
         (["--tolerance", "-1"], "--tolerance must be a positive number, got '-1'"),
         (["--device", "nonsense"], "--device 'nonsense' is not available"),
+        # a FILE's flags without a FILE would be ignored silently: refused instead
+        (["--save-failing", "out"], "--save-failing is for checking a FILE of your own"),
+        (["--function", "backprop"], "--function is for checking a FILE of your own"),
+        (["--option", "hidden=relu"], "--option is for checking a FILE of your own"),
+        (["--assignment", "layers"], "--assignment is for checking a FILE of your own"),
+        (["--cases", "3"], "--cases is for checking a FILE of your own"),
+        (["--timeout", "60"], "--timeout is for checking a FILE of your own"),
     ],
 )
 def test_bad_flags_one_line_exit_2(capsys, flags, message):

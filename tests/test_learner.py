@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import runpy
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import handprop
 from handprop.cli import main
@@ -77,6 +82,8 @@ def test_wrong_structure_and_exceptions_are_reported_per_case():
     assert {c.status for c in check_backprop(returns_one_list, cases=2).cases} == {"badreturn"}
     report = check_backprop(raises, cases=2)
     assert {c.status for c in report.cases} == {"exception"} and "ZeroDivisionError: oops" in str(report)
+    assert "tensor  shape" not in report.table()  # no table of MISSING rows for a call that returned nothing
+    assert "tensor  shape" in check_backprop(returns_one_list, cases=1).table()  # what came back is shown
     with pytest.raises(TypeError, match="expected a function"):
         check_backprop("backprop.py")
 
@@ -119,6 +126,14 @@ def test_check_a_notebook(tmp_path, capsys):
     assert main(["check", str(path), "--function", "backprop", "--function", "sigmoid", "--cases", "2"]) == 0
     assert "4 of 4 cases of backprop, sigmoid match" in capsys.readouterr().out.replace("sigmoid, backprop", "backprop, sigmoid")
 
+    notebook.cells[1] = nbformat.v4.new_code_cell(mutate(REFERENCE, SIGMA_NOT_PRIME))
+    nbformat.write(notebook, str(path))
+    saved = tmp_path / "failing"
+    assert main(["check", str(path), "--function", "backprop", "--cases", "1", "--save-failing", str(saved)]) == 1
+    # a notebook's snippet calls the function as defined where it is pasted: running it with python would fail
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.endswith(f"rerun one by pasting {saved / 'backprop_case1.py'} into your notebook, after the cell that defines the function")
+
 
 @pytest.mark.parametrize(
     "content, message",
@@ -126,6 +141,7 @@ def test_check_a_notebook(tmp_path, capsys):
         (None, "does not exist"),
         ("def backprop(:\n", "is not valid Python (line 1)"),
         ("raise RuntimeError('boom')\n", "could not be imported: RuntimeError: boom"),
+        ("x = 1\n", "defines none of the functions of assignment network (sigmoid, sigmoid_prime, feedforward, backprop"),
     ],
 )
 def test_missing_or_broken_file_is_one_line_and_exit_2(tmp_path, capsys, content, message):
@@ -133,6 +149,23 @@ def test_missing_or_broken_file_is_one_line_and_exit_2(tmp_path, capsys, content
     if content is not None:
         path.write_text(content)
     assert main(["check", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--hidden", "relu"], "--hidden is for checking handprop's engine (without FILE); for your file's variant use --option hidden=relu"),
+        (["--cost", "cross_entropy"], "use --option cost=cross_entropy"),
+        (["--arch", "784-30-10"], "--arch is for checking handprop's engine (without FILE); a FILE is checked on the assignment's own cases"),
+        (["--batch-size", "32"], "--batch-size is for checking handprop's engine"),
+        (["--data-root", "data"], "--data-root is for checking handprop's engine"),
+    ],
+)
+def test_engine_flags_with_a_file_are_refused_not_ignored(tmp_path, capsys, flags, message):
+    """They would otherwise be silently ignored: the file checked for sigmoid while the learner asked for relu."""
+    assert main(["check", str(learner_file(tmp_path)), *flags]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err
 
@@ -171,3 +204,33 @@ def test_a_function_without_a_file_gets_a_snippet_to_paste_after_it(tmp_path):
     assert "runpy" not in snippet and "backprop(*case.args)" in snippet
     rerun = subprocess.run([sys.executable, "-c", code + "\n" + snippet], capture_output=True, text=True, cwd=REPO, check=True)
     assert "MISMATCH" in rerun.stdout
+
+
+@functools.lru_cache(maxsize=1)
+def saved_case_bytes() -> bytes:
+    """A real --save-failing case (the σ-for-σ′ mistake), as bytes to damage."""
+    report = check_backprop(backprop_of(learner_file(Path(tempfile.mkdtemp()), SIGMA_NOT_PRIME)), cases=1)
+    return report.save_failing(tempfile.mkdtemp())[0].read_bytes()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_load_case_on_damaged_files_says_it_is_not_a_saved_case(tmp_path, data):
+    """Random bytes, truncations and flipped bytes: a one-line ValueError naming the file, never NumPy's pickle advice."""
+    original = saved_case_bytes()
+    kind = data.draw(st.sampled_from(["random", "truncated", "flipped"]))
+    if kind == "random":
+        content = data.draw(st.binary(max_size=2000))
+    elif kind == "truncated":
+        content = original[: data.draw(st.integers(0, len(original) - 1))]
+    else:
+        flipped = bytearray(original)
+        for at in data.draw(st.lists(st.integers(0, len(original) - 1), min_size=1, max_size=4)):
+            flipped[at] ^= 0xFF
+        content = bytes(flipped)
+    path = tmp_path / "case.npz"
+    path.write_bytes(content)
+    try:
+        load_case(path)
+    except ValueError as error:
+        assert str(error).startswith(f"{path} is not a saved handprop case") and "\n" not in str(error), error

@@ -95,6 +95,22 @@ def test_evaluate_prints_accuracy_and_confusion_matrix(synthetic_mnist, tmp_path
     assert np.trace(matrix) == round(accuracy * 100)
 
 
+def test_evaluate_and_explain_take_the_runs_folder_as_resume_and_load_run_do(synthetic_mnist, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", *FAST, "--epochs", "1", "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(run / "checkpoint.npz")]) == 0
+    by_file = capsys.readouterr().out.splitlines()
+    assert main(["evaluate", str(run)]) == 0
+    by_folder = capsys.readouterr().out.splitlines()
+    assert by_folder[0].replace(str(run), str(run / "checkpoint.npz")) == by_file[0] and by_folder[1:] == by_file[1:]
+    figure = tmp_path / "explain.png"
+    assert main(["explain", "--checkpoint", str(run), "--no-study", "--no-progress", "--out", str(figure)]) == 0
+    assert "network 784-16-10" in capsys.readouterr().out and figure.is_file()
+    assert main(["evaluate", str(tmp_path)]) == 2  # a folder without a checkpoint: one line naming the file looked for
+    assert f"checkpoint not found: {tmp_path / 'checkpoint.npz'}" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [

@@ -3,7 +3,7 @@
 ``handprop check FILE.py|FILE.ipynb`` checks a learner's own implementation of an assignment instead
 (``handprop.learner``): the file runs in the grading sandbox, every returned tensor is compared with
 the reference, and failing cases are diagnosed; exit 0 when all match, 1 otherwise, 2 when the file
-is missing or cannot be imported.
+is missing, cannot be imported or defines none of the assignment's functions.
 
 Builds a network from the flags, draws a batch (uniform pixels in [0, 1) and random labels from
 ``--seed``, or the first MNIST test images with ``--data-root``), compares every tensor of the
@@ -24,6 +24,11 @@ from ..cli import CLIError
 # gradcheck's fast (projected) mode, which checks random directions through all of them at once
 FULL_GRADCHECK_MAX_ENTRIES = 5000
 GRADCHECK_MODES = ("auto", "full", "fast", "off")
+# flags of the engine check (no FILE) and their defaults; a FILE is checked on the assignment's own cases
+ENGINE_DEFAULTS = {
+    "arch": "784-16-16-10", "hidden": "sigmoid", "output": "sigmoid", "cost": "quadratic", "init": "normal",
+    "dtype": "float64", "batch_size": "10", "device": "cpu", "gradcheck": "auto", "data_root": None,
+}  # fmt: skip
 
 
 def register(subparsers: Any) -> None:
@@ -37,7 +42,7 @@ def register(subparsers: Any) -> None:
             "With FILE (.py or .ipynb implementing an assignment's functions, as from `handprop grade --template`): "
             "run it in the grading sandbox and print, for every case, each returned tensor's error against the "
             "reference and the diagnosis of what is wrong. Exit 0 when everything matches, 1 otherwise, 2 when "
-            "the file is missing or cannot be imported."
+            "the file is missing, cannot be imported or defines none of the assignment's functions."
         ),
     )
     p.add_argument("file", nargs="?", help="your implementation (.py or .ipynb) to check instead of the engine")
@@ -50,19 +55,19 @@ def register(subparsers: Any) -> None:
     p.add_argument("--save-failing", default=None, metavar="DIR",
                    help="FILE: write each failing case (inputs, expected and your outputs, .npz) and a snippet that reruns it to DIR")
     p.add_argument("--timeout", default="10", help="FILE: seconds per function in the sandbox (default: %(default)s)")
-    p.add_argument("--arch", default="784-16-16-10", help="layer sizes, input first (default: %(default)s)")
-    p.add_argument("--hidden", default="sigmoid", help="hidden activation, or one per hidden layer separated by commas (sigmoid, tanh, relu, identity; default: %(default)s)")
-    p.add_argument("--output", default="sigmoid", help="output activation (sigmoid, tanh, relu, identity, softmax; default: %(default)s)")
-    p.add_argument("--cost", default="quadratic", help="quadratic or cross_entropy (default: %(default)s)")
-    p.add_argument("--init", default="normal", help="normal, xavier or he (default: %(default)s)")
-    p.add_argument("--dtype", default="float64", help="float32 or float64 (default: %(default)s)")
-    p.add_argument("--batch-size", default="10", help="examples in the batch (default: %(default)s)")
+    p.add_argument("--arch", default=ENGINE_DEFAULTS["arch"], help="layer sizes, input first (default: %(default)s)")
+    p.add_argument("--hidden", default=ENGINE_DEFAULTS["hidden"], help="hidden activation, or one per hidden layer separated by commas (sigmoid, tanh, relu, identity; default: %(default)s)")
+    p.add_argument("--output", default=ENGINE_DEFAULTS["output"], help="output activation (sigmoid, tanh, relu, identity, softmax; default: %(default)s)")
+    p.add_argument("--cost", default=ENGINE_DEFAULTS["cost"], help="quadratic or cross_entropy (default: %(default)s)")
+    p.add_argument("--init", default=ENGINE_DEFAULTS["init"], help="normal, xavier or he (default: %(default)s)")
+    p.add_argument("--dtype", default=ENGINE_DEFAULTS["dtype"], help="float32 or float64 (default: %(default)s)")
+    p.add_argument("--batch-size", default=ENGINE_DEFAULTS["batch_size"], help="examples in the batch (default: %(default)s)")
     p.add_argument("--seed", default="0", help="seed for the weights and the random batch (default: %(default)s)")
-    p.add_argument("--device", default="cpu", help="torch device for the twin (default: %(default)s)")
+    p.add_argument("--device", default=ENGINE_DEFAULTS["device"], help="torch device for the twin (default: %(default)s)")
     p.add_argument("--tolerance", default=None, help="relative-error tolerance (default: 1e-10 for float64, 1e-4 for float32; with FILE 1e-5)")
     p.add_argument(
         "--gradcheck",
-        default="auto",
+        default=ENGINE_DEFAULTS["gradcheck"],
         help=f"finite differences in float64: full (every entry), fast (projected), auto = full up to {FULL_GRADCHECK_MAX_ENTRIES} entries (default: %(default)s)",
     )
     p.add_argument("--data-root", default=None, help="use the first MNIST test images from this root instead of random inputs")
@@ -95,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
     if args.file is not None:
         return run_file(args)
     for flag, given in (("--save-failing", args.save_failing), ("--function", args.function), ("--option", args.option),
-                        ("--assignment", args.assignment != "network")):
+                        ("--assignment", args.assignment != "network"), ("--cases", args.cases != "5"),
+                        ("--timeout", args.timeout != "10")):
         if given:
             raise CLIError(f"{flag} is for checking a FILE of your own: handprop check FILE {flag} …")
     return run_engine(args)
@@ -103,6 +109,14 @@ def run(args: argparse.Namespace) -> int:
 
 def run_file(args: argparse.Namespace) -> int:
     """``handprop check FILE``: the learner's file against the reference, case by case."""
+    for name, default in ENGINE_DEFAULTS.items():  # silently ignored, they would check something else than asked
+        if getattr(args, name) != default:
+            flag = "--" + name.replace("_", "-")
+            hint = (
+                f"for your file's variant use --option {name}={getattr(args, name)}" if name in ("hidden", "output", "cost")
+                else "a FILE is checked on the assignment's own cases (--cases, --seed)"
+            )
+            raise CLIError(f"{flag} is for checking handprop's engine (without FILE); {hint}")
     from handprop.grading.config import SandboxLimits
     from handprop.grading.sandbox import SandboxError
     from handprop.learner import DEFAULT_RTOL, check_file
@@ -129,7 +143,12 @@ def run_file(args: argparse.Namespace) -> int:
     print(report)
     if args.save_failing and not report.ok:
         paths = report.save_failing(args.save_failing)
-        print(f"\nsaved {len(paths)} failing case(s) to {args.save_failing}; rerun one with: python {paths[0].with_suffix('.py')}")
+        snippet = paths[0].with_suffix(".py")
+        how = (
+            f"rerun one with: python {snippet}" if report.source_file is not None  # the snippet imports the .py itself
+            else f"rerun one by pasting {snippet} into your notebook, after the cell that defines the function"
+        )
+        print(f"\nsaved {len(paths)} failing case(s) to {args.save_failing}; {how}")
     sys.stdout.flush()
     return 0 if report.ok else 1
 

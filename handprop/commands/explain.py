@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "approximate the full training set's gradient. Every number comes from the engine's derivatives.",
     )
     p.add_argument("--checkpoint", type=Path, metavar="FILE",
-                   help="a handprop checkpoint (.npz); default: a fresh 784-16-16-10 sigmoid network from --seed")
+                   help="a handprop checkpoint (.npz), or the --out folder of handprop train holding it; default: a fresh 784-16-16-10 sigmoid network from --seed")
     p.add_argument("--index", type=int, default=0, metavar="I", help="which example of the split (default 0)")
     p.add_argument("--split", choices=("train", "test"), default="train", help="where the example comes from")
     p.add_argument("--data-root", metavar="DIR", help="folder containing MNIST/raw (default $HANDPROP_DATA or ./data)")

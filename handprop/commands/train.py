@@ -54,7 +54,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", default=None, help="folder for metrics.json, checkpoint.npz and plots")
     p.add_argument(
         "--resume", default=None, metavar="CHECKPOINT",
-        help="continue the run saved in CHECKPOINT (writes to its folder unless --out is given); "
+        help="continue the run saved in CHECKPOINT, a checkpoint.npz or the --out folder holding it (writes to its folder unless --out is given); "
         "--epochs, --lr, --l2 and --batch-size may change, the other settings stay the checkpoint's",
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
