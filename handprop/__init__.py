@@ -27,6 +27,7 @@ _LAZY = {
     "train": "api",
     "load_run": "api",
     "load_mnist": "api",
+    "TrainingInterrupted": "api",
     "check_backprop": "learner",
     "BackpropReport": "learner",
 }
@@ -50,6 +51,7 @@ __all__ = [
     "EpochMetrics",
     "Run",
     "TrainConfig",
+    "TrainingInterrupted",
     "Cost",
     "ForwardPass",
     "Gradients",

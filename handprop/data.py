@@ -184,7 +184,7 @@ def _load(name: str, split: str, root: str, download: bool) -> tuple[np.ndarray,
     bad = np.flatnonzero((labels < 0) | (labels >= N_CLASSES))
     if bad.size:
         raise DataFileError(
-            f"{label_path} holds label {int(labels[bad[0]])} at position {int(bad[0])} ({bad.size} labels out of "
+            f"{label_path} holds label {int(labels[bad[0]])} at position {int(bad[0])} ({bad.size:,} label{'s' if bad.size > 1 else ''} out of "
             f"range); expected class numbers 0–9 ({REDOWNLOAD})"
         )
     images = images.reshape(n_images, -1).astype(np.float64) / 255.0  # (n, 784)

@@ -104,7 +104,7 @@ def small_checkpoint(tmp_path):
         (gzip_magic_labels, r"is not an IDX file \(its first bytes are 1f 8b 08 08, expected 00 00 08 01\); a compressed .gz"),
         (int8_labels, r"has IDX type byte 0x09; expected 0x08 \(unsigned bytes\)"),
         (empty_labels, r"is empty; expected an IDX file of labels"),
-        (label_200, r"holds label 200 at position 17 \(1 labels out of range\); expected class numbers 0–9"),
+        (label_200, r"holds label 200 at position 17 \(1 label out of range\); expected class numbers 0–9"),
         (fewer_labels, r"holds 5,000 labels but t10k-images-idx3-ubyte holds 10,000 images; expected one label per image"),
     ],
     ids=["1-truncated", "2-magic", "4-type-byte", "5-empty-labels", "6-label-200", "7-label-count"],
