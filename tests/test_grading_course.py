@@ -209,6 +209,16 @@ def test_config_needs_a_known_assignment():
         GradingConfig(assignment="nope")
 
 
+def test_every_example_course_file_in_the_docs_is_valid_and_names_its_assignment():
+    """docs/grading/*.toml: the course files of docs/grading.md's graded examples (their outputs are
+    checked by tests/test_doc_examples.py)."""
+    paths = sorted((Path(__file__).resolve().parents[1] / "docs" / "grading").glob("*.toml"))
+    assert paths
+    for path in paths:
+        config = config_from_settings(read_config_file(path), where=str(path))
+        assert config.assignment == path.stem
+
+
 def test_the_graded_file_may_import_its_helper_module(tmp_path):
     folder = tmp_path / "carol"
     folder.mkdir()
