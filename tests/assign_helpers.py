@@ -174,6 +174,8 @@ def network_mistake(tag: str, hidden: str = "sigmoid", output: str = "sigmoid", 
         if cost == "quadratic":
             changes.append((f"return {delta_L}", "return (a - y)"))
         return changes
+    if tag == "activation-instead-of-derivative":  # BP2 with σ(z) where σ′(z) belongs (examples/learner_sigma_mistake.py)
+        return [(h_prime_call, f"{hidden}(zs[-l])")]
     if tag == "derivative-of-activation-not-preactivation":
         changes = []
         if hidden != "relu":
@@ -184,10 +186,15 @@ def network_mistake(tag: str, hidden: str = "sigmoid", output: str = "sigmoid", 
     raise KeyError(tag)
 
 
-def network_prime_mistake(hidden: str) -> list[tuple[str, str]]:
-    """The activation's derivative written with the a-formula applied to z."""
-    _, h_prime, wrong = HIDDEN[hidden]
-    return [(f"return {h_prime}", f"return {wrong}")]
+def network_prime_mistake(hidden: str, tag: str = "derivative-of-activation-not-preactivation") -> list[tuple[str, str]]:
+    """The activation's derivative written with the a-formula applied to z, or returning the
+    activation itself (``activation-instead-of-derivative``)."""
+    h_forward, h_prime, wrong = HIDDEN[hidden]
+    if tag == "activation-instead-of-derivative":
+        return [(f"return {h_prime}", f"return {h_forward}")]
+    if tag == "derivative-of-activation-not-preactivation" and wrong is not None:
+        return [(f"return {h_prime}", f"return {wrong}")]
+    raise KeyError(tag)
 
 
 # -- the chain-rule assignment -------------------------------------------------------------------------

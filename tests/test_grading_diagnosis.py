@@ -22,6 +22,7 @@ BACKPROP_MISTAKES = {
     "factor-2": [("* sigmoid_prime(zs[-1]) / n", "* sigmoid_prime(zs[-1]) * 2 / n")],
     "missing-activation-derivative": [("* sigmoid_prime(zs[-1]) / n", "/ n")],
     "derivative-of-activation-not-preactivation": [("sigmoid_prime(zs[-l])", "sigmoid_prime(activations[-l])"), ("sigmoid_prime(zs[-1])", "sigmoid_prime(activations[-1])")],
+    "activation-instead-of-derivative": [("sigmoid_prime(zs[-l])", "sigmoid(zs[-l])")],  # examples/learner_sigma_mistake.py
     "bias-not-reduced": [("delta.sum(axis=0)", "delta")],
     "wrong-shape": [("delta.sum(axis=0)", "delta.sum(axis=0).reshape(-1, 1)")],
     "nan-or-inf": [("* sigmoid_prime(zs[-1]) / n", "* sigmoid_prime(zs[-1]) / (n - n)")],

@@ -185,7 +185,7 @@ class LayersAssignment(Assignment):
             name = BACKWARDS[function]
             da, z = case.args
             a = ACTIVATIONS[name](z)
-            return [da * prime(name, kind, z, a) for kind in DERIVATIVE_MISTAKES[name]]
+            return [da * prime(name, kind, z, a) for kind in _derivative_mistakes(name)]
         if function == "linear_forward":
             return [case.expected.T] if case.expected.shape[0] == case.expected.shape[1] else []
         n = case.args[0].shape[0]
@@ -208,7 +208,7 @@ class LayersAssignment(Assignment):
             da, z = case.args
             a = ACTIVATIONS[name](z)
             candidates = scaled_candidates(g, e, None, tol)
-            for kind in DERIVATIVE_MISTAKES[name]:
+            for kind in _derivative_mistakes(name):
                 tag = "missing-activation-derivative" if kind == "none" else "derivative-of-activation-not-preactivation"
                 candidates += scaled_candidates(g, [da * prime(name, kind, z, a)], None, tol, (tag,))
             return candidates
@@ -227,3 +227,9 @@ class LayersAssignment(Assignment):
             if relative_error(g[0], e[0]) <= tol:
                 candidates += scaled_candidates([g[1]], [wrong], n, tol, (tag,))
         return candidates
+
+
+def _derivative_mistakes(name: str) -> tuple[str, ...]:
+    """The wrong derivatives this assignment diagnoses (the activation in place of its derivative is
+    catalogued for the network assignment only)."""
+    return tuple(kind for kind in DERIVATIVE_MISTAKES[name] if kind != "activation")

@@ -24,6 +24,13 @@ OPTIONS: dict[str, tuple[str, ...]] = {  # the first choice of each is the defau
     "cost": ("quadratic", "cross_entropy"),
 }
 GRADIENT_FUNCTIONS = ("backprop", "update_mini_batch")
+# The tag of each wrong derivative of variants.DERIVATIVES.
+DERIVATIVE_TAGS = {
+    "none": "missing-activation-derivative",
+    "a": "derivative-of-activation-not-preactivation",
+    "formula-on-z": "derivative-of-activation-not-preactivation",
+    "activation": "activation-instead-of-derivative",
+}
 
 
 class NetworkAssignment(Assignment):
@@ -115,14 +122,14 @@ class NetworkAssignment(Assignment):
 
     def mistakes(self, function: str) -> tuple[str, ...]:
         if function == self.functions[1]:
-            return ("derivative-of-activation-not-preactivation",) if self.hidden != "relu" else ()
+            return tuple(dict.fromkeys(DERIVATIVE_TAGS[kind] for kind in DERIVATIVE_MISTAKES[self.hidden] if kind != "none"))
         if function == "feedforward":
             return ("transposed",)
         if function not in GRADIENT_FUNCTIONS:
             return ()
         # (A transposed gradient is backprop's mistake: update_mini_batch then fails to broadcast.)
         found = ["missing-batch-mean", "double-batch-mean", "sign-flipped", "factor-2", "missing-activation-derivative",
-                 "bias-not-reduced", "missing-target"]  # fmt: skip
+                 "bias-not-reduced", "missing-target", "activation-instead-of-derivative"]  # fmt: skip
         if self.hidden != "relu" or (self.cost == "quadratic" and self.output == "sigmoid"):
             found.append("derivative-of-activation-not-preactivation")
         if self.cost == "cross_entropy":
@@ -201,7 +208,7 @@ class NetworkAssignment(Assignment):
         candidates = scaled_candidates([g], [e], None, tol)
         for kind in DERIVATIVE_MISTAKES[self.hidden]:
             if kind != "none":
-                candidates += scaled_candidates([g], [prime(self.hidden, kind, z, a)], None, tol, ("derivative-of-activation-not-preactivation",))
+                candidates += scaled_candidates([g], [prime(self.hidden, kind, z, a)], None, tol, (DERIVATIVE_TAGS[kind],))
         return candidates
 
     def gradient_candidates(
@@ -245,8 +252,7 @@ class NetworkAssignment(Assignment):
                 if where == "all":
                     kinds &= set(DERIVATIVE_MISTAKES[self.hidden])
             for kind in sorted(kinds):
-                tag = "missing-activation-derivative" if kind == "none" else "derivative-of-activation-not-preactivation"
-                out.append(({"derivative": kind, "where": where}, tag))
+                out.append(({"derivative": kind, "where": where}, DERIVATIVE_TAGS[kind]))
         out.append(({"output_error": "missing-target"}, "missing-target"))
         if self.cost == "cross_entropy":
             out.append(({"output_error": "not-cancelled"}, "output-derivative-not-cancelled"))
