@@ -294,10 +294,15 @@ LAYERS_MISTAKES = {
     "sigmoid_backward": {
         "missing-activation-derivative": [("return da * s * (1 - s)", "return da")],
         "derivative-of-activation-not-preactivation": [("return da * s * (1 - s)", "return da * z * (1 - z)")],
+        "activation-instead-of-derivative": [("return da * s * (1 - s)", "return da * s")],
     },
-    "relu_backward": {"missing-activation-derivative": [("return da * (z > 0)", "return da")]},
+    "relu_backward": {
+        "missing-activation-derivative": [("return da * (z > 0)", "return da")],
+        "activation-instead-of-derivative": [("return da * (z > 0)", "return da * np.maximum(z, 0)")],
+    },
     "tanh_backward": {
         "missing-activation-derivative": [("return da * (1 - np.tanh(z) ** 2)", "return da")],
+        "activation-instead-of-derivative": [("return da * (1 - np.tanh(z) ** 2)", "return da * np.tanh(z)")],
         "derivative-of-activation-not-preactivation": [("return da * (1 - np.tanh(z) ** 2)", "return da * (1 - z ** 2)")],
     },
     "softmax_cross_entropy": {

@@ -23,6 +23,13 @@ DERIVATIVE_MISTAKES: dict[str, tuple[str, ...]] = {
     "tanh": ("none", "a", "formula-on-z", "activation"),
     "relu": ("none", "activation"),
 }
+# The mistake tag (diagnose.TAGS) of each wrong derivative.
+DERIVATIVE_TAGS: dict[str, str] = {
+    "none": "missing-activation-derivative",
+    "a": "derivative-of-activation-not-preactivation",
+    "formula-on-z": "derivative-of-activation-not-preactivation",
+    "activation": "activation-instead-of-derivative",
+}
 # Which layers get the variant derivative: the output's δ^L (BP1), the hidden δ^ℓ (BP2), or both.
 WHERE = ("all", "output", "hidden")
 # The output error δ^L: correct; without the target (a instead of a − y); with σ′ not cancelled

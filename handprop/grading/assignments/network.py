@@ -12,7 +12,7 @@ from ...activations import ACTIVATIONS
 from ...network import Network
 from ..cases import BATCH_SIZES, ELEMENTWISE_BATCH_SIZES, Case, layer_sizes, one_hot, random_parameters
 from ..diagnose import TAGS, parts_candidates, relative_error, scaled_candidates
-from ..variants import DERIVATIVE_MISTAKES, variant_backprop
+from ..variants import DERIVATIVE_MISTAKES, DERIVATIVE_TAGS, variant_backprop
 from .base import Assignment, as_array, as_sequence
 from .network_template import render_template
 
@@ -24,13 +24,6 @@ OPTIONS: dict[str, tuple[str, ...]] = {  # the first choice of each is the defau
     "cost": ("quadratic", "cross_entropy"),
 }
 GRADIENT_FUNCTIONS = ("backprop", "update_mini_batch")
-# The tag of each wrong derivative of variants.DERIVATIVES.
-DERIVATIVE_TAGS = {
-    "none": "missing-activation-derivative",
-    "a": "derivative-of-activation-not-preactivation",
-    "formula-on-z": "derivative-of-activation-not-preactivation",
-    "activation": "activation-instead-of-derivative",
-}
 
 
 class NetworkAssignment(Assignment):
