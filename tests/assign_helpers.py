@@ -174,6 +174,8 @@ def network_mistake(tag: str, hidden: str = "sigmoid", output: str = "sigmoid", 
         if cost == "quadratic":
             changes.append((f"return {delta_L}", "return (a - y)"))
         return changes
+    if tag == "activation-instead-of-derivative":  # BP2 with σ(z) where σ′(z) belongs (examples/learner_sigma_mistake.py)
+        return [(h_prime_call, f"{hidden}(zs[-l])")]
     if tag == "derivative-of-activation-not-preactivation":
         changes = []
         if hidden != "relu":
@@ -184,10 +186,15 @@ def network_mistake(tag: str, hidden: str = "sigmoid", output: str = "sigmoid", 
     raise KeyError(tag)
 
 
-def network_prime_mistake(hidden: str) -> list[tuple[str, str]]:
-    """The activation's derivative written with the a-formula applied to z."""
-    _, h_prime, wrong = HIDDEN[hidden]
-    return [(f"return {h_prime}", f"return {wrong}")]
+def network_prime_mistake(hidden: str, tag: str = "derivative-of-activation-not-preactivation") -> list[tuple[str, str]]:
+    """The activation's derivative written with the a-formula applied to z, or returning the
+    activation itself (``activation-instead-of-derivative``)."""
+    h_forward, h_prime, wrong = HIDDEN[hidden]
+    if tag == "activation-instead-of-derivative":
+        return [(f"return {h_prime}", f"return {h_forward}")]
+    if tag == "derivative-of-activation-not-preactivation" and wrong is not None:
+        return [(f"return {h_prime}", f"return {wrong}")]
+    raise KeyError(tag)
 
 
 # -- the chain-rule assignment -------------------------------------------------------------------------
@@ -287,10 +294,15 @@ LAYERS_MISTAKES = {
     "sigmoid_backward": {
         "missing-activation-derivative": [("return da * s * (1 - s)", "return da")],
         "derivative-of-activation-not-preactivation": [("return da * s * (1 - s)", "return da * z * (1 - z)")],
+        "activation-instead-of-derivative": [("return da * s * (1 - s)", "return da * s")],
     },
-    "relu_backward": {"missing-activation-derivative": [("return da * (z > 0)", "return da")]},
+    "relu_backward": {
+        "missing-activation-derivative": [("return da * (z > 0)", "return da")],
+        "activation-instead-of-derivative": [("return da * (z > 0)", "return da * np.maximum(z, 0)")],
+    },
     "tanh_backward": {
         "missing-activation-derivative": [("return da * (1 - np.tanh(z) ** 2)", "return da")],
+        "activation-instead-of-derivative": [("return da * (1 - np.tanh(z) ** 2)", "return da * np.tanh(z)")],
         "derivative-of-activation-not-preactivation": [("return da * (1 - np.tanh(z) ** 2)", "return da * (1 - z ** 2)")],
     },
     "softmax_cross_entropy": {

@@ -44,3 +44,13 @@ def test_an_ellipsis_line_stands_for_any_lines():
     assert not differences("a\n   …\nd", "a\nb\nc\nd") and not differences("a\n…\nd", "a\nd")
     assert differences("a\n…\nd", "a\nb\nc\ne")
     assert abbreviated("a\n…\nd 1.0 s", "a\nb\nc\nd 2.0 s") == "a\n…\nd 2.0 s"
+
+
+def test_named_examples_are_found_once_and_selected_by_name():
+    """docs/grading.md's graded examples (``<!-- example:NAME -->``) are checked here, once each."""
+    named = [e for e in EXAMPLES if e.names]
+    assert {"network", "chain-rule", "layers"} <= {name for e in named for name in e.names}
+    assert len({(e.path, e.line) for e in EXAMPLES}) == len(EXAMPLES)
+    assert all(len([e for e in named if name in e.names]) == 1 for name in ("network", "chain-rule", "layers"))
+    network = next(e for e in named if "network" in e.names)
+    assert network.selected_by("network") and network.selected_by("grade") and not network.selected_by("layers")

@@ -177,7 +177,7 @@ def _class(folder, count: int) -> None:
 
 def test_batch_with_two_jobs_writes_the_same_csv_as_one_job_and_feedback_per_student(tmp_path):
     folder = tmp_path / "class"
-    _class(folder, 20)
+    _class(folder, 8)  # each of the 4 kinds of submission twice, more than the 2 jobs
     config = fast_config(cases=1)
     one, two = tmp_path / "one" / "grades.csv", tmp_path / "two" / "grades.csv"
     one.parent.mkdir()
@@ -186,10 +186,10 @@ def test_batch_with_two_jobs_writes_the_same_csv_as_one_job_and_feedback_per_stu
     grade_folder_to_csv(folder, two, config, progress=False, jobs=2)
     assert one.read_text() == two.read_text()
     rows = list(csv.DictReader(one.read_text().splitlines()))
-    assert [r["student"] for r in rows] == [f"student{i:02d}" for i in range(20)]
+    assert [r["student"] for r in rows] == [f"student{i:02d}" for i in range(8)]
     assert rows[0]["total"] == "10" and "missing-batch-mean" in rows[1]["tags"] and rows[3]["total"] == "0"
     feedback = tmp_path / "two" / "grades-feedback"
-    assert sorted(p.name for p in feedback.glob("*.txt")) == [f"student{i:02d}.txt" for i in range(20)]
+    assert sorted(p.name for p in feedback.glob("*.txt")) == [f"student{i:02d}.txt" for i in range(8)]
     results = json.loads((feedback / "student02.results.json").read_text())
     assert results["score"] < 10 and "sign-flipped" in (feedback / "student02.txt").read_text()
 
@@ -207,6 +207,16 @@ def test_one_broken_submission_is_one_error_row(tmp_path):
 def test_config_needs_a_known_assignment():
     with pytest.raises(ValueError, match="unknown assignment"):
         GradingConfig(assignment="nope")
+
+
+def test_every_example_course_file_in_the_docs_is_valid_and_names_its_assignment():
+    """docs/grading/*.toml: the course files of docs/grading.md's graded examples (their outputs are
+    checked by tests/test_doc_examples.py)."""
+    paths = sorted((Path(__file__).resolve().parents[1] / "docs" / "grading").glob("*.toml"))
+    assert paths
+    for path in paths:
+        config = config_from_settings(read_config_file(path), where=str(path))
+        assert config.assignment == path.stem
 
 
 def test_the_graded_file_may_import_its_helper_module(tmp_path):

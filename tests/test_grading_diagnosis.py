@@ -22,6 +22,7 @@ BACKPROP_MISTAKES = {
     "factor-2": [("* sigmoid_prime(zs[-1]) / n", "* sigmoid_prime(zs[-1]) * 2 / n")],
     "missing-activation-derivative": [("* sigmoid_prime(zs[-1]) / n", "/ n")],
     "derivative-of-activation-not-preactivation": [("sigmoid_prime(zs[-l])", "sigmoid_prime(activations[-l])"), ("sigmoid_prime(zs[-1])", "sigmoid_prime(activations[-1])")],
+    "activation-instead-of-derivative": [("sigmoid_prime(zs[-l])", "sigmoid(zs[-l])")],  # examples/learner_sigma_mistake.py
     "bias-not-reduced": [("delta.sum(axis=0)", "delta")],
     "wrong-shape": [("delta.sum(axis=0)", "delta.sum(axis=0).reshape(-1, 1)")],
     "nan-or-inf": [("* sigmoid_prime(zs[-1]) / n", "* sigmoid_prime(zs[-1]) / (n - n)")],
@@ -46,10 +47,23 @@ def test_every_tag_of_the_default_backprop_has_a_mutation_run_through_the_sandbo
     assert set(BACKPROP_MISTAKES) == set(get_assignment().mistakes("backprop")) | run_level
 
 
+@pytest.fixture(scope="module")
+def mistake_report():
+    """The report of the submission with each mistake, graded once for the tests that read it."""
+    reports = {}
+
+    def report(tag):
+        if tag not in reports:
+            timeout = 1.0 if tag == "timeout" else 3.0
+            reports[tag] = grade_source(mutate(REFERENCE, *BACKPROP_MISTAKES[tag]).encode(), fast_config(timeout=timeout))
+        return reports[tag]
+
+    return report
+
+
 @pytest.mark.parametrize("tag", sorted(BACKPROP_MISTAKES))
-def test_mistake_is_scored_down_and_tagged(tag):
-    timeout = 1.0 if tag == "timeout" else 3.0
-    report = grade_source(mutate(REFERENCE, *BACKPROP_MISTAKES[tag]).encode(), fast_config(timeout=timeout))
+def test_mistake_is_scored_down_and_tagged(tag, mistake_report):
+    report = mistake_report(tag)
     backprop = report.functions["backprop"]
     assert backprop.score < backprop.max_score
     failed = [t for t in report.tests if t.function == "backprop" and not t.passed]
@@ -61,8 +75,8 @@ def test_mistake_is_scored_down_and_tagged(tag):
 
 
 @pytest.mark.parametrize("tag", ["missing-batch-mean", "sign-flipped", "derivative-of-activation-not-preactivation"])
-def test_update_mini_batch_inherits_the_backprop_diagnosis(tag):
-    report = grade_source(mutate(REFERENCE, *BACKPROP_MISTAKES[tag]).encode(), fast_config())
+def test_update_mini_batch_inherits_the_backprop_diagnosis(tag, mistake_report):
+    report = mistake_report(tag)
     failed = [t for t in report.tests if t.function == "update_mini_batch" and not t.passed]
     assert failed and all(t.tags == [tag] for t in failed)
     assert "Your backprop has this mistake too" in failed[0].output

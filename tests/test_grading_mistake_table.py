@@ -48,18 +48,20 @@ def test_every_network_mistake_fails_every_case_with_exactly_its_tag(network):
             table[(function, tag)] = [[] if v.passed else v.tags for v in verdicts]
     missed = {key: row for key, row in table.items() if row != [[key[1]]] * len(row)}
     assert not missed, missed
-    assert {tag for _, tag in table} >= {"missing-batch-mean", "sign-flipped", "missing-activation-derivative", "missing-target"}
+    assert {tag for _, tag in table} >= {"missing-batch-mean", "sign-flipped", "missing-activation-derivative", "missing-target",
+                                         "activation-instead-of-derivative"}  # fmt: skip
 
 
 def test_the_derivative_function_and_feedforward_mistakes(network):
     assignment, suite, (hidden, output, cost) = network
     prime = assignment.functions[1]
     source = network_source(hidden, output, cost)
-    if assignment.mistakes(prime):
-        wrong = mutate(source, *network_prime_mistake(hidden))
+    expected = {"derivative-of-activation-not-preactivation", "activation-instead-of-derivative"}
+    assert set(assignment.mistakes(prime)) == (expected if hidden != "relu" else expected - {"derivative-of-activation-not-preactivation"})
+    for tag in assignment.mistakes(prime):
+        wrong = mutate(source, *network_prime_mistake(hidden, tag))
         verdicts = judge_source(assignment, wrong, suite, [prime, "backprop"])
-        tag = "derivative-of-activation-not-preactivation"
-        assert all(not v.passed and v.tags == [tag] for v in verdicts[prime])
+        assert all(not v.passed and v.tags == [tag] for v in verdicts[prime]), (tag, verdicts[prime])
         assert all(not v.passed and v.tags == [tag] for v in verdicts["backprop"])  # it calls the wrong derivative
     transposed = mutate(source, ("    return a\n\n\ndef backprop", "    return a.T\n\n\ndef backprop"))
     verdicts = judge_source(assignment, transposed, suite, ["feedforward"])["feedforward"]

@@ -62,6 +62,9 @@ def test_sigma_for_sigma_prime_fails_in_the_hidden_layers_only(tmp_path):
     failing = report.failures
     assert failing and all("hidden layer 1: weights and biases wrong" in c.diagnosis for c in failing)
     assert all("BP2" in c.diagnosis for c in failing)
+    # named: the catalogued mistake the grader tags too (examples/learner_sigma_mistake.py, docs/engine.md)
+    assert all(c.tags == ["activation-instead-of-derivative"] and "σ(z) is used where σ′(z) belongs" in c.diagnosis for c in failing)
+    assert not any("None of the catalogued mistakes" in c.diagnosis for c in failing)
     assert "∂C/∂W1" in repr(report) and len(repr(report)) <= 240  # what pytest shows of `assert report.ok, report`
     assert re.search(r"^∂C/∂W1 .* FAIL$", str(report), flags=re.M)
 

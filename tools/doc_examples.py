@@ -1,8 +1,9 @@
 """Example outputs in README.md and docs/*.md, regenerated from their commands and checked by a test.
 
-An example is a fenced block right after the marker ``<!-- example -->`` (or ``<!-- example: slow -->``)
-whose first lines are the commands, each starting with ``$ ``, and whose other lines are what the
-commands print (stdout, then stderr), exactly:
+An example is a fenced block right after the marker ``<!-- example -->`` (or ``<!-- example: slow -->``,
+or a named one ``<!-- example:NAME -->`` that ``--only NAME`` selects; a closing ``<!-- /example:NAME -->``
+after the block is allowed and ignored) whose first lines are the commands, each starting with ``$ ``,
+and whose other lines are what the commands print (stdout, then stderr), exactly:
 
     <!-- example -->
     ```console
@@ -21,9 +22,11 @@ scientific notation below 1e-5 (round-off, which differs between BLAS builds). L
     python tools/doc_examples.py --update    # rewrite the outputs in place (add --slow to include slow ones)
     python tools/doc_examples.py --list      # the examples found
     python tools/doc_examples.py --update --slow --only explain   # just the examples whose commands say "explain"
+    python tools/doc_examples.py --update --only network          # just the example named network (docs/grading.md)
 
-``tests/test_doc_examples.py`` runs the check; slow examples are checked only for commands that still
-parse, and regenerated with ``--update --slow``.
+``tests/test_doc_examples.py`` runs the check, once per example (the graded examples of
+docs/grading.md included); slow examples are checked only for commands that still parse, and
+regenerated with ``--update --slow``.
 """
 
 from __future__ import annotations
@@ -61,12 +64,17 @@ class Example:
     commands: list[str]
     output: str  # as written in the document
     slow: bool
+    names: frozenset[str]  # the marker's other words, e.g. {"network"} for <!-- example:network -->
     start: int  # index of the first output line in the file's lines
     stop: int  # index of the closing fence
 
     @property
     def where(self) -> str:
         return f"{self.path.relative_to(REPO)}:{self.line}"
+
+    def selected_by(self, text: str) -> bool:
+        """``--only TEXT``: the example's name, or a word of its commands."""
+        return text in self.names or any(text in command for command in self.commands)
 
 
 def documents(root: Path = REPO) -> list[Path]:
@@ -98,7 +106,8 @@ def find_examples(path: Path) -> list[Example]:
             end += 1
         if end == len(lines):
             raise ValueError(f"{path}:{i + 2}: the example block is not closed")
-        found.append(Example(path, i + 2, commands, "\n".join(lines[j:end]), "slow" in options, j, end))
+        output = "\n".join(lines[j:end])
+        found.append(Example(path, i + 2, commands, output, "slow" in options, frozenset(options - {"slow"}), j, end))
         i = end + 1
     return found
 
@@ -211,11 +220,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     examples = [e for path in documents() for e in find_examples(path)]
     if args.list:
         for e in examples:
-            print(f"{e.where}{' (slow)' if e.slow else ''}: " + " && ".join(e.commands))
+            tags = sorted(e.names) + (["slow"] if e.slow else [])
+            print(f"{e.where}{' (' + ', '.join(tags) + ')' if tags else ''}: " + " && ".join(e.commands))
         return 0
     outputs, failed = {}, 0
     for k, example in enumerate(examples):
-        if (example.slow and not args.slow) or (args.only and not any(args.only in c for c in example.commands)):
+        if (example.slow and not args.slow) or (args.only and not example.selected_by(args.only)):
             continue
         output = run(example, args.data_root)
         diff = differences(example.output, output)

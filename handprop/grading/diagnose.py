@@ -30,6 +30,7 @@ TAGS: dict[str, str] = {
     "factor-2": "Off by a factor of 2: the cost is ½‖a − y‖², whose derivative is a − y (not 2(a − y), and not (a − y)/2).",
     "missing-activation-derivative": "σ′(z) is missing from δ: δ = ∂C/∂a ⊙ σ′(z) in every layer, including the output layer.",
     "derivative-of-activation-not-preactivation": "σ′ is evaluated at the wrong quantity: use σ′(z) at the pre-activation z (for the sigmoid σ(z)(1 − σ(z)), which equals a(1 − a) written with the activation); not σ′(a), and not the a-formula applied to z such as z(1 − z).",
+    "activation-instead-of-derivative": "σ(z) is used where σ′(z) belongs: δ and the _prime function need the activation's derivative (for the sigmoid σ(z)(1 − σ(z)); for ReLU 1 where z > 0, else 0), not the activation itself.",
     "bias-not-reduced": "The bias gradient was not summed over the batch correctly: ∂C/∂b = δ summed over the examples (axis 0), shape (out,).",
     "reversed-order": "The list runs from the output back to the input: entry l must belong to layer l (reverse the list you built on the way back).",
     "missing-target": "The target is missing from the output error: it is a − y, not a (subtract y before anything else).",

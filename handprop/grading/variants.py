@@ -14,13 +14,21 @@ from ..activations import ACTIVATIONS, softmax_backward
 Array = np.ndarray
 
 # How σ′ is evaluated in δ: "z" is correct; "none" leaves it out; "a" evaluates σ′ at the
-# activation a = σ(z); "formula-on-z" applies the formula written with a (a(1 − a), 1 − a²) to z.
-DERIVATIVES = ("z", "none", "a", "formula-on-z")
+# activation a = σ(z); "formula-on-z" applies the formula written with a (a(1 − a), 1 − a²) to z;
+# "activation" uses the activation σ(z) itself where its derivative belongs.
+DERIVATIVES = ("z", "none", "a", "formula-on-z", "activation")
 # The wrong derivatives that differ from the right one, per activation (for ReLU, σ′(a) = σ′(z)).
 DERIVATIVE_MISTAKES: dict[str, tuple[str, ...]] = {
-    "sigmoid": ("none", "a", "formula-on-z"),
-    "tanh": ("none", "a", "formula-on-z"),
-    "relu": ("none",),
+    "sigmoid": ("none", "a", "formula-on-z", "activation"),
+    "tanh": ("none", "a", "formula-on-z", "activation"),
+    "relu": ("none", "activation"),
+}
+# The mistake tag (diagnose.TAGS) of each wrong derivative.
+DERIVATIVE_TAGS: dict[str, str] = {
+    "none": "missing-activation-derivative",
+    "a": "derivative-of-activation-not-preactivation",
+    "formula-on-z": "derivative-of-activation-not-preactivation",
+    "activation": "activation-instead-of-derivative",
 }
 # Which layers get the variant derivative: the output's δ^L (BP1), the hidden δ^ℓ (BP2), or both.
 WHERE = ("all", "output", "hidden")
@@ -40,6 +48,8 @@ def prime(name: str, kind: str, z: Array, a: Array) -> Array:
         return activation.prime(a, activation(a))  # σ′ evaluated at the activation
     if kind == "formula-on-z":
         return activation.prime(z, z)  # a(1 − a), 1 − a², … with z in place of a
+    if kind == "activation":
+        return activation(z)  # σ(z) where σ′(z) belongs (for ReLU, max(z, 0) instead of the step)
     raise ValueError(f"unknown derivative variant {kind!r}; expected one of {DERIVATIVES}")
 
 

@@ -21,7 +21,7 @@ from ...costs import COSTS
 from ...network import Network
 from ..cases import BATCH_SIZES, ELEMENTWISE_BATCH_SIZES, Case, layer_sizes, one_hot, random_parameters
 from ..diagnose import TAGS, parts_candidates, relative_error, scaled_candidates
-from ..variants import DERIVATIVE_MISTAKES, prime
+from ..variants import DERIVATIVE_MISTAKES, DERIVATIVE_TAGS, prime
 from .base import Assignment, as_array, as_sequence
 
 Array = np.ndarray
@@ -160,8 +160,7 @@ class LayersAssignment(Assignment):
 
     def mistakes(self, function: str) -> tuple[str, ...]:
         if function in BACKWARDS:
-            found = ("missing-activation-derivative",)
-            return found + (("derivative-of-activation-not-preactivation",) if "a" in DERIVATIVE_MISTAKES[BACKWARDS[function]] else ())
+            return tuple(dict.fromkeys(DERIVATIVE_TAGS[kind] for kind in DERIVATIVE_MISTAKES[BACKWARDS[function]]))
         return {
             "linear_forward": ("transposed",),
             "linear_backward": ("double-batch-mean", "transposed", "bias-not-reduced", "sign-flipped"),
@@ -173,6 +172,7 @@ class LayersAssignment(Assignment):
         s["double-batch-mean"] = "Your gradients are n times too small: dz already holds the 1/n of the batch mean, so do not divide by n again."
         s["missing-batch-mean"] = "n times too large: the cost is the mean over the batch, so both C and dz carry a 1/n."
         s["missing-activation-derivative"] = "σ′(z) is missing: dz = da ⊙ σ′(z)."
+        s["activation-instead-of-derivative"] = "σ(z) is used where σ′(z) belongs: dz = da ⊙ σ′(z) (for ReLU 1 where z > 0, else 0), not da ⊙ σ(z)."
         s["missing-target"] = "The target is missing from dz: it is (softmax(z) − y)/n, not softmax(z)/n."
         s["output-derivative-not-cancelled"] = "With the cross-entropy the softmax's derivative cancels: dz = (softmax(z) − y)/n, with no extra p(1 − p) factor."
         s["sign-flipped"] = "The sign is flipped: check softmax(z) − y versus y − softmax(z), and dz W, dzᵀ x, Σ dz."
@@ -209,8 +209,7 @@ class LayersAssignment(Assignment):
             a = ACTIVATIONS[name](z)
             candidates = scaled_candidates(g, e, None, tol)
             for kind in DERIVATIVE_MISTAKES[name]:
-                tag = "missing-activation-derivative" if kind == "none" else "derivative-of-activation-not-preactivation"
-                candidates += scaled_candidates(g, [da * prime(name, kind, z, a)], None, tol, (tag,))
+                candidates += scaled_candidates(g, [da * prime(name, kind, z, a)], None, tol, (DERIVATIVE_TAGS[kind],))
             return candidates
         n = case.args[0].shape[0]
         if function == "linear_backward":

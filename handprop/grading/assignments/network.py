@@ -12,7 +12,7 @@ from ...activations import ACTIVATIONS
 from ...network import Network
 from ..cases import BATCH_SIZES, ELEMENTWISE_BATCH_SIZES, Case, layer_sizes, one_hot, random_parameters
 from ..diagnose import TAGS, parts_candidates, relative_error, scaled_candidates
-from ..variants import DERIVATIVE_MISTAKES, variant_backprop
+from ..variants import DERIVATIVE_MISTAKES, DERIVATIVE_TAGS, variant_backprop
 from .base import Assignment, as_array, as_sequence
 from .network_template import render_template
 
@@ -115,14 +115,14 @@ class NetworkAssignment(Assignment):
 
     def mistakes(self, function: str) -> tuple[str, ...]:
         if function == self.functions[1]:
-            return ("derivative-of-activation-not-preactivation",) if self.hidden != "relu" else ()
+            return tuple(dict.fromkeys(DERIVATIVE_TAGS[kind] for kind in DERIVATIVE_MISTAKES[self.hidden] if kind != "none"))
         if function == "feedforward":
             return ("transposed",)
         if function not in GRADIENT_FUNCTIONS:
             return ()
         # (A transposed gradient is backprop's mistake: update_mini_batch then fails to broadcast.)
         found = ["missing-batch-mean", "double-batch-mean", "sign-flipped", "factor-2", "missing-activation-derivative",
-                 "bias-not-reduced", "missing-target"]  # fmt: skip
+                 "bias-not-reduced", "missing-target", "activation-instead-of-derivative"]  # fmt: skip
         if self.hidden != "relu" or (self.cost == "quadratic" and self.output == "sigmoid"):
             found.append("derivative-of-activation-not-preactivation")
         if self.cost == "cross_entropy":
@@ -201,7 +201,7 @@ class NetworkAssignment(Assignment):
         candidates = scaled_candidates([g], [e], None, tol)
         for kind in DERIVATIVE_MISTAKES[self.hidden]:
             if kind != "none":
-                candidates += scaled_candidates([g], [prime(self.hidden, kind, z, a)], None, tol, ("derivative-of-activation-not-preactivation",))
+                candidates += scaled_candidates([g], [prime(self.hidden, kind, z, a)], None, tol, (DERIVATIVE_TAGS[kind],))
         return candidates
 
     def gradient_candidates(
@@ -245,8 +245,7 @@ class NetworkAssignment(Assignment):
                 if where == "all":
                     kinds &= set(DERIVATIVE_MISTAKES[self.hidden])
             for kind in sorted(kinds):
-                tag = "missing-activation-derivative" if kind == "none" else "derivative-of-activation-not-preactivation"
-                out.append(({"derivative": kind, "where": where}, tag))
+                out.append(({"derivative": kind, "where": where}, DERIVATIVE_TAGS[kind]))
         out.append(({"output_error": "missing-target"}, "missing-target"))
         if self.cost == "cross_entropy":
             out.append(({"output_error": "not-cancelled"}, "output-derivative-not-cancelled"))
