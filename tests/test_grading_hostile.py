@@ -436,3 +436,53 @@ def test_row_14_no_secret_is_readable_from_proc(tmp_path, mode):
     assert done.returncode == 0, done.stderr
     seen = " ".join(t["output"] for t in json.loads(out.read_text())["tests"] if t["name"].startswith("sigmoid_prime"))
     assert "RuntimeError" in seen and "987654" not in seen and "SECRETPATH" not in seen and "--hidden" not in seen, seen
+
+
+# -- review 2: attacks beyond the table ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_scratch_space_is_bounded_private_and_gone_afterwards(mode):
+    """A tmpfs lives in memory that no rlimit counts: unbounded, a submission could fill half the
+    machine's RAM with files. In uid mode the host's /tmp, /var/tmp and /dev/shm were shared: what a
+    submission left there outlived it and was readable by the next one. Each child now gets empty
+    tmpfs mounts of at most ``max_file_mb`` that vanish with it."""
+    if mode == "uid" and not modes.private_tmp_works():
+        pytest.skip("mount namespaces are not allowed here: uid mode shares the host's /tmp (documented)")
+    token = f"handprop-review2-{os.getpid()}-{time.monotonic_ns()}"
+    probe = f"""
+import os
+def f():
+    written = 0
+    try:
+        for i in range(64):  # 1 MiB files until the scratch space is full
+            with open(os.path.join(os.getcwd(), f"fill{{i}}"), "wb") as fh:
+                fh.write(b"x" * 2**20)
+            written += 1
+    except OSError:
+        pass
+    left = []
+    for folder in ("/tmp", "/var/tmp", "/dev/shm"):
+        left.append(10 * os.path.exists(os.path.join(folder, {token!r})))  # an earlier child's file
+        try:
+            with open(os.path.join(folder, {token!r}), "w") as fh:
+                fh.write("left behind")
+            left.append(1)
+        except OSError:
+            left.append(0)
+    return [written, os.statvfs(os.getcwd()).f_blocks * os.statvfs(os.getcwd()).f_frsize // 2**20] + left
+"""
+    limits = SandboxLimits(timeout=5.0, max_file_mb=4, uid=NOBODY_UID if IS_ROOT else None)
+    try:
+        for _ in range(2):  # a second child must not see the first one's files
+            run = run_submission(probe.encode(), [Call("f", 1, [])], limits, mode)
+            written, size, *left = run.functions["f"].cases[1].value
+            assert written <= 4 and size <= 4, (written, size)
+            assert all(x < 10 for x in left), "a second child saw what the first one left"
+            assert "private-tmp" in run.layers
+        for folder in ("/tmp", "/var/tmp", "/dev/shm"):
+            assert not os.path.exists(os.path.join(folder, token)), f"the submission left a file in {folder}"
+    finally:
+        for folder in ("/tmp", "/var/tmp", "/dev/shm"):
+            if os.path.exists(os.path.join(folder, token)):
+                os.remove(os.path.join(folder, token))

@@ -8,9 +8,10 @@ returned, trusting nothing that comes back.
 Privilege separation: the grader never opens, reads, writes or deletes a path the sandbox user can
 change. The source, the arguments and the results travel over pipes the grader created
 (``wire.py``); the student's prints go to a third pipe the grader drains; every read and write on
-them has a deadline. Inside bwrap the scratch space is a tmpfs that vanishes with the sandbox; in
-the uid and none modes it is a fresh folder inside a root-owned one, removed without recursion and
-without following links (``cleanup.py``). Which layers were active is reported in
+them has a deadline. Inside bwrap, and in the uid mode where mount namespaces are allowed, the
+scratch space is a tmpfs of at most ``max_file_mb`` that vanishes with the child; otherwise it is a
+fresh folder inside a root-owned one, removed without recursion and without following links
+(``cleanup.py``). Which layers were active is reported in
 ``SubmissionRun.layers``; see ``modes.py`` and docs/grading.md (threat model).
 """
 
@@ -123,12 +124,12 @@ def run_submission(
             raise ValueError(f"calls must be Call objects naming a function, got {call!r}")
         tasks.setdefault(call.function, []).append(call)
     payloads = {f: _task_payload(f, cs) for f, cs in tasks.items()}
-    launch = _modes.resolve(mode, limits.uid, limits.group, limits.forbidden_imports)
+    launch = _modes.resolve(mode, limits.uid, limits.group, limits.forbidden_imports, limits.max_file_mb)
     become_subreaper()
     results: dict[str, FunctionRun] = {}
     layers: Optional[list[str]] = None
     remaining = list(tasks)
-    exchange = None if launch.mode == "bwrap" else _exchange_folder()
+    exchange = None if launch.mode == "bwrap" or launch.private_tmp else _exchange_folder()
     try:
         first = True
         while remaining:
@@ -406,9 +407,10 @@ class _Child:
         }  # fmt: skip
         argv = [*launch.prefix, launch.python, "-I", "-S", "-c", CHILD_SOURCE, json.dumps(config)]
         kwargs: dict[str, Any] = {}
-        if launch.drop_before_exec and launch.uid is not None:
+        if launch.mode == "uid":  # namespaces (and the user switch, where it can come first) before exec
             config["unshare_net"] = False
-            kwargs["preexec_fn"] = _modes.dropper(launch.uid, launch.gid, launch.unshare_net)
+            uid = launch.uid if launch.drop_before_exec else None
+            kwargs["preexec_fn"] = _modes.isolator(uid, launch.gid, launch.unshare_net, launch.private_tmp)
         try:
             self.proc = subprocess.Popen(
                 argv, cwd=scratch or "/", env=env, stdin=subprocess.DEVNULL, stdout=output_w, stderr=output_w,
