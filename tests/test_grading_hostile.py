@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import multiprocessing.util
 import os
 import subprocess
 import sys
@@ -42,6 +43,9 @@ def tmp(tmp_path, monkeypatch):
     """The grader's temporary directory for this test; it must be empty afterwards."""
     folder = tmp_path / "tmp"
     folder.mkdir(mode=0o755)
+    # --batch --jobs: multiprocessing keeps one pymp-* folder for the whole process (removed at its
+    # exit); have it made in the real temporary directory, not counted as the grader's leftover.
+    multiprocessing.util.get_temp_dir()
     monkeypatch.setattr(tempfile, "tempdir", str(folder))
     yield folder
     assert list(folder.iterdir()) == [], "the grader left a temporary folder behind"
@@ -486,3 +490,30 @@ def f():
         for folder in ("/tmp", "/var/tmp", "/dev/shm"):
             if os.path.exists(os.path.join(folder, token)):
                 os.remove(os.path.join(folder, token))
+
+
+@needs_root
+def test_a_submission_cannot_signal_a_classmate_graded_at_the_same_time(course, tmp_path, capsys):
+    """uid mode, ``--batch --jobs 2``: every child runs as the same sandbox user, so ``kill(-1)``
+    killed the classmate graded alongside (and any other process of that user on the host). Each
+    submission's code now runs in a PID namespace of its own, where -1 reaches only itself."""
+    if not modes.private_tmp_works():
+        pytest.skip("namespaces are not allowed here: the uid sandbox cannot separate PIDs (documented)")
+    killer = """
+        import os, signal, time
+        end = time.monotonic() + 2.5
+        while time.monotonic() < end:
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except OSError:
+                pass
+        """
+    (course / "a_killer.py").write_text(textwrap.dedent(killer) + REFERENCE)
+    (course / "b_classmate.py").write_text("import time\ntime.sleep(1.5)\n" + REFERENCE)
+    course.chmod(0o700)
+    output = tmp_path / "grades.csv"
+    code = main(["grade", "--batch", str(course), "--output", str(output), "--no-progress", "--sandbox", "uid",
+                 "--jobs", "2", "--timeout", "5", "--cases", "1"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    rows = {r["student"]: r for r in csv.DictReader(io.StringIO(output.read_text()))}
+    assert rows["b_classmate"]["total"] == rows["b_classmate"]["max_score"] == "10", rows["b_classmate"]

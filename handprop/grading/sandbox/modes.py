@@ -10,7 +10,9 @@
   switching before anything the student can write is touched. A new network namespace when the
   kernel allows, and, where mount namespaces are allowed, private size-bounded tmpfs mounts over
   /tmp, /var/tmp and /dev/shm and a private IPC namespace (nothing written there outlives the
-  child, and no submission sees another's). Installed packages are hidden only by file permissions.
+  child, and no submission sees another's), and a PID namespace for the submission's code (all
+  children share one uid: without it ``kill(-1)`` reaches classmates graded at the same time).
+  Installed packages are hidden only by file permissions.
 - ``none``: the grader's own user, limits only: for trusted code.
 Every mode adds rlimits and the kill of every descendant (``processes.py``).
 """
@@ -257,7 +259,8 @@ def resolve(
 
 def isolator(uid: Optional[int], gid: Optional[int], unshare_net: bool, private_tmp: int):
     """A ``preexec_fn`` for the uid mode: in the forked child, before ``exec`` and as root, leave the
-    network (where the kernel allows; the child reports it), then with ``private_tmp`` (bytes) enter
+    network and have the children start in a new PID namespace (where the kernel allows; the child
+    reports both), then with ``private_tmp`` (bytes) enter
     new mount and IPC namespaces, cover every place of SHARED_TMP with an empty tmpfs of that size
     and work in the private /tmp (raises if that fails: the probe said it works), then with ``uid``
     become the sandbox user for good, so Python starts unprivileged."""
@@ -268,6 +271,7 @@ def isolator(uid: Optional[int], gid: Optional[int], unshare_net: bool, private_
         libc = ctypes.CDLL(None, use_errno=True)
         if unshare_net:
             libc.unshare(0x40000000)  # CLONE_NEWNET
+        libc.unshare(0x20000000)  # CLONE_NEWPID, for the children: the child forks into it (_child.py)
         if private_tmp:
             _private_tmp(libc, private_tmp)
         if uid is not None:
