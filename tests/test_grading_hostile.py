@@ -448,7 +448,7 @@ def test_row_14_no_secret_is_readable_from_proc(tmp_path, mode):
 @pytest.mark.parametrize("mode", MODES)
 def test_scratch_space_is_bounded_private_and_gone_afterwards(mode):
     """A tmpfs lives in memory that no rlimit counts: unbounded, a submission could fill half the
-    machine's RAM with files. In uid mode the host's /tmp, /var/tmp and /dev/shm were shared: what a
+    machine's RAM with files. In uid mode the host's /tmp, /var/tmp, /dev/shm and /run/lock were shared: what a
     submission left there outlived it and was readable by the next one. Each child now gets empty
     tmpfs mounts of at most ``max_file_mb`` that vanish with it."""
     if mode == "uid" and not modes.private_tmp_works():
@@ -466,7 +466,7 @@ def f():
     except OSError:
         pass
     left = []
-    for folder in ("/tmp", "/var/tmp", "/dev/shm"):
+    for folder in {modes.SHARED_TMP!r}:
         left.append(10 * os.path.exists(os.path.join(folder, {token!r})))  # an earlier child's file
         try:
             with open(os.path.join(folder, {token!r}), "w") as fh:
@@ -484,10 +484,10 @@ def f():
             assert written <= 4 and size <= 4, (written, size)
             assert all(x < 10 for x in left), "a second child saw what the first one left"
             assert "private-tmp" in run.layers
-        for folder in ("/tmp", "/var/tmp", "/dev/shm"):
+        for folder in modes.SHARED_TMP:
             assert not os.path.exists(os.path.join(folder, token)), f"the submission left a file in {folder}"
     finally:
-        for folder in ("/tmp", "/var/tmp", "/dev/shm"):
+        for folder in modes.SHARED_TMP:
             if os.path.exists(os.path.join(folder, token)):
                 os.remove(os.path.join(folder, token))
 

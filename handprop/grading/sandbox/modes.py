@@ -9,7 +9,7 @@
   when the interpreter is readable by it, otherwise with ``-I -S`` and an explicit ``sys.path``,
   switching before anything the student can write is touched. A new network namespace when the
   kernel allows, and, where mount namespaces are allowed, private size-bounded tmpfs mounts over
-  /tmp, /var/tmp and /dev/shm and a private IPC namespace (nothing written there outlives the
+  /tmp, /var/tmp, /dev/shm and /run/lock and a private IPC namespace (nothing written there outlives the
   child, and no submission sees another's), and a PID namespace for the submission's code (all
   children share one uid: without it ``kill(-1)`` reaches classmates graded at the same time).
   Installed packages are hidden only by file permissions.
@@ -37,7 +37,7 @@ MODES = ("auto", "bwrap", "uid", "none")
 SITE = "/sandbox/site"  # where NumPy appears inside bwrap
 SCRATCH = "/tmp"  # the private tmpfs inside bwrap
 SYSTEM = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin")
-SHARED_TMP = ("/tmp", "/var/tmp", "/dev/shm")  # world-writable places a uid-mode child gets private copies of
+SHARED_TMP = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")  # world-writable places a uid-mode child gets private copies of
 DEFAULT_SCRATCH_MB = 64
 
 
@@ -174,7 +174,7 @@ def uid_launch(uid: int, gid: int, forbidden: tuple[str, ...] = (), scratch_mb: 
         layers = ["mount-namespace", "private-tmp", "uid"]
     else:
         _warn_once(
-            "mount namespaces are not allowed here: uid-mode submissions share the host's /tmp, /var/tmp and "
+            "mount namespaces are not allowed here: uid-mode submissions share the host's /tmp, /var/tmp, /run/lock and "
             "/dev/shm (what they leave there survives them, and their size is not bounded)"
         )
     if readable:
