@@ -517,3 +517,17 @@ def test_a_submission_cannot_signal_a_classmate_graded_at_the_same_time(course, 
     assert code == 0, capsys.readouterr().err
     rows = {r["student"]: r for r in csv.DictReader(io.StringIO(output.read_text()))}
     assert rows["b_classmate"]["total"] == rows["b_classmate"]["max_score"] == "10", rows["b_classmate"]
+
+
+def test_hidden_cases_do_not_reveal_the_seed_they_are_drawn_from(tmp_path):
+    """Hidden cases are drawn from the seed by public code (``get_assignment().build_cases``): a
+    student shown the seed could compute every hidden case's expected value offline and hard-code
+    it. Nothing a student sees in Gradescope (the output, the visible tests) names it."""
+    seed = 987123
+    out = tmp_path / "results.json"
+    code = main(["grade", str(Path(__file__).parent / "submissions" / "reference.py"), "--seed", str(seed), "--hidden", "1",
+                 "--cases", "2", "--format", "gradescope", "--output", str(out), "--timeout", "3"])  # fmt: skip
+    assert code == 0
+    data = json.loads(out.read_text())
+    seen = data["output"] + " ".join(t["output"] + t["name"] for t in data["tests"] if t["visibility"] == "visible")
+    assert "hidden until grades are published" in seen and str(seed) not in seen, seen
