@@ -531,3 +531,16 @@ def test_hidden_cases_do_not_reveal_the_seed_they_are_drawn_from(tmp_path):
     data = json.loads(out.read_text())
     seen = data["output"] + " ".join(t["output"] + t["name"] for t in data["tests"] if t["visibility"] == "visible")
     assert "hidden until grades are published" in seen and str(seed) not in seen, seen
+
+
+@needs_root
+def test_uid_mode_shows_the_submission_only_its_own_processes():
+    """Every uid-mode child runs as the same user, and a process that starts as that user is open
+    to the same user (ptrace, /proc/<pid>/mem, /proc/<pid>/fd) until it makes itself non-dumpable:
+    through the host's /proc a submission could reach into a classmate's child starting alongside.
+    With namespaces the child switches user only after mounting a /proc of its own PID namespace."""
+    if not modes.private_tmp_works():
+        pytest.skip("namespaces are not allowed here: the uid sandbox shares the host's /proc (documented)")
+    probe = "import os\ndef f():\n    return [int(p) for p in os.listdir('/proc') if p.isdigit()]\n"
+    run = run_submission(probe.encode(), [Call("f", 1, [])], SandboxLimits(timeout=5.0, uid=NOBODY_UID), "uid")
+    assert run.functions["f"].cases[1].value == [1] and "private-proc" in run.layers, (run.functions["f"], run.layers)

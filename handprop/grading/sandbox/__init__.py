@@ -154,7 +154,7 @@ def run_submission(
     return SubmissionRun({f: results[f] for f in tasks}, sorted(set((layers or launch.layers) + ["subreaper-kill"]), key=_layer_order), launch.mode)
 
 
-_LAYER_ORDER = ("bwrap", "mount-namespace", "pid-namespace", "no-network", "private-tmp", "read-only-system",
+_LAYER_ORDER = ("bwrap", "mount-namespace", "pid-namespace", "no-network", "private-tmp", "private-proc", "read-only-system",
                 "packages-hidden", "uid", "drop-before-exec", "packages-unreadable", "rlimits", "no-new-privs",
                 "non-dumpable", "dies-with-grader", "subreaper-kill")  # fmt: skip
 
@@ -403,7 +403,7 @@ class _Child:
             "fsize": limits.max_file_mb * 2**20, "nproc": limits.max_processes, "path": launch.path,
             "uid": None if launch.drop_before_exec else launch.uid, "gid": launch.gid,
             "preload": launch.preload, "unshare_net": launch.unshare_net and os.geteuid() == 0,
-            "grader": os.getpid(),
+            "grader": os.getpid(), "mnt": os.readlink("/proc/self/ns/mnt") if os.path.exists("/proc/self/ns/mnt") else "",
         }  # fmt: skip
         argv = [*launch.prefix, launch.python, "-I", "-S", "-c", CHILD_SOURCE, json.dumps(config)]
         kwargs: dict[str, Any] = {}

@@ -106,7 +106,8 @@ def main():
     _limit(resource.RLIMIT_CORE, 0)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write raises OSError instead of killing us
     layers = ["rlimits"]
-    if _enter_pid_namespace(config["grader"]):
+    in_pid_namespace = _enter_pid_namespace(config["grader"])
+    if in_pid_namespace:
         layers.append("pid-namespace")
     sys.path[:] = [p for p in sys.path if p] + config["path"]
     try:
@@ -137,6 +138,11 @@ def main():
         except ValueError as error:
             traceback.format_exception(type(error), error, error.__traceback__)
     libc = ctypes.CDLL(None, use_errno=True)
+    if in_pid_namespace and os.geteuid() == 0 and config["mnt"] and os.readlink("/proc/self/ns/mnt") != config["mnt"]:
+        # A /proc of our own PID namespace, in our private mount namespace: no other process of the
+        # host (a classmate's child, the grader) is visible, so none can be opened through /proc.
+        if libc.mount(b"proc", b"/proc", b"proc", 2 | 4 | 8, None) == 0:  # MS_NOSUID | MS_NODEV | MS_NOEXEC
+            layers.append("private-proc")
     if config["unshare_net"]:
         # A new, empty network namespace (needs CAP_SYS_ADMIN, which a container may lack).
         libc.unshare(0x40000000)  # CLONE_NEWNET

@@ -177,7 +177,12 @@ def uid_launch(uid: int, gid: int, forbidden: tuple[str, ...] = (), scratch_mb: 
             "mount namespaces are not allowed here: uid-mode submissions share the host's /tmp, /var/tmp, /run/lock and "
             "/dev/shm (what they leave there survives them, and their size is not bounded)"
         )
-    if readable:
+    # With private namespaces the switch happens inside, after the child mounted a /proc of its own
+    # PID namespace: a process that starts as the sandbox user is dumpable (ptrace, /proc/<pid>/mem and
+    # /proc/<pid>/fd open to the same user) until it can say otherwise, and every submission runs as
+    # that user: a classmate graded at the same time could reach into it through the host's /proc.
+    drop = readable and not private_tmp
+    if drop:
         layers.append("drop-before-exec")
     visible = readable_packages(forbidden, uid, gid)
     if visible:
@@ -188,7 +193,7 @@ def uid_launch(uid: int, gid: int, forbidden: tuple[str, ...] = (), scratch_mb: 
     else:
         layers.append("packages-unreadable")
     return Launch("uid", [], py.executable, [py.site], uid, gid, preload=not readable, unshare_net=True,
-                  drop_before_exec=readable, layers=layers, private_tmp=private_tmp)  # fmt: skip
+                  drop_before_exec=drop, layers=layers, private_tmp=private_tmp)  # fmt: skip
 
 
 def none_launch() -> Launch:
