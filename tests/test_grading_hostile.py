@@ -544,3 +544,16 @@ def test_uid_mode_shows_the_submission_only_its_own_processes():
     probe = "import os\ndef f():\n    return [int(p) for p in os.listdir('/proc') if p.isdigit()]\n"
     run = run_submission(probe.encode(), [Call("f", 1, [])], SandboxLimits(timeout=5.0, uid=NOBODY_UID), "uid")
     assert run.functions["f"].cases[1].value == [1] and "private-proc" in run.layers, (run.functions["f"], run.layers)
+
+
+def test_a_file_name_cannot_become_a_spreadsheet_formula_in_the_batch_csv(course, tmp_path):
+    """Students choose their file names; grades.csv is opened in a spreadsheet, where a cell
+    starting with = + - @ is a formula (=HYPERLINK phishing, DDE). Such cells are written as text."""
+    (course / '=HYPERLINK("evil.example","a").py').write_text(REFERENCE)
+    (course / "@SUM(1)").mkdir()
+    (course / "@SUM(1)" / "=notes.txt").write_text("nothing gradable")
+    output = tmp_path / "grades.csv"
+    assert main(["grade", "--batch", str(course), "--output", str(output), "--no-progress", "--timeout", "3", "--cases", "1", "--jobs", "1"]) == 0
+    rows = list(csv.reader(io.StringIO(output.read_text())))[1:]
+    assert {r[0] for r in rows} == {"'=HYPERLINK(\"evil.example\",\"a\")", "'@SUM(1)"}
+    assert all(cell[:1] not in "=+-@" for r in rows for cell in r if cell), rows
