@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import multiprocessing.util
 import os
 import subprocess
 import sys
@@ -42,6 +43,9 @@ def tmp(tmp_path, monkeypatch):
     """The grader's temporary directory for this test; it must be empty afterwards."""
     folder = tmp_path / "tmp"
     folder.mkdir(mode=0o755)
+    # --batch --jobs: multiprocessing keeps one pymp-* folder for the whole process (removed at its
+    # exit); have it made in the real temporary directory, not counted as the grader's leftover.
+    multiprocessing.util.get_temp_dir()
     monkeypatch.setattr(tempfile, "tempdir", str(folder))
     yield folder
     assert list(folder.iterdir()) == [], "the grader left a temporary folder behind"
@@ -436,3 +440,120 @@ def test_row_14_no_secret_is_readable_from_proc(tmp_path, mode):
     assert done.returncode == 0, done.stderr
     seen = " ".join(t["output"] for t in json.loads(out.read_text())["tests"] if t["name"].startswith("sigmoid_prime"))
     assert "RuntimeError" in seen and "987654" not in seen and "SECRETPATH" not in seen and "--hidden" not in seen, seen
+
+
+# -- review 2: attacks beyond the table ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_scratch_space_is_bounded_private_and_gone_afterwards(mode):
+    """A tmpfs lives in memory that no rlimit counts: unbounded, a submission could fill half the
+    machine's RAM with files. In uid mode the host's /tmp, /var/tmp, /dev/shm and /run/lock were shared: what a
+    submission left there outlived it and was readable by the next one. Each child now gets empty
+    tmpfs mounts of at most ``max_file_mb`` that vanish with it."""
+    if mode == "uid" and not modes.private_tmp_works():
+        pytest.skip("mount namespaces are not allowed here: uid mode shares the host's /tmp (documented)")
+    token = f"handprop-review2-{os.getpid()}-{time.monotonic_ns()}"
+    probe = f"""
+import os
+def f():
+    written = 0
+    try:
+        for i in range(64):  # 1 MiB files until the scratch space is full
+            with open(os.path.join(os.getcwd(), f"fill{{i}}"), "wb") as fh:
+                fh.write(b"x" * 2**20)
+            written += 1
+    except OSError:
+        pass
+    left = []
+    for folder in {modes.SHARED_TMP!r}:
+        left.append(10 * os.path.exists(os.path.join(folder, {token!r})))  # an earlier child's file
+        try:
+            with open(os.path.join(folder, {token!r}), "w") as fh:
+                fh.write("left behind")
+            left.append(1)
+        except OSError:
+            left.append(0)
+    return [written, os.statvfs(os.getcwd()).f_blocks * os.statvfs(os.getcwd()).f_frsize // 2**20] + left
+"""
+    limits = SandboxLimits(timeout=5.0, max_file_mb=4, uid=NOBODY_UID if IS_ROOT else None)
+    try:
+        for _ in range(2):  # a second child must not see the first one's files
+            run = run_submission(probe.encode(), [Call("f", 1, [])], limits, mode)
+            written, size, *left = run.functions["f"].cases[1].value
+            assert written <= 4 and size <= 4, (written, size)
+            assert all(x < 10 for x in left), "a second child saw what the first one left"
+            assert "private-tmp" in run.layers
+        for folder in modes.SHARED_TMP:
+            assert not os.path.exists(os.path.join(folder, token)), f"the submission left a file in {folder}"
+    finally:
+        for folder in modes.SHARED_TMP:
+            if os.path.exists(os.path.join(folder, token)):
+                os.remove(os.path.join(folder, token))
+
+
+@needs_root
+def test_a_submission_cannot_signal_a_classmate_graded_at_the_same_time(course, tmp_path, capsys):
+    """uid mode, ``--batch --jobs 2``: every child runs as the same sandbox user, so ``kill(-1)``
+    killed the classmate graded alongside (and any other process of that user on the host). Each
+    submission's code now runs in a PID namespace of its own, where -1 reaches only itself."""
+    if not modes.private_tmp_works():
+        pytest.skip("namespaces are not allowed here: the uid sandbox cannot separate PIDs (documented)")
+    killer = """
+        import os, signal, time
+        end = time.monotonic() + 2.5
+        while time.monotonic() < end:
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except OSError:
+                pass
+        """
+    (course / "a_killer.py").write_text(textwrap.dedent(killer) + REFERENCE)
+    (course / "b_classmate.py").write_text("import time\ntime.sleep(1.5)\n" + REFERENCE)
+    course.chmod(0o700)
+    output = tmp_path / "grades.csv"
+    code = main(["grade", "--batch", str(course), "--output", str(output), "--no-progress", "--sandbox", "uid",
+                 "--jobs", "2", "--timeout", "5", "--cases", "1"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    rows = {r["student"]: r for r in csv.DictReader(io.StringIO(output.read_text()))}
+    assert rows["b_classmate"]["total"] == rows["b_classmate"]["max_score"] == "10", rows["b_classmate"]
+
+
+def test_hidden_cases_do_not_reveal_the_seed_they_are_drawn_from(tmp_path):
+    """Hidden cases are drawn from the seed by public code (``get_assignment().build_cases``): a
+    student shown the seed could compute every hidden case's expected value offline and hard-code
+    it. Nothing a student sees in Gradescope (the output, the visible tests) names it."""
+    seed = 987123
+    out = tmp_path / "results.json"
+    code = main(["grade", str(Path(__file__).parent / "submissions" / "reference.py"), "--seed", str(seed), "--hidden", "1",
+                 "--cases", "2", "--format", "gradescope", "--output", str(out), "--timeout", "3"])  # fmt: skip
+    assert code == 0
+    data = json.loads(out.read_text())
+    seen = data["output"] + " ".join(t["output"] + t["name"] for t in data["tests"] if t["visibility"] == "visible")
+    assert "hidden until grades are published" in seen and str(seed) not in seen, seen
+
+
+@needs_root
+def test_uid_mode_shows_the_submission_only_its_own_processes():
+    """Every uid-mode child runs as the same user, and a process that starts as that user is open
+    to the same user (ptrace, /proc/<pid>/mem, /proc/<pid>/fd) until it makes itself non-dumpable:
+    through the host's /proc a submission could reach into a classmate's child starting alongside.
+    With namespaces the child switches user only after mounting a /proc of its own PID namespace."""
+    if not modes.private_tmp_works():
+        pytest.skip("namespaces are not allowed here: the uid sandbox shares the host's /proc (documented)")
+    probe = "import os\ndef f():\n    return [int(p) for p in os.listdir('/proc') if p.isdigit()]\n"
+    run = run_submission(probe.encode(), [Call("f", 1, [])], SandboxLimits(timeout=5.0, uid=NOBODY_UID), "uid")
+    assert run.functions["f"].cases[1].value == [1] and "private-proc" in run.layers, (run.functions["f"], run.layers)
+
+
+def test_a_file_name_cannot_become_a_spreadsheet_formula_in_the_batch_csv(course, tmp_path):
+    """Students choose their file names; grades.csv is opened in a spreadsheet, where a cell
+    starting with = + - @ is a formula (=HYPERLINK phishing, DDE). Such cells are written as text."""
+    (course / '=HYPERLINK("evil.example","a").py').write_text(REFERENCE)
+    (course / "@SUM(1)").mkdir()
+    (course / "@SUM(1)" / "=notes.txt").write_text("nothing gradable")
+    output = tmp_path / "grades.csv"
+    assert main(["grade", "--batch", str(course), "--output", str(output), "--no-progress", "--timeout", "3", "--cases", "1", "--jobs", "1"]) == 0
+    rows = list(csv.reader(io.StringIO(output.read_text())))[1:]
+    assert {r[0] for r in rows} == {"'=HYPERLINK(\"evil.example\",\"a\")", "'@SUM(1)"}
+    assert all(cell[:1] not in "=+-@" for r in rows for cell in r if cell), rows

@@ -155,12 +155,19 @@ def results_csv(rows: list[BatchRow], config: GradingConfig) -> str:
     for row in rows:
         report = row.report
         if report is None:
-            writer.writerow([row.student, *[""] * len(config.functions), "", points_text(config.max_score), "", row.error])
+            writer.writerow([_text_cell(row.student), *[""] * len(config.functions), "", points_text(config.max_score), "", _text_cell(row.error)])
             continue
         scores = [points_text(report.functions[f].score) for f in config.functions]
         tags = "; ".join(f"{f}: {', '.join(s.tags)}" for f, s in report.functions.items() if s.tags)
-        writer.writerow([row.student, *scores, points_text(report.score), points_text(report.max_score), tags, ""])
+        writer.writerow([_text_cell(row.student), *scores, points_text(report.score), points_text(report.max_score), tags, ""])
     return buffer.getvalue()
+
+
+def _text_cell(text: str) -> str:
+    """Text a student chose (a file name, an error naming their files) as a CSV cell that a
+    spreadsheet shows as text: one starting with = + - @ or a tab/CR would be run as a formula
+    (=HYPERLINK(...) phishing, DDE), so it gets a leading apostrophe, as OWASP advises."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def feedback_folder(output: Union[str, os.PathLike]) -> Path:

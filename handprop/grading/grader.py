@@ -250,7 +250,9 @@ def _overall_output(
     visible = [t for t in tests if not t.hidden]
     lines = [
         f"Visible cases: {points_text(sum(t.score for t in visible))} / {points_text(sum(t.max_score for t in visible))} points "
-        f"({assignment.describe()}, seed {config.seed}). {config.hidden} more case(s) per function are hidden until grades are published."
+        # No seed here: the cases, hidden ones included, are drawn from it by public code, so a student
+        # who saw it could compute the hidden expected values offline and hard-code them.
+        f"({assignment.describe()}). {config.hidden} more case(s) per function are hidden until grades are published."
     ]
     lines += import_lines
     for f in functions:

