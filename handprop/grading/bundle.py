@@ -9,9 +9,11 @@ it must write /autograder/results/results.json.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
+import secrets
 import shutil
 import sys
 import traceback
@@ -70,7 +72,15 @@ def config_from_dict(data: dict[str, Any]) -> GradingConfig:
 
 
 def write_bundle(folder: Union[str, os.PathLike], config: GradingConfig) -> Path:
-    """Write the bundle into ``folder`` (created if needed) and return the path of autograder.zip."""
+    """Write the bundle into ``folder`` (created if needed) and return the path of autograder.zip.
+
+    Hidden cases are only as secret as the seed they are drawn from (the case generators are
+    public), so a bundle with hidden cases and the default seed 0 gets a random 63-bit seed instead,
+    kept only in the bundle's settings, which the sandbox user cannot read.
+    """
+    if config.hidden and config.seed == 0:
+        config = dataclasses.replace(config, seed=secrets.randbits(63))
+        logger.warning("hidden cases with the default seed 0 could be recomputed by anyone: the bundle uses a secret random seed")
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     (out / "setup.sh").write_text(SETUP_SH, encoding="utf-8")
