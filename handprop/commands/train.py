@@ -80,7 +80,7 @@ def _header(run: Any) -> str:
     c = run.config
     return (
         f"training {'-'.join(map(str, c.arch))} ({','.join(c.hidden_per_layer) or '-'} → {c.output}, {c.cost}, "
-        f"{c.init} init, {c.dtype}) on {c.dataset} with {run.backend}: {c.epochs} epochs, batch {c.batch_size}, "
+        f"{c.init} init, {c.dtype}) on {c.dataset} with {run.backend}: {c.epochs} epoch{'s' if c.epochs != 1 else ''}, batch {c.batch_size}, "
         f"lr {c.lr:g}, l2 {c.l2:g}, seed {c.seed}"
     )
 
