@@ -23,3 +23,21 @@ def mutate(source: str, *changes: tuple[str, str]) -> str:
             raise AssertionError(f"mutation target not found: {old!r}")
         source = source.replace(old, new)
     return source
+
+
+def run_autograder(bundle: Path, submission: Path, results: Path) -> dict:
+    """What a bundle's run_autograder does, with the bundle's own copy of handprop (``-I``: never this
+    checkout); returns the results.json it wrote."""
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        f"import sys; sys.path.insert(0, {str(bundle)!r}); import handprop; "
+        f"assert handprop.__file__.startswith({str(bundle)!r}), handprop.__file__; "
+        "from handprop.grading.bundle import gradescope_main; "
+        f"sys.exit(gradescope_main({str(bundle)!r}, {str(submission)!r}, {str(results)!r}))"
+    )
+    run = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, cwd=bundle.parent)
+    assert run.returncode == 0, run.stderr
+    return json.loads(results.read_text())

@@ -15,7 +15,7 @@ from handprop.cli import main
 from handprop.grading import TEMPLATE, grade_source
 from handprop.grading.bundle import config_from_dict, gradescope_main
 
-from grading_helpers import REFERENCE, fast_config, mutate
+from grading_helpers import REFERENCE, fast_config, mutate, run_autograder
 
 FAST = ["--timeout", "3"]
 VISIBILITIES = {"hidden", "after_due_date", "after_published", "visible"}
@@ -152,16 +152,7 @@ def test_bundle_files_and_run_autograder(tmp_path, capsys):
     (submission / "hw.py").write_text(REFERENCE)
     results = tmp_path / "results" / "results.json"
     results.parent.mkdir()
-    # What run_autograder does, with the bundle's own copy of handprop (-I: not this checkout).
-    code = (
-        f"import sys; sys.path.insert(0, {str(bundle)!r}); import handprop; "
-        f"assert handprop.__file__.startswith({str(bundle)!r}), handprop.__file__; "
-        "from handprop.grading.bundle import gradescope_main; "
-        f"sys.exit(gradescope_main({str(bundle)!r}, {str(submission)!r}, {str(results)!r}))"
-    )
-    run = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, cwd=tmp_path)
-    assert run.returncode == 0, run.stderr
-    data = json.loads(results.read_text())
+    data = run_autograder(bundle, submission, results)
     check_gradescope_schema(data)
     assert data["score"] == 10
     assert sum(t["visibility"] == "after_published" for t in data["tests"]) == 10

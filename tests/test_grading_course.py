@@ -230,10 +230,8 @@ def test_the_graded_file_may_import_its_helper_module(tmp_path):
 
 
 def test_the_gradescope_bundle_grades_any_assignment(tmp_path):
-    import subprocess
-    import sys
-
     from assign_helpers import CHAIN_SOURCE
+    from grading_helpers import run_autograder
 
     bundle = tmp_path / "bundle"
     assert main(["grade", "--bundle", str(bundle), "--config", str(Path(__file__).resolve().parents[1] / "docs" / "grading" / "chain-rule.toml"), "--timeout", "3"]) == 0
@@ -241,13 +239,5 @@ def test_the_gradescope_bundle_grades_any_assignment(tmp_path):
     submission.mkdir()
     (submission / "chain_rule_assignment.py").write_text(CHAIN_SOURCE)
     (submission / "README.md").write_text("my work")
-    results = tmp_path / "results.json"
-    code = (
-        f"import sys; sys.path.insert(0, {str(bundle)!r}); "
-        "from handprop.grading.bundle import gradescope_main; "
-        f"sys.exit(gradescope_main({str(bundle)!r}, {str(submission)!r}, {str(results)!r}))"
-    )
-    run = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, cwd=tmp_path)
-    assert run.returncode == 0, run.stderr
-    data = json.loads(results.read_text())
+    data = run_autograder(bundle, submission, tmp_path / "results.json")
     assert data["score"] == 4 and [t["name"] for t in data["tests"]][0] == "chain_forward: case 1"
