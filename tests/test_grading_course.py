@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import zipfile
 from pathlib import Path
 
@@ -241,3 +242,30 @@ def test_the_gradescope_bundle_grades_any_assignment(tmp_path):
     (submission / "README.md").write_text("my work")
     data = run_autograder(bundle, submission, tmp_path / "results.json")
     assert data["score"] == 4 and [t["name"] for t in data["tests"]][0] == "chain_forward: case 1"
+
+
+def test_a_folder_submission_is_listed_within_bounds_without_recursion(tmp_path):
+    """A student's folder is walked like a zip: deep trees are not followed past the bound, too many
+    files are one clear error, and neither can crash or stall the grader."""
+    from handprop.grading.submission import MAX_FOLDER_DEPTH, MAX_ZIP_MEMBERS
+
+    deep = tmp_path / "deep"
+    (deep / "hw").mkdir(parents=True)
+    (deep / "hw" / "backprop_assignment.py").write_text(REFERENCE)
+    os.makedirs(deep.joinpath(*["d"] * 400))  # far below the depth that is looked into
+    chosen = load_submission(deep, None, "backprop_assignment.py")
+    assert chosen.source == REFERENCE.encode()
+
+    nested = tmp_path / "nested"
+    folder = nested.joinpath(*["d"] * (MAX_FOLDER_DEPTH + 1))
+    folder.mkdir(parents=True)
+    (folder / "backprop_assignment.py").write_text(REFERENCE)
+    with pytest.raises(SubmissionError, match="has no file named backprop_assignment.py"):
+        load_submission(nested, None, "backprop_assignment.py")
+
+    many = tmp_path / "many"
+    many.mkdir()
+    for i in range(MAX_ZIP_MEMBERS + 1):
+        (many / f"f{i}.txt").write_text("")
+    with pytest.raises(SubmissionError, match=f"holds more than {MAX_ZIP_MEMBERS} files"):
+        load_submission(many, None, "backprop_assignment.py")

@@ -21,7 +21,8 @@ from typing import Optional, Union
 logger = logging.getLogger(__name__)
 
 MAX_SUBMISSION_BYTES = 1_000_000  # one graded file (a notebook's outputs count too)
-MAX_ZIP_MEMBERS = 1000
+MAX_ZIP_MEMBERS = 1000  # files in a zip or a folder submission
+MAX_FOLDER_DEPTH = 8  # folders below a folder submission that are looked into
 MAX_HELPERS = 20  # Python files beside the graded one that it may import
 MAX_ZIP_BYTES = 50_000_000  # all members together, uncompressed
 SOURCE_SUFFIXES = (".py", ".ipynb")
@@ -64,7 +65,7 @@ def load_submission(
     if not target.exists():
         raise FileNotFoundError(f"submission {target} does not exist")
     if target.is_dir():
-        files = {str(p.relative_to(target)): p for p in sorted(target.rglob("*")) if not p.is_symlink() and p.is_file() and _wanted(p.relative_to(target).parts)}
+        files = _folder_files(target)
         chosen = _choose(list(files), file, default_name, str(target))
         submission = _from_bytes(read_file(files[chosen], single_link), str(target / chosen), _several(files, chosen))
         submission.helpers = _helpers({n: files[n].stat().st_size for n in files}, chosen, lambda n: read_file(files[n], single_link))
@@ -72,6 +73,32 @@ def load_submission(
     if target.suffix.lower() == ".zip":
         return _from_zip(target, file, default_name, read_file(target, single_link, MAX_ZIP_BYTES))
     return _from_bytes(read_file(target, single_link), str(target), [])
+
+
+def _folder_files(target: Path) -> dict[str, Path]:
+    """The regular files of a folder submission by relative name, bounded like a zip's members: at
+    most MAX_ZIP_MEMBERS files, MAX_FOLDER_DEPTH folders deep, links never followed, no recursion
+    (a student's folder tree is as hostile as the rest of the submission)."""
+    files: dict[str, Path] = {}
+    pending = [(target, 0)]
+    try:
+        while pending:
+            folder, depth = pending.pop()
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    path = Path(entry.path)
+                    if not _wanted(path.relative_to(target).parts) or entry.is_symlink():
+                        continue
+                    if entry.is_dir(follow_symlinks=False):
+                        if depth < MAX_FOLDER_DEPTH:
+                            pending.append((path, depth + 1))
+                    elif entry.is_file(follow_symlinks=False):
+                        files[str(path.relative_to(target))] = path
+                        if len(files) > MAX_ZIP_MEMBERS:
+                            raise SubmissionError(f"{target} holds more than {MAX_ZIP_MEMBERS} files; submit the graded file, or a folder of at most {MAX_ZIP_MEMBERS}")
+    except OSError as error:
+        raise SubmissionError(f"{target} could not be listed ({error.strerror or error}); submit the graded file itself") from None
+    return dict(sorted(files.items()))
 
 
 def _wanted(parts: tuple[str, ...]) -> bool:
