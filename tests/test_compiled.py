@@ -18,7 +18,7 @@ import pytest
 
 pytest.importorskip("numba", reason="the compiled engine needs Numba (a dependency in pyproject.toml)")
 
-from handprop.compiled import CompiledBackend, sparse_rows  # noqa: E402
+from handprop.compiled import TABLE_LIMIT, CompiledBackend, encode_inputs, sparse_rows  # noqa: E402
 from handprop.network import Network  # noqa: E402
 from train_helpers import synthetic_mnist, torch_one_thread  # noqa: E402,F401  (fixtures)
 from handprop.training import (  # noqa: E402
@@ -35,17 +35,20 @@ HIDDEN = ["sigmoid", "tanh", "relu", "identity"]
 RTOL = {"float64": 1e-12, "float32": 3e-5}
 
 
-def _data(n: int = 48, n_in: int = 20, n_out: int = 4, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def _data(n: int = 48, n_in: int = 20, n_out: int = 4, seed: int = 0, levels: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Random inputs, 60% zeros; with ``levels`` they take only the values k / levels, like MNIST's k / 255."""
     rng = np.random.default_rng(seed)
     x = rng.random((n, n_in))  # (n, in)
+    if levels:
+        x = np.round(x * levels) / levels
     x[x < 0.6] = 0  # mostly zeros, like MNIST, so the sparse first layer matters
     y = np.eye(n_out)[rng.integers(0, n_out, n)]  # (n, out) one-hot
     return x, y
 
 
-def _lockstep(net: Network, l2: float, batch: int = 7, lr: float = 0.1, epochs: int = 2) -> float:
+def _lockstep(net: Network, l2: float, batch: int = 7, lr: float = 0.1, epochs: int = 2, levels: int = 0) -> float:
     """Step both engines on the same batches; the largest relative parameter difference seen."""
-    x, y = _data(n_in=net.sizes[0], n_out=net.sizes[-1])
+    x, y = _data(n_in=net.sizes[0], n_out=net.sizes[-1], levels=levels)
     reference, compiled = HandpropBackend(net.copy(), lr, l2), CompiledBackend(net.copy(), lr, l2)
     rng = np.random.default_rng(1)
     worst = 0.0
@@ -137,6 +140,48 @@ def test_train_epoch_with_the_compiled_engine_matches_numpy_and_stops_on_nan() -
     with pytest.raises(TrainingDiverged, match="batch"):
         train_epoch(diverging, order, 3, epoch=1, progress=False)
     assert diverging.parameters_finite()
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("output,cost", [("sigmoid", "quadratic"), ("softmax", "cross_entropy")])
+def test_inputs_with_few_distinct_values_step_like_the_reference(dtype: str, output: str, cost: str) -> None:
+    """Inputs like MNIST's (k / 255) go through the table of distinct values (4-byte codes)."""
+    net = Network([20, 17, 9, 4], "sigmoid", output, cost, init="xavier", dtype=dtype, seed=4)
+    x, _ = _data(levels=255)
+    assert len(encode_inputs(x)[2]) <= TABLE_LIMIT
+    assert _lockstep(net, 1.0, levels=255) <= RTOL[dtype]
+
+
+def _decoded(x: np.ndarray) -> np.ndarray:
+    indptr, codes, table, bits = encode_inputs(x)
+    out = np.zeros_like(x)
+    for r in range(x.shape[0]):
+        for k in range(indptr[r], indptr[r + 1]):
+            out[r, int(codes[k]) >> bits] = table[int(codes[k]) & ((1 << bits) - 1)]
+    return out
+
+
+@pytest.mark.parametrize("levels,table_is_distinct", [(255, True), (3, True), (0, False)])
+def test_encoded_inputs_decode_to_exactly_the_inputs(levels: int, table_is_distinct: bool) -> None:
+    x, _ = _data(n=200, n_in=30, levels=levels)
+    indptr, codes, table, bits = encode_inputs(x)
+    assert codes.dtype == np.uint32
+    assert (len(table) <= TABLE_LIMIT) == table_is_distinct
+    np.testing.assert_array_equal(_decoded(x), x)
+    assert indptr[-1] == np.count_nonzero(x)
+
+
+def test_a_value_the_sample_missed_falls_back_to_a_table_entry_per_value() -> None:
+    """The table is built from a sample of the values; one value outside the sample must still decode."""
+    x = np.full((70_000, 2), 0.5)  # 140,000 values, sampled every other one
+    x[12_345, 1] = 0.25  # never sampled (odd position)
+    indptr, codes, table, bits = encode_inputs(x)
+    assert len(table) == 2 and set(table.tolist()) == {0.25, 0.5}
+    np.testing.assert_array_equal(_decoded(x[12_340:12_350]), x[12_340:12_350])
+    x = np.arange(1.0, 2 * 300 + 1).reshape(300, 2)  # 600 distinct values: a table entry per value
+    indptr, codes, table, bits = encode_inputs(x)
+    assert len(table) == 600
+    np.testing.assert_array_equal(_decoded(x), x)
 
 
 def test_sparse_rows_lists_each_rows_nonzeros() -> None:
