@@ -76,6 +76,15 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
     return settings
 
 
+def train_keywords(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of ``handprop.train`` for these parsed ``handprop train`` flags."""
+    return dict(
+        backend=args.backend, device=args.device, engine=args.engine, threads=args.threads,
+        data_root=args.data_root, out=args.out, resume=args.resume,
+        progress=False if args.no_progress else None, **_settings(args),
+    )
+
+
 def _header(run: Any) -> str:
     c = run.config
     return (
@@ -114,12 +123,9 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         result = train(
-            backend=args.backend, device=args.device, engine=args.engine, threads=args.threads,
-            data_root=args.data_root, out=args.out, resume=args.resume,
-            progress=False if args.no_progress else None,
             on_start=lambda r: print(_header(r), flush=True),
             on_epoch=lambda r: print(_epoch_line(r), flush=True),
-            **_settings(args),
+            **train_keywords(args),
         )
     except (TrainingDiverged, LockstepError) as error:
         print(f"handprop train: error: {error}", file=sys.stderr)
