@@ -21,7 +21,8 @@ one subtraction. What makes it fast (each idea measured, docs/training.md):
   in vector registers without reassociating any sum), and the batch's activations and errors in
   buffers made once;
 - each phase is one loop over the batch (the forward products, σ, BP1, BP2, the batch sums of BP3
-  and BP4), so the small layers' weights stay in the L1 cache and no loop is entered per example;
+  and BP4), so each loop stays small and hot, and the weight gradients of layers 2…L are summed over
+  the batch in registers and written once per row instead of once per example;
 - the inputs are each example's non-zero pixels (built once per dataset), packed as 32-bit codes
   "pixel << bits | value code" with a table of the distinct values (MNIST has 255), so the first
   layer's forward product and weight gradient skip the zeros and read 4 bytes per pixel;
