@@ -22,7 +22,8 @@ one subtraction. What makes it fast (each idea measured, docs/training.md):
   buffers made once;
 - each phase is one loop over the batch (the forward products, σ, BP1, BP2, the batch sums of BP3
   and BP4), so each loop stays small and hot, and the weight gradients of layers 2…L are summed over
-  the batch in registers and written once per row instead of once per example;
+  the batch in registers and written once per row instead of once per example; wide layers go four
+  rows at a time (``_combine4``), so each piece of a weight matrix is loaded once for four examples;
 - the inputs are each example's non-zero pixels (built once per dataset), packed as 32-bit codes
   "pixel << bits | value code" with a table of the distinct values (MNIST has 255), so the first
   layer's forward product and weight gradient skip the zeros and read 4 bytes per pixel;
@@ -230,6 +231,165 @@ def _combine(
 
 
 @njit(cache=True)
+def _combine4(
+    M: Array, mbase: int, mstride: int, n: int, vals: Array, vbase: int, vrow: int, vstride: int, k1: int,
+    init: Array, ibase: int, out: Array, obase: int, orow: int,
+) -> None:
+    """``_combine`` for four rows at once (q = 0…3: vals at vbase + q·vrow, out at obase + q·orow), n a multiple of 16.
+
+    Each 16-wide piece of a row of M is loaded once for the four rows instead of once per row: a
+    wide layer's weights stream from memory a quarter as often (784-512-512-10: 1.6x faster epochs).
+    Every output is the same sum, in the same order, as ``_combine``'s, so the results are identical.
+    """
+    for jb in range(0, n, 16):
+        r0 = np.uint64(ibase + jb)
+        c0_0 = c1_0 = c2_0 = c3_0 = init[r0 + U0]
+        c0_1 = c1_1 = c2_1 = c3_1 = init[r0 + U1]
+        c0_2 = c1_2 = c2_2 = c3_2 = init[r0 + U2]
+        c0_3 = c1_3 = c2_3 = c3_3 = init[r0 + U3]
+        c0_4 = c1_4 = c2_4 = c3_4 = init[r0 + U4]
+        c0_5 = c1_5 = c2_5 = c3_5 = init[r0 + U5]
+        c0_6 = c1_6 = c2_6 = c3_6 = init[r0 + U6]
+        c0_7 = c1_7 = c2_7 = c3_7 = init[r0 + U7]
+        c0_8 = c1_8 = c2_8 = c3_8 = init[r0 + U8]
+        c0_9 = c1_9 = c2_9 = c3_9 = init[r0 + U9]
+        c0_10 = c1_10 = c2_10 = c3_10 = init[r0 + U10]
+        c0_11 = c1_11 = c2_11 = c3_11 = init[r0 + U11]
+        c0_12 = c1_12 = c2_12 = c3_12 = init[r0 + U12]
+        c0_13 = c1_13 = c2_13 = c3_13 = init[r0 + U13]
+        c0_14 = c1_14 = c2_14 = c3_14 = init[r0 + U14]
+        c0_15 = c1_15 = c2_15 = c3_15 = init[r0 + U15]
+        for k in range(k1):
+            v0 = vals[np.uint64(vbase + k * vstride)]
+            v1 = vals[np.uint64(vbase + vrow + k * vstride)]
+            v2 = vals[np.uint64(vbase + 2 * vrow + k * vstride)]
+            v3 = vals[np.uint64(vbase + 3 * vrow + k * vstride)]
+            r = np.uint64(mbase + k * mstride + jb)
+            w = M[r + U0]
+            c0_0 += v0 * w
+            c1_0 += v1 * w
+            c2_0 += v2 * w
+            c3_0 += v3 * w
+            w = M[r + U1]
+            c0_1 += v0 * w
+            c1_1 += v1 * w
+            c2_1 += v2 * w
+            c3_1 += v3 * w
+            w = M[r + U2]
+            c0_2 += v0 * w
+            c1_2 += v1 * w
+            c2_2 += v2 * w
+            c3_2 += v3 * w
+            w = M[r + U3]
+            c0_3 += v0 * w
+            c1_3 += v1 * w
+            c2_3 += v2 * w
+            c3_3 += v3 * w
+            w = M[r + U4]
+            c0_4 += v0 * w
+            c1_4 += v1 * w
+            c2_4 += v2 * w
+            c3_4 += v3 * w
+            w = M[r + U5]
+            c0_5 += v0 * w
+            c1_5 += v1 * w
+            c2_5 += v2 * w
+            c3_5 += v3 * w
+            w = M[r + U6]
+            c0_6 += v0 * w
+            c1_6 += v1 * w
+            c2_6 += v2 * w
+            c3_6 += v3 * w
+            w = M[r + U7]
+            c0_7 += v0 * w
+            c1_7 += v1 * w
+            c2_7 += v2 * w
+            c3_7 += v3 * w
+            w = M[r + U8]
+            c0_8 += v0 * w
+            c1_8 += v1 * w
+            c2_8 += v2 * w
+            c3_8 += v3 * w
+            w = M[r + U9]
+            c0_9 += v0 * w
+            c1_9 += v1 * w
+            c2_9 += v2 * w
+            c3_9 += v3 * w
+            w = M[r + U10]
+            c0_10 += v0 * w
+            c1_10 += v1 * w
+            c2_10 += v2 * w
+            c3_10 += v3 * w
+            w = M[r + U11]
+            c0_11 += v0 * w
+            c1_11 += v1 * w
+            c2_11 += v2 * w
+            c3_11 += v3 * w
+            w = M[r + U12]
+            c0_12 += v0 * w
+            c1_12 += v1 * w
+            c2_12 += v2 * w
+            c3_12 += v3 * w
+            w = M[r + U13]
+            c0_13 += v0 * w
+            c1_13 += v1 * w
+            c2_13 += v2 * w
+            c3_13 += v3 * w
+            w = M[r + U14]
+            c0_14 += v0 * w
+            c1_14 += v1 * w
+            c2_14 += v2 * w
+            c3_14 += v3 * w
+            w = M[r + U15]
+            c0_15 += v0 * w
+            c1_15 += v1 * w
+            c2_15 += v2 * w
+            c3_15 += v3 * w
+        r0 = np.uint64(obase + jb)
+        out[r0 + U0], out[r0 + U1], out[r0 + U2], out[r0 + U3] = c0_0, c0_1, c0_2, c0_3
+        out[r0 + U4], out[r0 + U5], out[r0 + U6], out[r0 + U7] = c0_4, c0_5, c0_6, c0_7
+        out[r0 + U8], out[r0 + U9], out[r0 + U10], out[r0 + U11] = c0_8, c0_9, c0_10, c0_11
+        out[r0 + U12], out[r0 + U13], out[r0 + U14], out[r0 + U15] = c0_12, c0_13, c0_14, c0_15
+        r0 = np.uint64(obase + 1 * orow + jb)
+        out[r0 + U0], out[r0 + U1], out[r0 + U2], out[r0 + U3] = c1_0, c1_1, c1_2, c1_3
+        out[r0 + U4], out[r0 + U5], out[r0 + U6], out[r0 + U7] = c1_4, c1_5, c1_6, c1_7
+        out[r0 + U8], out[r0 + U9], out[r0 + U10], out[r0 + U11] = c1_8, c1_9, c1_10, c1_11
+        out[r0 + U12], out[r0 + U13], out[r0 + U14], out[r0 + U15] = c1_12, c1_13, c1_14, c1_15
+        r0 = np.uint64(obase + 2 * orow + jb)
+        out[r0 + U0], out[r0 + U1], out[r0 + U2], out[r0 + U3] = c2_0, c2_1, c2_2, c2_3
+        out[r0 + U4], out[r0 + U5], out[r0 + U6], out[r0 + U7] = c2_4, c2_5, c2_6, c2_7
+        out[r0 + U8], out[r0 + U9], out[r0 + U10], out[r0 + U11] = c2_8, c2_9, c2_10, c2_11
+        out[r0 + U12], out[r0 + U13], out[r0 + U14], out[r0 + U15] = c2_12, c2_13, c2_14, c2_15
+        r0 = np.uint64(obase + 3 * orow + jb)
+        out[r0 + U0], out[r0 + U1], out[r0 + U2], out[r0 + U3] = c3_0, c3_1, c3_2, c3_3
+        out[r0 + U4], out[r0 + U5], out[r0 + U6], out[r0 + U7] = c3_4, c3_5, c3_6, c3_7
+        out[r0 + U8], out[r0 + U9], out[r0 + U10], out[r0 + U11] = c3_8, c3_9, c3_10, c3_11
+        out[r0 + U12], out[r0 + U13], out[r0 + U14], out[r0 + U15] = c3_12, c3_13, c3_14, c3_15
+
+
+@njit(cache=True)
+def _combine_rows(
+    M: Array, mbase: int, mstride: int, n: int, vals: Array, vbase: int, vrow: int, vstride: int, k1: int,
+    init: Array, ibase: int, out: Array, obase: int, orow: int, rows: int,
+) -> None:
+    """``_combine`` for rows q = 0…rows−1 (vals at vbase + q·vrow, out at obase + q·orow).
+
+    Four rows at a time through ``_combine4`` for the outputs in whole blocks of 16; the other
+    outputs, and the rows left over, through ``_combine``.
+    """
+    n16 = n // 16 * 16
+    q = 0
+    while n16 > 0 and q + 4 <= rows:
+        _combine4(M, mbase, mstride, n16, vals, vbase + q * vrow, vrow, vstride, k1, init, ibase, out, obase + q * orow, orow)
+        q += 4
+    if n16 < n:  # the last n − n16 outputs of the rows done four at a time
+        for y in range(q):
+            _combine(M, mbase + n16, mstride, n - n16, vals, vbase + y * vrow, vstride, k1, init, ibase + n16, out, obase + y * orow + n16)
+    for y in range(q, rows):
+        _combine(M, mbase, mstride, n, vals, vbase + y * vrow, vstride, k1, init, ibase, out, obase + y * orow)
+
+
+@njit(cache=True)
 def _store8(out: Array, r0: Any, count: int, c0: Any, c1: Any, c2: Any, c3: Any, c4: Any, c5: Any, c6: Any, c7: Any) -> None:
     """out[r0 : r0 + min(count, 8)] = c0, c1, …: a block of 8 sums, of which only the first ``count`` are real."""
     if count >= 8:
@@ -376,9 +536,11 @@ def _copy_untransposed(theta: Array, woff: Array, sizes: Array, wo: Array, wooff
     """wo[wooff[ℓ]:] = W^(ℓ+1) in (out, in) layout for ℓ ≥ 1, so that BP2's product W^T δ is a sum of rows."""
     for l in range(1, sizes.shape[0] - 1):
         n_in, n_out, w, c = sizes[l], sizes[l + 1], woff[l], wooff[l]
-        for j in range(n_out):
-            for i in range(n_in):
-                wo[c + j * n_in + i] = theta[w + i * n_out + j]
+        for i0 in range(0, n_in, 16):  # in tiles of 16 × 16, so that both sides stay in the cache (512 × 512: 4× faster)
+            for j0 in range(0, n_out, 16):
+                for j in range(j0, min(j0 + 16, n_out)):
+                    for i in range(i0, min(i0 + 16, n_in)):
+                        wo[c + j * n_in + i] = theta[w + i * n_out + j]
 
 
 @njit(cache=True)
@@ -404,7 +566,7 @@ def train_batches(
     a: Array,  # (batch_size·U + PAD,) row x (width U = Σ widths) holds a^1 … a^L of the batch's example x
     d: Array,  # (batch_size·U + PAD,) the same for δ^1 … δ^L, already times η/m
     zL: Array,  # (batch_size·out,) z^L (the cross-entropy costs read it)
-    g: Array,  # (max width + PAD,) one row of a batch sum
+    g: Array,  # (4 · max width + PAD,) four rows of a batch sum
     zeros: Array,  # (max width + PAD,) zeros
     s: Array,  # (4,) scratch in the parameters' dtype, for constants of that dtype
     wo: Array,  # (Σ_{ℓ≥2} out·in + PAD,) W^ℓ for ℓ ≥ 2 in (out, in) layout
@@ -446,9 +608,7 @@ def train_batches(
                     e = order[b0 + x]
                     _sparse_combine(theta, woff[0], boff[0], sizes[1], codes, table, bits, indptr[e], indptr[e + 1], a, x * U)
             else:  # z^(ℓ+1)_x = b + Σ_i a^ℓ_x,i Wᵀ[i, :]
-                po = uoff[l - 1]
-                for x in range(m):
-                    _combine(theta, woff[l], sizes[l + 1], sizes[l + 1], a, x * U + po, 1, sizes[l], theta, boff[l], a, x * U + o)
+                _combine_rows(theta, woff[l], sizes[l + 1], sizes[l + 1], a, uoff[l - 1], U, 1, sizes[l], theta, boff[l], a, o, U, m)
             if l == L - 1:
                 for x in range(m):
                     for j in range(n_out):
@@ -502,8 +662,7 @@ def train_batches(
         # -- BP2: δ^ℓ_x = (Σ_j δ^(ℓ+1)_x,j W^(ℓ+1)[j, :]) ⊙ σ'(z^ℓ_x), ℓ = L−1 … 1, from the (out, in) copies in wo
         for l in range(L - 1, 0, -1):
             o, po, n_l, n_in = uoff[l], uoff[l - 1], sizes[l + 1], sizes[l]
-            for x in range(m):
-                _combine(wo, wooff[l], n_in, n_in, d, x * U + o, 1, n_l, zeros, 0, d, x * U + po)
+            _combine_rows(wo, wooff[l], n_in, n_in, d, o, U, 1, n_l, zeros, 0, d, po, U, m)
             _prime_times(d, a, U, m, po, n_in, acts[l - 1], one)
         # -- the update: weight decay, then BP3 and BP4 subtracted in place
         if decay != 1.0:
@@ -517,12 +676,13 @@ def train_batches(
             _combine(d, uoff[l], U, n_l, s, 3, 0, m, zeros, 0, g, 0)
             for j in range(n_l):
                 theta[bo + j] -= g[j]
-        for l in range(1, L):  # BP4, ℓ ≥ 2: row i of Wᵀ −= Σ_x a^(ℓ-1)_x,i δ^ℓ_x
+        for l in range(1, L):  # BP4, ℓ ≥ 2: row i of Wᵀ −= Σ_x a^(ℓ-1)_x,i δ^ℓ_x, four rows i at a time
             n_in, n_l, w = sizes[l], sizes[l + 1], woff[l]
-            for i in range(n_in):
-                _combine(d, uoff[l], U, n_l, a, uoff[l - 1] + i, U, m, zeros, 0, g, 0)
-                for j in range(n_l):
-                    theta[w + i * n_l + j] -= g[j]
+            for i0 in range(0, n_in, 4):
+                rows = min(4, n_in - i0)
+                _combine_rows(d, uoff[l], U, n_l, a, uoff[l - 1] + i0, 1, U, m, zeros, 0, g, 0, n_l, rows)
+                for j in range(rows * n_l):
+                    theta[w + i0 * n_l + j] -= g[j]
         for x in range(m):  # BP4 of layer 1, one example at a time, on its non-zero inputs
             e = order[b0 + x]
             _subtract_outer(theta, woff[0], sizes[1], codes, table, bits, indptr[e], indptr[e + 1], d, x * U)
@@ -638,7 +798,7 @@ class CompiledBackend(HandpropBackend):
         for l in range(1, L):
             self._wooff[l], offset = offset, offset + w_sizes[l]
         self._wo = np.zeros(offset + PAD, dtype=net.dtype)  # (Σ_{ℓ≥2} out·in + PAD,)
-        self._g = np.zeros(int(sizes.max()) + PAD, dtype=net.dtype)  # one row of a batch sum
+        self._g = np.zeros(4 * int(sizes.max()) + PAD, dtype=net.dtype)  # four rows of a batch sum
         self._zeros = np.zeros(int(sizes.max()) + PAD, dtype=net.dtype)
         self._buffers: tuple[Array, Array, Array] = self._make_buffers(1)
         self._inputs: tuple[Array, Array, Array, int] = encode_inputs(np.zeros((1, int(sizes[0])), dtype=net.dtype))
@@ -663,6 +823,8 @@ class CompiledBackend(HandpropBackend):
         """SGD on order[start:stop] in mini-batches of ``batch_size``; the sum of the batches' **mean** costs."""
         if self._buffers[0].shape[0] < batch_size * self._units + PAD:
             self._buffers = self._make_buffers(batch_size)  # made once per batch size, reused every step
+        if not train_batches.signatures:  # nothing compiled or loaded from the cache yet in this process
+            logger.info("loading the compiled training steps (the first run on a machine compiles them: about 25 s)")
         slp, numba.config.SLP_VECTORIZE = numba.config.SLP_VECTORIZE, 1  # see _SLP_WHY
         try:
             return train_batches(

@@ -3,7 +3,8 @@
 Every activation/cost pair the engine supports, L2 on and off: the two engines start from the same
 parameters and step on the same batches; after every step their parameters must agree to round-off
 (float64: ≤ 1e-12 of the largest entry of each array). The nets are tiny but their widths (17, 9,
-4) run every code path of the kernel: the 16- and 8-wide blocks and the scalar remainder. Numba
+4, and 33 after a layer of 9) and batches of 7 and 5 run every code path of the kernel: the 16- and
+8-wide blocks, the padded remainder, and four rows at a time (``_combine4``) with rows left over. Numba
 compiles the kernel once per dtype (cached on disk afterwards), so these tests share two compilations.
 """
 
@@ -81,7 +82,7 @@ def test_every_step_matches_the_reference_float32(output: str, cost: str) -> Non
     assert _lockstep(net, 4.0) <= RTOL["float32"]
 
 
-@pytest.mark.parametrize("sizes,hidden", [([20, 4], []), ([20, 33, 4], ["relu"]), ([20, 16, 8, 5, 4], ["tanh", "relu", "sigmoid"])])
+@pytest.mark.parametrize("sizes,hidden", [([20, 4], []), ([20, 33, 4], ["relu"]), ([20, 9, 33, 4], ["tanh", "sigmoid"]), ([20, 16, 8, 5, 4], ["tanh", "relu", "sigmoid"])])
 def test_other_depths_and_mixed_hidden_layers(sizes: list[int], hidden: list[str]) -> None:
     net = Network(sizes, hidden, "softmax", "cross_entropy", init="xavier", dtype="float64", seed=5)
     assert _lockstep(net, 1.0, batch=5) <= RTOL["float64"]
@@ -243,3 +244,16 @@ def test_torch_threads_one_for_small_networks_unless_asked(torch_one_thread):
     assert torch.get_num_threads() == 2
     with pytest.raises(ValueError, match="threads must be a positive integer"):
         make_backend("torch", config.build_network(), config, threads=0)
+
+
+def test_the_first_steps_of_a_process_say_the_compiler_may_run() -> None:
+    """The first call in a process may compile for ~25 s (nothing cached yet): it logs a line first."""
+    code = (
+        "import logging, numpy as np; logging.basicConfig(level=logging.INFO)\n"
+        "from handprop.compiled import CompiledBackend\nfrom handprop.network import Network\n"
+        "b = CompiledBackend(Network([4, 3, 2], dtype='float64', seed=0), 0.1)\n"
+        "b.load_training_data(np.eye(4), np.eye(2)[[0, 1, 0, 1]]); b.begin_epoch(np.arange(4))\n"
+        "b.steps(0, 4, 2); b.steps(0, 4, 2)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stderr.count("loading the compiled training steps") == 1, out.stderr
