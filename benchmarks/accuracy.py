@@ -11,9 +11,9 @@ then the row: mean ± sample standard deviation (ddof 1) of the final and the be
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from pathlib import Path
+
+from common import add_data_root, data_root, set_threads
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,11 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     own, flags = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--data-root", default=None, help="MNIST root (default: $HANDPROP_DATA, else ../shared/data)")
+    add_data_root(parser)
     args = parser.parse_args(own)
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = "1"
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    set_threads(1)
 
     import numpy as np
 
@@ -33,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     from handprop.cli import build_parser
     from handprop.commands.train import train_keywords
 
-    root = args.data_root or os.environ.get("HANDPROP_DATA") or str(Path(__file__).resolve().parents[2] / "shared" / "data")
+    root = data_root(args.data_root)
     finals, bests = [], []
     for seed in (int(s) for s in args.seeds.split(",")):
         command = ["train", *flags, "--seed", str(seed), "--data-root", root, "--no-progress"]

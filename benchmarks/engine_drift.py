@@ -13,9 +13,9 @@ part (docs/training.md, "Speed").
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from pathlib import Path
+
+from common import add_data_root, data_root, set_threads
 
 
 def main() -> int:
@@ -24,19 +24,18 @@ def main() -> int:
     parser.add_argument("--every", type=int, default=250, help="steps between printed lines (a multiple of 50)")
     parser.add_argument("--batch-size", type=int, default=10)
     parser.add_argument("--dtype", default="float64", choices=["float32", "float64"])
-    parser.add_argument("--data-root", default=None, help="MNIST root (default: $HANDPROP_DATA, else ../shared/data)")
+    add_data_root(parser)
     args = parser.parse_args()
     if args.every % 50:
         parser.error("--every must be a multiple of 50 (the compiled engine's window)")
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    set_threads(1)
 
     import numpy as np
 
     from handprop.data import load_dataset
     from handprop.training import TrainConfig, make_backend
 
-    root = args.data_root or os.environ.get("HANDPROP_DATA") or str(Path(__file__).resolve().parents[2] / "shared" / "data")
+    root = data_root(args.data_root)
     x, labels = load_dataset("mnist", "train", root, download=False, dtype=args.dtype)
     y = np.eye(10, dtype=args.dtype)[labels]  # (n, 10) one-hot
     config = TrainConfig(batch_size=args.batch_size, dtype=args.dtype)

@@ -29,13 +29,14 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
+
+from common import add_data_root, data_root, set_threads
 from typing import Any, Callable
 
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data-root", default=None, help="MNIST root (default: $HANDPROP_DATA, else ../shared/data)")
+    add_data_root(p)
     p.add_argument("--threads", type=int, default=1, help="threads for BLAS, torch and XLA (default: 1)")
     p.add_argument("--repeats", type=int, default=3, help="epochs timed per engine and batch size (best kept)")
     p.add_argument("--batch-sizes", default="10,100")
@@ -130,13 +131,11 @@ def timed_epoch(engine: str, config: Any, initial: Any, x: Any, y: Any, order: A
 
 def main() -> int:
     args = parse_args()
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(args.threads)
+    set_threads(args.threads)
     if args.threads == 1:
         os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
     if args.dtype == "float64":
         os.environ["JAX_ENABLE_X64"] = "1"
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
     import numpy as np
 
@@ -156,7 +155,7 @@ def main() -> int:
     except ImportError:
         print("JAX is not installed (pip install -e '.[bench]'): its column is left out")
         engines = [e for e in engines if e != "jax"]
-    root = args.data_root or os.environ.get("HANDPROP_DATA") or str(Path(__file__).resolve().parents[2] / "shared" / "data")
+    root = data_root(args.data_root)
     x, labels = load_dataset("mnist", "train", root, download=False, dtype=args.dtype)
     y = np.eye(10, dtype=args.dtype)[labels]  # (n, 10) one-hot
     rate = matmul_rate(np, args.dtype)

@@ -11,26 +11,24 @@ chunks of 10,000, two passes), and the materialised per-example gradients on a 2
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
-from pathlib import Path
+
+from common import add_data_root, data_root, set_threads
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data-root", default=None)
+    add_data_root(p)
     p.add_argument("--examples", type=int, default=60000)
     p.add_argument("--repeats", type=int, default=3)
     args = p.parse_args()
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = "1"
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    set_threads(1)
     from handprop.data import load_dataset
     from handprop.explain import _materialised_statistics, factored_statistics
     from handprop.network import Network
 
-    root = args.data_root or os.environ.get("HANDPROP_DATA") or str(Path(__file__).resolve().parents[2] / "shared" / "data")
+    root = data_root(args.data_root)
     X, labels = load_dataset("mnist", "train", root, download=False, dtype="float64")
     net = Network([784, 16, 16, 10], seed=0)
     x, y = net.prepare(X[: args.examples], labels[: args.examples])

@@ -11,10 +11,10 @@ The NumPy engine's products are BLAS calls, which catch up as the layers widen (
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
-from pathlib import Path
+
+from common import add_data_root, data_root, set_threads
 
 NETWORKS = [  # (arch, batch size, examples timed)
     ((784, 16, 16, 10), 10, 20000),
@@ -29,18 +29,16 @@ NETWORKS = [  # (arch, batch size, examples timed)
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-root", default=None, help="MNIST root (default: $HANDPROP_DATA, else ../shared/data)")
+    add_data_root(parser)
     args = parser.parse_args()
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = "1"
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    set_threads(1)
 
     import numpy as np
 
     from handprop.data import load_dataset
     from handprop.training import TrainConfig, make_backend
 
-    root = args.data_root or os.environ.get("HANDPROP_DATA") or str(Path(__file__).resolve().parents[2] / "shared" / "data")
+    root = data_root(args.data_root)
     x_all, labels = load_dataset("mnist", "train", root, download=False, dtype="float32")
     y_all = np.eye(10, dtype="float32")[labels]  # (n, 10) one-hot
     print("| network | batch | compiled (s/epoch) | numpy (s/epoch) | numpy / compiled |")

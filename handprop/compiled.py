@@ -565,7 +565,7 @@ def train_batches(
     decay: float,
     a: Array,  # (batch_size·U + PAD,) row x (width U = Σ widths) holds a^1 … a^L of the batch's example x
     d: Array,  # (batch_size·U + PAD,) the same for δ^1 … δ^L, already times η/m
-    zL: Array,  # (batch_size·out,) z^L (the cross-entropy costs read it)
+    zL: Array,  # (batch_size·out,) z^L, for the cross-entropy costs
     g: Array,  # (4 · max width + PAD,) four rows of a batch sum
     zeros: Array,  # (max width + PAD,) zeros
     s: Array,  # (4,) scratch in the parameters' dtype, for constants of that dtype
@@ -609,7 +609,7 @@ def train_batches(
                     _sparse_combine(theta, woff[0], boff[0], sizes[1], codes, table, bits, indptr[e], indptr[e + 1], a, x * U)
             else:  # z^(ℓ+1)_x = b + Σ_i a^ℓ_x,i Wᵀ[i, :]
                 _combine_rows(theta, woff[l], sizes[l + 1], sizes[l + 1], a, uoff[l - 1], U, 1, sizes[l], theta, boff[l], a, o, U, m)
-            if l == L - 1:
+            if l == L - 1 and cost_code == CROSS_ENTROPY:  # only the cross-entropy costs read z^L
                 for x in range(m):
                     for j in range(n_out):
                         zL[x * n_out + j] = a[x * U + o + j]
