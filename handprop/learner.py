@@ -24,7 +24,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -245,11 +245,27 @@ def compare_tensors(expected: dict[str, Array], got: dict[str, Array], rtol: flo
 # where the mistake is, in words
 
 
-def layer_words(rows: Sequence[TensorRow]) -> str:
+# σ′ in the words of each hidden activation, for the hints below
+PRIME_WORDS = {"sigmoid": "σ′(z) = σ(z)(1 − σ(z))", "tanh": "tanh′(z) = 1 − tanh²(z)", "relu": "relu′(z) = 1 where z > 0, else 0", "identity": "σ′(z) = 1"}
+
+
+def _bp1_words(output: str, cost: str) -> str:
+    """BP1 as it reads for this output activation and cost (the mean over the batch's n examples)."""
+    if cost == "cross_entropy":  # softmax + categorical, or sigmoid + binary, cross-entropy: σ′ cancels
+        return "δ^L = (a^L − y)/n: with cross-entropy after " + output + " the σ′ cancels"
+    if output == "softmax":
+        return "δ^L = the softmax Jacobian times ∇_a C, with the 1/n of the batch mean"
+    return f"δ^L = ∇_a C ⊙ σ′(z^L), with {PRIME_WORDS.get(output, 'σ′')} and the 1/n of the batch mean"
+
+
+def layer_words(rows: Sequence[TensorRow], options: Optional[Mapping[str, str]] = None) -> str:
     """Which layers are wrong, weights or biases, and which equation that points at.
 
     Works on tensors named ∂C/∂W<ℓ> and ∂C/∂b<ℓ> (the network assignments); empty otherwise.
+    ``options`` (hidden, output, cost; default sigmoid, sigmoid, quadratic) choose the equations' words.
     """
+    chosen = {"hidden": "sigmoid", "output": "sigmoid", "cost": "quadratic", **(options or {})}
+    hidden, output, cost = chosen["hidden"], chosen["output"], chosen["cost"]
     layers: dict[int, dict[str, bool]] = {}
     for r in rows:
         m = _LAYER_TENSOR.match(r.name)
@@ -276,8 +292,8 @@ def layer_words(rows: Sequence[TensorRow]) -> str:
     biases_ok = all(p.get("b", True) for p in layers.values())
     if not output_ok:
         hint = (
-            "The output layer is already wrong, so the mistake is in δ^L (BP1: δ^L = ∇_a C ⊙ σ′(z^L), with the "
-            "1/n of the batch mean) or in how its gradients are formed; every earlier layer inherits it."
+            f"The output layer is already wrong, so the mistake is in δ^L (BP1: {_bp1_words(output, cost)}) "
+            "or in how its gradients are formed; every earlier layer inherits it."
         )
         if weights_ok:
             hint = "Only biases are wrong: check ∂C/∂b^ℓ = Σ_x δ^ℓ_x, summed over the examples (BP3)."
@@ -290,7 +306,7 @@ def layer_words(rows: Sequence[TensorRow]) -> str:
     else:
         hint = (
             "The output layer is right, so δ^L is; the mistake enters when δ is carried back: check "
-            "δ^ℓ = (δ^(ℓ+1) W^(ℓ+1)) ⊙ σ′(z^ℓ) (BP2), with σ′(z) = σ(z)(1 − σ(z)) at the hidden layer's z."
+            f"δ^ℓ = (δ^(ℓ+1) W^(ℓ+1)) ⊙ σ′(z^ℓ) (BP2), with {PRIME_WORDS.get(hidden, 'σ′')} at the hidden layer's z."
         )
     return f"{words} {hint}"
 
@@ -389,7 +405,7 @@ def judge_case(task: Any, case: Any, run: Any, rtol: float, verdict: Any = None)
         verdict = task.judge(case, run, rtol)
     check.tags = list(verdict.tags)
     message = verdict.message or ("The values are wrong." if status == "ok" else "")
-    located = layer_words(rows) if status == "ok" else ""
+    located = layer_words(rows, task.options) if status == "ok" else ""
     if located:  # the layer-by-layer account says it all: drop the grader's summary of the same
         message = re.sub(r"\s*Right: [^.]*\. Wrong: [^.]*\.", "", message.replace("The values are wrong. ", "", 1))
     words = [w for w in (located, message.strip()) if w]

@@ -380,7 +380,7 @@ def test_row_12_a_child_that_fills_the_grader_s_pipe_cannot_block_it(mode):
     report = grade_source(source.encode(), config(mode, timeout=1.0, cases=1))
     assert time.monotonic() - start < 30
     tags = {t for s in report.functions.values() for t in s.tags}
-    if mode == "none":
+    if mode == "none" or os.geteuid() != 0:  # the child is the grader's own user: the pipe fills
         assert report.score == 0 and tags and tags <= {"timeout", "exception"}, report.output
     else:
         assert report.score == report.max_score, report.output  # the pipe is not the sandbox user's

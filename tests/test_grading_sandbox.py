@@ -19,7 +19,7 @@ import pytest
 from handprop.cli import main
 from handprop.grading import GradingConfig, SandboxLimits, grade_source
 from handprop.grading.cases import build_cases, sandbox_calls
-from handprop.grading.sandbox import Call, modes, run_submission
+from handprop.grading.sandbox import Call, SandboxError, modes, run_submission
 from handprop.grading.sandbox.wire import WireError, dump_npz, load_npz
 
 from grading_helpers import REFERENCE, fast_config, mutate
@@ -422,3 +422,23 @@ def test_a_child_that_closes_its_output_does_not_make_the_grader_spin():
     assert run.functions["f"].status == "timeout"
     cpu = (after.user - before.user) + (after.system - before.system)
     assert cpu < 0.1 * wall, f"the grader used {cpu:.2f} s of CPU while waiting {wall:.2f} s"
+
+
+def test_a_failure_to_isolate_before_exec_is_one_actionable_error_and_leaks_no_descriptor(monkeypatch):
+    """If the uid sandbox's namespaces cannot be set up, Popen raises SubprocessError (not OSError):
+    it must still become a SandboxError that says what to try, with the grader's pipe ends closed."""
+    if not IS_ROOT:
+        pytest.skip("the uid sandbox needs root")
+    import handprop.grading.sandbox as sandbox
+
+    def isolator(*args, **kwargs):
+        def refuse() -> None:
+            raise OSError(1, "mount namespaces refused here")
+
+        return refuse
+
+    monkeypatch.setattr(sandbox._modes, "isolator", isolator)
+    before = len(os.listdir("/proc/self/fd"))
+    with pytest.raises(SandboxError, match="could not be started .*try --sandbox bwrap"):
+        sandbox.run_submission(b"def f():\n    return 1\n", [Call("f", 1, [])], SandboxLimits(timeout=5.0), "uid")
+    assert len(os.listdir("/proc/self/fd")) == before

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from handprop.training import (
-    LOCKSTEP_TOLERANCE, LockstepError, TrainConfig, TrainingDiverged, lockstep_epoch, make_backend, step_differences,
+    LOCKSTEP_TOLERANCE, TrainConfig, TrainingDiverged, lockstep_epoch, make_backend, step_differences,
 )
 
 from train_helpers import synthetic_digits, torch_one_thread  # noqa: F401  (fixture)
@@ -33,7 +33,8 @@ def test_huge_steps_agree_relative_to_their_size(dtype, torch_one_thread):
     config = TrainConfig(arch=(784, 16, 10), hidden=("relu",), output="softmax", cost="cross_entropy", lr=1000.0,
                          dtype=dtype)
     _, diff = lockstep_run(config)
-    assert diff["max_abs_param_diff"] > 1e-9  # beyond the old absolute tolerance in float64 ...
+    if dtype == "float64":  # float32's round-off alone is beyond 1e-9
+        assert diff["max_abs_param_diff"] > 1e-9  # beyond the old absolute tolerance in float64 ...
     assert 0 < diff["max_fraction_of_tolerance"] <= 1  # ... yet round-off relative to the step
 
 

@@ -82,7 +82,10 @@ class Assignment:
             case = self.make_case(function, k, rng, hidden)
             if not self.hides_a_mistake(case):
                 return case
-        logger.warning("%s: no case in %d draws separates every mistake; using the last", case.name, MAX_DRAWS)
+        logger.warning(
+            "%s: after %d draws some catalogued mistake still scores as right on this case, so its grade may miss "
+            "that mistake; choose another --seed", case.name, MAX_DRAWS,
+        )
         return case
 
     def hides_a_mistake(self, case: Case) -> bool:

@@ -416,10 +416,11 @@ class _Child:
                 argv, cwd=scratch or "/", env=env, stdin=subprocess.DEVNULL, stdout=output_w, stderr=output_w,
                 pass_fds=(to_child_r, from_child_w), start_new_session=True, **kwargs,
             )  # fmt: skip
-        except OSError as error:
+        except (OSError, subprocess.SubprocessError) as error:  # SubprocessError: the isolation before exec failed
             for fd in (self.to_child, self.from_child, self.output_r):
                 os.close(fd)
-            raise SandboxError(f"the sandbox process could not be started ({error})") from None
+            hint = "; the uid sandbox needs root and mount namespaces here: try --sandbox bwrap" if launch.mode == "uid" else ""
+            raise SandboxError(f"the sandbox process could not be started ({error}){hint}") from None
         finally:
             for fd in (to_child_r, from_child_w, output_w):
                 os.close(fd)
