@@ -95,3 +95,12 @@ def test_missing_mnist_is_one_line(capsys, tmp_path):
 def test_data_root_needs_the_mnist_shape(capsys, tmp_path):
     assert main(["check", "--arch", "5-3", "--data-root", str(tmp_path)]) == 2
     assert "--data-root gives MNIST (784 inputs, 10 classes)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flags", [["--cases", "5"], ["--timeout", "10"], ["--assignment", "network"]])
+def test_a_file_flag_without_a_file_is_refused_even_at_its_default_value(flags, capsys):
+    """`handprop check --cases 5` checks the engine, not a file: the flag must not be silently ignored."""
+    from handprop.cli import main
+
+    assert main(["check", *flags]) == 2
+    assert f"{flags[0]} is for checking a FILE of your own" in capsys.readouterr().err

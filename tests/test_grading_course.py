@@ -244,7 +244,7 @@ def test_the_gradescope_bundle_grades_any_assignment(tmp_path):
     assert data["score"] == 4 and [t["name"] for t in data["tests"]][0] == "chain_forward: case 1"
 
 
-def test_a_folder_submission_is_listed_within_bounds_without_recursion(tmp_path):
+def test_a_folder_submission_is_listed_within_bounds_without_recursion(tmp_path, monkeypatch):
     """A student's folder is walked like a zip: deep trees are not followed past the bound, too many
     files are one clear error, and neither can crash or stall the grader."""
     from handprop.grading.submission import MAX_FOLDER_DEPTH, MAX_ZIP_MEMBERS
@@ -253,14 +253,21 @@ def test_a_folder_submission_is_listed_within_bounds_without_recursion(tmp_path)
     (deep / "hw").mkdir(parents=True)
     (deep / "hw" / "backprop_assignment.py").write_text(REFERENCE)
     os.makedirs(deep.joinpath(*["d"] * 400))  # far below the depth that is looked into
+    import handprop.grading.submission as submission
+
+    listed = []
+    scandir = os.scandir
+    monkeypatch.setattr(submission.os, "scandir", lambda path: listed.append(path) or scandir(path))
     chosen = load_submission(deep, None, "backprop_assignment.py")
     assert chosen.source == REFERENCE.encode()
+    assert len(listed) <= MAX_FOLDER_DEPTH + 2  # the top, hw/, and d/ down to the bound: not 400 folders
+    monkeypatch.setattr(submission.os, "scandir", scandir)
 
     nested = tmp_path / "nested"
     folder = nested.joinpath(*["d"] * (MAX_FOLDER_DEPTH + 1))
     folder.mkdir(parents=True)
     (folder / "backprop_assignment.py").write_text(REFERENCE)
-    with pytest.raises(SubmissionError, match="has no file named backprop_assignment.py"):
+    with pytest.raises(SubmissionError, match=f"has no file named backprop_assignment.py.*more than {MAX_FOLDER_DEPTH} deep are not looked into: move the graded file up"):
         load_submission(nested, None, "backprop_assignment.py")
 
     many = tmp_path / "many"

@@ -31,6 +31,10 @@ ENGINE_DEFAULTS = {
 }  # fmt: skip
 
 
+# the FILE-only flags' defaults, applied in run_file (None on the command line means "not given")
+FILE_DEFAULTS = {"assignment": "network", "cases": "5", "timeout": "10"}
+
+
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "check",
@@ -46,15 +50,15 @@ def register(subparsers: Any) -> None:
         ),
     )
     p.add_argument("file", nargs="?", help="your implementation (.py or .ipynb) to check instead of the engine")
-    p.add_argument("--assignment", default="network", help="FILE: the assignment it implements: network (default), chain-rule or layers")
+    p.add_argument("--assignment", help="FILE: the assignment it implements: network (default), chain-rule or layers")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="FILE: an option of the assignment (repeatable), e.g. hidden=relu, output=softmax, cost=cross_entropy")
     p.add_argument("--function", action="append", default=[], metavar="NAME",
                    help="FILE: check only this function (repeatable; default: every function of the assignment the file defines)")
-    p.add_argument("--cases", default="5", help="FILE: cases per function (default: %(default)s)")
+    p.add_argument("--cases", help=f"FILE: cases per function (default: {FILE_DEFAULTS['cases']})")
     p.add_argument("--save-failing", default=None, metavar="DIR",
                    help="FILE: write each failing case (inputs, expected and your outputs, .npz) and a snippet that reruns it to DIR")
-    p.add_argument("--timeout", default="10", help="FILE: seconds per function in the sandbox (default: %(default)s)")
+    p.add_argument("--timeout", help=f"FILE: seconds per function in the sandbox (default: {FILE_DEFAULTS['timeout']})")
     p.add_argument("--arch", default=ENGINE_DEFAULTS["arch"], help="layer sizes, input first (default: %(default)s)")
     p.add_argument("--hidden", default=ENGINE_DEFAULTS["hidden"], help="hidden activation, or one per hidden layer separated by commas (sigmoid, tanh, relu, identity; default: %(default)s)")
     p.add_argument("--output", default=ENGINE_DEFAULTS["output"], help="output activation (sigmoid, tanh, relu, identity, softmax; default: %(default)s)")
@@ -100,9 +104,8 @@ def run(args: argparse.Namespace) -> int:
     if args.file is not None:
         return run_file(args)
     for flag, given in (("--save-failing", args.save_failing), ("--function", args.function), ("--option", args.option),
-                        ("--assignment", args.assignment != "network"), ("--cases", args.cases != "5"),
-                        ("--timeout", args.timeout != "10")):
-        if given:
+                        ("--assignment", args.assignment), ("--cases", args.cases), ("--timeout", args.timeout)):
+        if given not in (None, []):
             raise CLIError(f"{flag} is for checking a FILE of your own: handprop check FILE {flag} …")
     return run_engine(args)
 
@@ -121,9 +124,9 @@ def run_file(args: argparse.Namespace) -> int:
     from handprop.grading.sandbox import SandboxError
     from handprop.learner import DEFAULT_RTOL, check_file
 
-    cases = _number("--cases", args.cases, int, lambda v: 1 <= v <= 100, "an integer from 1 to 100")
+    cases = _number("--cases", args.cases or FILE_DEFAULTS["cases"], int, lambda v: 1 <= v <= 100, "an integer from 1 to 100")
     seed = _number("--seed", args.seed, int, lambda v: v >= 0, "a non-negative integer")
-    timeout = _number("--timeout", args.timeout, float, lambda v: 0 < v <= 3600, "a number of seconds in (0, 3600]")
+    timeout = _number("--timeout", args.timeout or FILE_DEFAULTS["timeout"], float, lambda v: 0 < v <= 3600, "a number of seconds in (0, 3600]")
     rtol = DEFAULT_RTOL
     if args.tolerance is not None:
         rtol = _number("--tolerance", args.tolerance, float, lambda v: 0 < v < 1, "a number in (0, 1)")
@@ -135,7 +138,7 @@ def run_file(args: argparse.Namespace) -> int:
         options[key] = value
     try:
         report = check_file(
-            args.file, assignment=args.assignment, options=options, functions=args.function or None, cases=cases,
+            args.file, assignment=args.assignment or FILE_DEFAULTS["assignment"], options=options, functions=args.function or None, cases=cases,
             seed=seed, rtol=rtol, limits=SandboxLimits(timeout=timeout),
         )
     except SandboxError as error:

@@ -65,8 +65,8 @@ def load_submission(
     if not target.exists():
         raise FileNotFoundError(f"submission {target} does not exist")
     if target.is_dir():
-        files = _folder_files(target)
-        chosen = _choose(list(files), file, default_name, str(target))
+        files, too_deep = _folder_files(target)
+        chosen = _choose(list(files), file, default_name, str(target), too_deep)
         submission = _from_bytes(read_file(files[chosen], single_link), str(target / chosen), _several(files, chosen))
         submission.helpers = _helpers({n: files[n].stat().st_size for n in files}, chosen, lambda n: read_file(files[n], single_link))
         return submission
@@ -75,11 +75,13 @@ def load_submission(
     return _from_bytes(read_file(target, single_link), str(target), [])
 
 
-def _folder_files(target: Path) -> dict[str, Path]:
+def _folder_files(target: Path) -> tuple[dict[str, Path], bool]:
     """The regular files of a folder submission by relative name, bounded like a zip's members: at
     most MAX_ZIP_MEMBERS files, MAX_FOLDER_DEPTH folders deep, links never followed, no recursion
-    (a student's folder tree is as hostile as the rest of the submission)."""
+    (a student's folder tree is as hostile as the rest of the submission); and whether folders
+    deeper than that were left unread."""
     files: dict[str, Path] = {}
+    too_deep = False
     pending = [(target, 0)]
     try:
         while pending:
@@ -92,20 +94,22 @@ def _folder_files(target: Path) -> dict[str, Path]:
                     if entry.is_dir(follow_symlinks=False):
                         if depth < MAX_FOLDER_DEPTH:
                             pending.append((path, depth + 1))
+                        else:
+                            too_deep = True
                     elif entry.is_file(follow_symlinks=False):
                         files[str(path.relative_to(target))] = path
                         if len(files) > MAX_ZIP_MEMBERS:
                             raise SubmissionError(f"{target} holds more than {MAX_ZIP_MEMBERS} files; submit the graded file, or a folder of at most {MAX_ZIP_MEMBERS}")
     except OSError as error:
         raise SubmissionError(f"{target} could not be listed ({error.strerror or error}); submit the graded file itself") from None
-    return dict(sorted(files.items()))
+    return dict(sorted(files.items())), too_deep
 
 
 def _wanted(parts: tuple[str, ...]) -> bool:
     return not any(p in IGNORED_PARTS or p.startswith(".") for p in parts)
 
 
-def _choose(names: list[str], file: Optional[str], default_name: str, where: str) -> str:
+def _choose(names: list[str], file: Optional[str], default_name: str, where: str, too_deep: bool = False) -> str:
     wanted = file or default_name
     stem = Path(wanted).stem
     for candidate in (wanted, stem + ".ipynb" if not file else None):
@@ -116,7 +120,9 @@ def _choose(names: list[str], file: Optional[str], default_name: str, where: str
     if len(sources) == 1 and not file:
         return sources[0]
     found = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "") if names else "no files"
-    raise SubmissionError(f"{where} has no file named {wanted}; it holds {found}. Name the graded file {wanted}" + (" (the course's setting)." if file else "."))
+    deep = f" Folders more than {MAX_FOLDER_DEPTH} deep are not looked into: move the graded file up." if too_deep else ""
+    raise SubmissionError(f"{where} has no file named {wanted}; it holds {found}. Name the graded file {wanted}"
+                          + (" (the course's setting)." if file else ".") + deep)
 
 
 def _several(files: dict, chosen: str) -> list[str]:
