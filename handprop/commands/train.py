@@ -104,7 +104,7 @@ def _epoch_line(run: Any) -> str:
     return f"epoch {run.epoch:>3}/{run.config.epochs}  " + "  |  ".join(parts)
 
 
-def _interrupted(error: Any, args: argparse.Namespace) -> str:
+def _interrupted(error: Any) -> str:
     """What Ctrl-C left behind, and the command that continues the run."""
     run = error.run
     if error.checkpoint is None:
@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"handprop train: error: {error}", file=sys.stderr)
         return 1
     except TrainingInterrupted as interrupted:
-        print(_interrupted(interrupted, args), file=sys.stderr)
+        print(_interrupted(interrupted), file=sys.stderr)
         return 130
     if result.epoch == result.start_epoch:
         print(f"{args.resume} already has {result.epoch} epochs (--epochs {result.config.epochs}); nothing to train")
