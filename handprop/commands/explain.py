@@ -38,6 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="where to write the figure: a .png, .pdf or .svg name, or a folder to hold explain.png "
                    "(default explain.png)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--html", type=Path, metavar="OUT.html",
+                   help="instead of the text and figure, write one self-contained interactive page that computes "
+                   "the forward pass and backprop in the browser (docs/explain.md)")
     p.set_defaults(run=run)
 
 
@@ -68,6 +71,10 @@ def _check_fits(net, args: argparse.Namespace, n_inputs: int, n_classes: int) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.html is not None:
+        from .explain_page import run_page
+
+        return run_page(args, *_network(args))
     from ..data import CLASS_NAMES, N_CLASSES, load_dataset
     from ..explain import ExplainConfig, compare_with_batch, explain_example, minibatch_study
     from ..explain_figure import figure_path, save_figure
