@@ -134,6 +134,7 @@ def test_page_matches_engine_for_test_digits(chromium, video_page, mnist, index,
     X_test, y_test = mnist[2], mnist[3]
     state = page_state(chromium, path, f"index={index}", tmp_path)
     assert state["source"] == "test" and state["index"] == index
+    assert np.array_equal(np.asarray(state["input"]), X_test[index])  # exactly the engine's k/255
     check_state(state, net, X_test[index], int(y_test[index]))
 
 

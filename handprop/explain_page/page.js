@@ -169,9 +169,12 @@
     if (!isFinite(v)) return String(v);
     if (v === 0) return "0";
     const m = Math.abs(v);
+    if (m >= 1000 && m < 1e9) return Math.round(v).toLocaleString("en");
     if (m >= 1e-3 && m < 1e5) return v.toPrecision(p).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "");
     return v.toExponential(p - 1).replace("e", "·10^").replace(/\^\+?(-?\d+)$/, (s, e) => "<sup>" + e + "</sup>");
   }
+  const short = (v) => (v !== 0 && Math.abs(v) < 1e-3 ? v.toExponential(0) : fmt(v, 3)); // fits a narrow column
+  const fmtE = (v, p = 3) => (v !== 0 && (Math.abs(v) < 1e-3 || Math.abs(v) >= 1e5) ? v.toExponential(p - 2) : fmt(v, p)); // plain text, narrow
   const sgn = (v) => (v > 0 ? "+" : v < 0 ? "−" : "");
   const fmtS = (v, p) => sgn(v) + fmt(Math.abs(v), p);
   // diverging scale: blue (−1) → white (0) → red (+1), as matplotlib's RdBu reversed
@@ -239,6 +242,7 @@
     }
     if (h.has("neuron")) { const j = Number(h.get("neuron")); if (Number.isInteger(j) && j >= 0 && j < sizes[L]) S.neuron = j; }
     if (h.has("lr")) { const e = Number(h.get("lr")); if (e > 0 && isFinite(e)) S.eta = e; }
+    if (h.has("scale")) $("own-scale").checked = h.get("scale") === "own";
     if (h.has("batch")) { const b = Number(h.get("batch")); if (b >= 1) S.batch = b; }
     $("digit-note").innerHTML = msg.join("<br>");
   }
@@ -262,7 +266,7 @@
       const a = g.fp.as[l], [lo, hi] = range(acts[l - 1], a), n = a.length;
       const big = n <= 16, cells = a.map((v, j) => {
         const label = l === L ? `<span class="cname">${esc(names[j])}</span>` : "";
-        const val = big || l === L ? `<span class="val">${fmt(v, 3)}</span>` : "";
+        const val = big || l === L ? `<span class="val">${short(v)}</span>` : "";
         return `<div class="unit${l === L && j === guess ? " guess" : ""}" title="a${l}[${j}] = ${v}">${label}<span class="sq" style="background:${shade(acts[l - 1], v, lo, hi)}"></span>${val}</div>`;
       }).join("");
       cols.push(`<div class="layer"><div class="lname">${l === L ? "output" : "hidden"} a${sup(l)}<br>${n} · ${acts[l - 1]}</div><div class="units${big || l === L ? "" : " dense"}">${cells}</div></div>`);
@@ -289,9 +293,9 @@
     $("wants").innerHTML = head + bars(nudges, {
       clickable: true, selected: j,
       name: (i) => esc(names[i]) + (i === S.label ? " ◀ label" : ""),
-      text: (v, i) => `${fmt(aL[i], 3)} → ${g.y[i]}: <b>${fmtS(v, 3)}</b>`,
+      text: (v, i) => `${fmtE(aL[i])} → ${g.y[i]}: <b>${sgn(v)}${fmtE(Math.abs(v))}</b>`,
     });
-    for (const row of $("wants").querySelectorAll(".brow.click")) row.onclick = () => { S.neuron = Number(row.dataset.i); update(); };
+    for (const row of $("wants").querySelectorAll(".brow.click")) row.onclick = () => { S.neuron = Number(row.dataset.i); setHash(); update(); };
     $("wants-note").innerHTML = (DATA.cost === "quadratic"
       ? "For the quadratic cost the desired change of a<sub>j</sub> is −∂C<sub>x</sub>/∂a<sub>j</sub> = y<sub>j</sub> − a<sub>j</sub>: proportional to how far each output is from its target. "
       : "For cross-entropy −∂C<sub>x</sub>/∂a<sub>j</sub> grows without bound as a wrong output nears its opposite; the bars are scaled to the largest. ") +
@@ -301,7 +305,7 @@
     $("back-title").innerHTML = `…summed back into layer ${L - 1}: −∂C<sub>x</sub>/∂a${sup(L - 1)}<sub>k</sub> = −Σ<sub>j</sub> δ${sup(L)}<sub>j</sub> w${sup(L)}<sub>jk</sub>`;
     $("back").innerHTML = bars(prev, {
       name: (k) => `a${sup(L - 1)}<sub>${k}</sub>`,
-      text: (v, k) => `<b>${fmtS(v, 3)}</b> <span class="dim">(${esc(names[j])}: ${fmtS(-share * PARAMS.W[L - 1][j * sizes[L - 1] + k], 2)})</span>`,
+      text: (v, k) => `<b>${sgn(v)}${fmtE(Math.abs(v))}</b> <span class="dim">(${esc(names[j])}: ${fmtE(-share * PARAMS.W[L - 1][j * sizes[L - 1] + k], 2)})</span>`,
     });
     $("back-note").innerHTML = `Each neuron of layer ${L - 1} adds up the wishes of all ${sizes[L]} outputs, each in proportion to the weight that links them; in grey, output ${esc(names[j])}'s own wish. Backpropagation repeats this layer after layer.`;
   }
@@ -318,14 +322,17 @@
     ];
     const order = argsortAbs(avenues.map((a) => a.size));
     $("avenues-title").innerHTML = `4 · Three avenues to change output ${esc(names[j])}'s activation`;
-    const ranked = argsortAbs(gw), k1 = ranked[0], k2 = ranked[1];
-    const nz = gw.map(Math.abs).filter((v) => v > 0).sort((a, b) => a - b);
-    const med = nz.length ? nz[Math.floor((nz.length - 1) / 2)] * 0.5 + nz[Math.ceil((nz.length - 1) / 2)] * 0.5 : 0;
+    const ranked = argsortAbs(gw), k1 = ranked[0];
+    const nonzero = ranked.filter((k) => gw[k] !== 0), kMin = nonzero[nonzero.length - 1];
+    const nz = nonzero.map((k) => Math.abs(gw[k])).sort((a, b) => a - b);
+    const med = nz.length ? 0.5 * (nz[Math.floor((nz.length - 1) / 2)] + nz[Math.ceil((nz.length - 1) / 2)]) : 0;
     const times = (u, v) => (v > 0 ? fmt(Math.abs(u) / v, 3) : "∞");
+    const w = (k) => `w${sup(L)}<sub>${j},${k}</sub>`;
     let reading = "";
     if (gw[k1] !== 0) {
-      reading = `<p class="reading">The cost is <b>${times(gw[k1], Math.abs(gw[k2]))} times</b> more sensitive to w${sup(L)}<sub>${j},${k1}</sub> (∂C/∂w = ${fmtS(gw[k1], 3)}) than to w${sup(L)}<sub>${j},${k2}</sub> (${fmtS(gw[k2], 3)}), ` +
-        `and <b>${times(gw[k1], med)} times</b> more than to this neuron's median weight (${fmt(med, 3)}): the video's “3.2 versus 0.1”.</p>`;
+      reading = `<p class="reading">The cost is <b>${times(gw[k1], med)} times</b> more sensitive to ${w(k1)} (∂C/∂w = ${fmtS(gw[k1], 3)}) than to this neuron's median weight (|∂C/∂w| = ${fmt(med, 3)}), ` +
+        `and <b>${times(gw[k1], Math.abs(gw[kMin]))} times</b> more than to ${w(kMin)} (${fmtS(gw[kMin], 3)}), the least sensitive: the video's “3.2 versus 0.1”. ` +
+        `A nudge to ${w(k1)} buys that many times more decrease in cost.</p>`;
     } else reading = `<p class="reading">δ${sup(L)}<sub>${j}</sub> = 0: the cost does not depend on any of this neuron's weights for this digit.</p>`;
     $("avenues").innerHTML = `<p>a${sup(L)}<sub>${j}</sub> = ${fmt(g.fp.as[L][j], 4)}, target ${g.y[j]}; δ${sup(L)}<sub>${j}</sub> = ∂C<sub>x</sub>/∂z${sup(L)}<sub>${j}</sub> = ${fmtS(d)}. Ranked by size (‖·‖ of each avenue's partial derivatives):</p>` +
       order.map((i, r) => `<div class="avenue"><div class="aname">${r + 1}. ${avenues[i].name} <span class="dim">‖·‖ = ${fmt(avenues[i].size, 3)}</span></div>${avenues[i].body}</div>`).join("") + reading;
@@ -377,7 +384,7 @@
     $("lr").value = Math.log10(eta);
     $("lr-value").textContent = fmt(eta, 3);
     const before = g.fp.as[L], [lo, hi] = range(acts[L - 1], before.concat(aL)), span = hi - lo || 1;
-    const rows = before.map((b, i) => `<div class="srow"><span class="bname">${esc(names[i])}${i === S.label ? " ◀" : ""}</span><span class="strack"><span class="sbar before" style="width:${(100 * (b - lo)) / span}%"></span><span class="sbar after" style="width:${(100 * (aL[i] - lo)) / span}%"></span></span><span class="bval">${fmt(b, 3)} → <b>${fmt(aL[i], 3)}</b></span></div>`).join("");
+    const rows = before.map((b, i) => `<div class="srow"><span class="bname">${esc(names[i])}${i === S.label ? " ◀" : ""}</span><span class="strack"><span class="sbar before" style="width:${(100 * (b - lo)) / span}%"></span><span class="sbar after" style="width:${(100 * (aL[i] - lo)) / span}%"></span></span><span class="bval">${fmtE(b)} → <b>${fmtE(aL[i])}</b></span></div>`).join("");
     $("sgd").innerHTML = `<p>Every weight and bias moves by −η ∂C<sub>x</sub>/∂θ, this digit's own gradient. Cost <b>${fmt(g.C, 5)}</b> → <b class="${C2 < g.C ? "ok" : "bad"}">${fmt(C2, 5)}</b>.</p>` +
       `<div class="legend"><span class="sbar before key"></span> a${sup(L)} before <span class="sbar after key"></span> after the step</div>${rows}` +
       `<p class="note">Too large an η overshoots: the cost can rise again. Training takes such steps for mini-batches instead of one digit (panel 8).</p>`;
@@ -387,16 +394,17 @@
     const nin = sizes[0], n1 = sizes[1], gw = g.nablaW[0];
     const norms = Array.from({ length: n1 }, (_, k) => { let s = 0; for (let p = 0; p < nin; p++) s += gw[k * nin + p] ** 2; return Math.sqrt(s); });
     const shown = n1 <= 16 ? Array.from({ length: n1 }, (_, k) => k) : argsortAbs(norms).slice(0, 16).sort((a, b) => a - b);
-    let m = 0;
-    for (const k of shown) for (let p = 0; p < nin; p++) m = Math.max(m, Math.abs(gw[k * nin + p]));
-    $("maps").innerHTML = shown.map((k) => `<figure class="map"><canvas width="28" height="28" class="img map" data-k="${k}"></canvas><figcaption>neuron ${k}<br>δ${sup(1)} ${fmtS(g.delta[0][k], 2)}</figcaption></figure>`).join("");
+    const own = $("own-scale").checked, peak = (k) => { let v = 0; for (let p = 0; p < nin; p++) v = Math.max(v, Math.abs(gw[k * nin + p])); return v; };
+    const m = Math.max(0, ...shown.map(peak));
+    $("maps").innerHTML = shown.map((k) => `<figure class="map"><canvas width="28" height="28" class="img map" data-k="${k}"></canvas><figcaption>neuron ${k}: δ${sup(1)} ${fmtS(g.delta[0][k], 2)}${own ? `<br>max ${fmt(peak(k), 2)}` : ""}</figcaption></figure>`).join("");
     for (const c of $("maps").querySelectorAll("canvas")) {
-      const k = Number(c.dataset.k), ctx = c.getContext("2d"), img = ctx.createImageData(28, 28);
-      for (let p = 0; p < nin; p++) img.data.set(diverging(m > 0 ? gw[k * nin + p] / m : 0).concat([255]), 4 * p);
+      const k = Number(c.dataset.k), ctx = c.getContext("2d"), img = ctx.createImageData(28, 28), scale = own ? peak(k) : m;
+      for (let p = 0; p < nin; p++) img.data.set(diverging(scale > 0 ? gw[k * nin + p] / scale : 0).concat([255]), 4 * p);
       ctx.putImageData(img, 0, 0);
     }
     const stops = Array.from({ length: 11 }, (_, i) => rgb(diverging(1 - i / 5))).join(",");
-    $("maps-legend").innerHTML = `<div class="cbar-title">∂C<sub>x</sub>/∂w${sup(1)}<sub>kp</sub><br>(one scale for all maps)</div><div class="cbar"><div class="cgrad" style="background:linear-gradient(${stops})"></div><div class="cticks"><span>+${fmt(m, 2)}</span><span>0</span><span>−${fmt(m, 2)}</span></div></div>`;
+    const top = own ? "+max" : "+" + fmt(m, 2), bottom = own ? "−max" : "−" + fmt(m, 2);
+    $("maps-legend").innerHTML = `<div class="cbar-title">∂C<sub>x</sub>/∂w${sup(1)}<sub>kp</sub><br>${own ? "each map to its own max" : "one scale for all maps"}</div><div class="cbar"><div class="cgrad" style="background:linear-gradient(${stops})"></div><div class="cticks"><span>${top}</span><span>0</span><span>${bottom}</span></div></div>`;
     $("maps-note").innerHTML = `Pixel p of map k is the sensitivity of the cost to the weight from pixel p to first-layer neuron k. <b class="red">Red</b>: ∂C/∂w > 0, the cost rises with this weight, so gradient descent lowers it. <b class="blue">Blue</b>: ∂C/∂w < 0, gradient descent raises it. White: no effect. ` +
       `Since ∂C<sub>x</sub>/∂w${sup(1)}<sub>kp</sub> = δ${sup(1)}<sub>k</sub> x<sub>p</sub>, each map is the digit itself scaled by δ${sup(1)}<sub>k</sub>: only the weights from lit pixels move.` +
       (n1 > 16 ? ` Layer 1 has ${n1} neurons; shown are the 16 with the largest ‖∂C/∂W${sup(1)}<sub>k</sub>‖.` : "");
@@ -440,7 +448,7 @@
     const state = {
       source: S.source, index: S.source === "test" ? S.index : null, label: S.label, prediction: guess, neuron: j,
       sizes, hidden: DATA.hidden, output: DATA.output, cost_name: DATA.cost,
-      input: S.source === "drawn" ? x : undefined,
+      input: x,
       activations: g.fp.as.slice(1),
       cost: g.C,
       nabla_w: g.nablaW.map((gw, l) => Array.from({ length: sizes[l + 1] }, (_, r) => Array.from(gw.subarray(r * sizes[l], (r + 1) * sizes[l])))),
@@ -467,6 +475,7 @@
     $("draw-label").onchange = () => { S.drawLabel = Number($("draw-label").value); S.source = "drawn"; setHash(); update(); };
     $("lr").oninput = () => { S.eta = Number((10 ** Number($("lr").value)).toPrecision(3)); update(); };
     $("batch").oninput = renderBatch;
+    $("own-scale").onchange = update;
     const pad = $("pad");
     let down = false;
     const stroke = (ev) => { // a soft round brush, as the strokes of MNIST digits
