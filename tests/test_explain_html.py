@@ -95,6 +95,7 @@ def check_state(state: dict, net: Network, x: np.ndarray, label: int) -> dict:
     errors["sgd_outputs"] = _rel(state["sgd"]["outputs_after"], stepped.forward(xb)[0])
     worst = max(errors, key=errors.get)
     assert errors[worst] <= RTOL, f"{worst}: relative error {errors[worst]:.3g} (all: {errors})"
+    print(f"largest relative error page vs engine: {errors[worst]:.2g} ({worst})")
     return errors
 
 
