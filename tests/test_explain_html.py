@@ -43,16 +43,20 @@ def chromium() -> str:
     return path
 
 
-def page_state(chromium: str, page: Path, fragment: str, tmp_path: Path) -> dict:
-    """The page's #handprop-state after it loaded with ``#fragment``, as Chromium's DOM holds it."""
+def dump_dom(chromium: str, page: Path, fragment: str, tmp_path: Path) -> str:
+    """The page's DOM after it loaded with ``#fragment``, as headless Chromium serialises it."""
     profile = tmp_path / f"profile-{abs(hash(fragment))}"
     command = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                "--disable-background-networking", "--disable-component-update", "--disable-sync",
                f"--user-data-dir={profile}", "--dump-dom", f"{page.resolve().as_uri()}#{fragment}"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-    found = STATE.search(done.stdout)
-    assert found, f"no #handprop-state in Chromium's DOM (rc {done.returncode}): {done.stderr[-2000:]}"
-    state = json.loads(found.group(1))
+    assert STATE.search(done.stdout), f"no #handprop-state in Chromium's DOM (rc {done.returncode}): {done.stderr[-2000:]}"
+    return done.stdout
+
+
+def page_state(chromium: str, page: Path, fragment: str, tmp_path: Path, dom: str = "") -> dict:
+    """The JSON the page's script wrote into #handprop-state (from ``dom``, or a fresh load)."""
+    state = json.loads(STATE.search(dom or dump_dom(chromium, page, fragment, tmp_path)).group(1))
     assert "error" not in state, state["error"]
     return state
 
@@ -210,3 +214,16 @@ def test_non_784_checkpoint_is_refused_in_one_line(tmp_path, capsys):
     assert rc == 2
     assert err.count("\n") == 1 and "784 inputs" in err and "has 100" in err, err
     assert not (tmp_path / "p.html").exists()
+
+
+def test_page_to_a_folder_is_refused_in_one_line(data_root, tmp_path, capsys):
+    rc = main(["explain", "--html", str(tmp_path), "--data-root", str(data_root), "--no-study"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "is a folder" in err, err
+
+
+def test_an_index_not_in_the_page_is_said_on_it(chromium, video_page, tmp_path):
+    path, _, _ = video_page
+    dom = dump_dom(chromium, path, "index=5000", tmp_path)
+    assert page_state(chromium, path, "", tmp_path, dom)["index"] == 0  # the page stays on its first image …
+    assert "test index 5000 is not in this page: it holds test images 0–999" in dom  # … and says why
