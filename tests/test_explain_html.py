@@ -24,7 +24,7 @@ from handprop.checkpoint import save_checkpoint
 from handprop.cli import main
 from handprop.data import load_dataset
 from handprop.explain import minibatch_study
-from handprop.explain_html import MAX_BYTES, write_page
+from handprop.explain_html import MAX_BYTES, PageError, digits_budget, write_page
 
 RTOL = 1e-10
 STATE = re.compile(r'<script type="application/json" id="handprop-state">(.*?)</script>', re.S)
@@ -227,3 +227,15 @@ def test_an_index_not_in_the_page_is_said_on_it(chromium, video_page, tmp_path):
     dom = dump_dom(chromium, path, "index=5000", tmp_path)
     assert page_state(chromium, path, "", tmp_path, dom)["index"] == 0  # the page stays on its first image …
     assert "test index 5000 is not in this page: it holds test images 0–999" in dom  # … and says why
+
+
+def test_wide_networks_embed_fewer_digits_and_too_wide_ones_are_refused(mnist, tmp_path):
+    """The 2 MB limit: 784-200-10 still holds test image 149; 784-300-10's parameters alone do not fit."""
+    X_test, y_test = mnist[2], mnist[3]
+    wide = Network([784, 200, 10], seed=0)
+    assert 150 <= digits_budget(wide) < 1000
+    path = write_page(tmp_path / "wide.html", wide, X_test, y_test, None)
+    assert path.stat().st_size <= MAX_BYTES
+    with pytest.raises(PageError, match="leave no room for test images"):
+        write_page(tmp_path / "too-wide.html", Network([784, 300, 10], seed=0), X_test, y_test, None)
+    assert not (tmp_path / "too-wide.html").exists()

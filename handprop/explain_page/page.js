@@ -253,7 +253,9 @@
     paintImage($("pad"), drawnImage());
     $("index").value = S.index;
     $("digit-caption").textContent = S.source === "test" ? `test image #${S.index}, label ${names[S.label]}` : `your drawing, called a ${names[S.label]}`;
-    const aL = g.fp.as[L], guess = argsortAbs(aL.map((v) => v - Math.min(...aL)))[0];
+    const aL = g.fp.as[L];
+    let guess = 0;
+    for (let j = 1; j < aL.length; j++) if (aL[j] > aL[guess]) guess = j; // argmax, the first of ties, as Network.predict
     $("verdict").innerHTML = `Label <b>${esc(names[S.label])}</b> · network's guess <b class="${guess === S.label ? "ok" : "bad"}">${esc(names[guess])}</b> · this digit's cost C<sub>x</sub> = <b>${fmt(g.C, 5)}</b>` +
       `<br><span class="note">${DATA.cost === "quadratic" ? "C<sub>x</sub> = ½ Σ<sub>j</sub>(a<sup>L</sup><sub>j</sub> − y<sub>j</sub>)², the engine's convention (the video's C₀ has no ½)" : DATA.output === "softmax" ? "C<sub>x</sub> = −Σ<sub>j</sub> y<sub>j</sub> log a<sup>L</sup><sub>j</sub> (softmax + cross-entropy)" : "C<sub>x</sub> = −Σ<sub>j</sub>[y<sub>j</sub> log a<sub>j</sub> + (1−y<sub>j</sub>) log(1−a<sub>j</sub>)]"}; a mini-batch's cost is the mean of its C<sub>x</sub>.</span>`;
     return guess;
