@@ -72,7 +72,7 @@ def _check_fits(net, args: argparse.Namespace, n_inputs: int, n_classes: int) ->
 
 def run(args: argparse.Namespace) -> int:
     if args.html is not None:
-        from .explain_page import run_page
+        from .explain_html import run_page
 
         return run_page(args, *_network(args))
     from ..data import CLASS_NAMES, N_CLASSES, load_dataset
