@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from ..cli import CLIError
 
+if TYPE_CHECKING:
+    from ..network import Network
 
-def run_page(args: argparse.Namespace, net, source: str, dataset: str) -> int:
+
+def run_page(args: argparse.Namespace, net: "Network", source: str, dataset: str) -> int:
     """Write the page for ``net``: the test split's first images, and the mini-batch study unless --no-study."""
     from ..data import CLASS_NAMES, N_CLASSES, load_dataset
     from ..explain import minibatch_study
