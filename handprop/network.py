@@ -21,6 +21,7 @@ that mean. The four equations of backpropagation, vectorised over the batch:
 
 from __future__ import annotations
 
+import copy as _copy
 import logging
 from dataclasses import dataclass
 from typing import Any, Iterator, Optional, Sequence, Union
@@ -196,10 +197,12 @@ class Network:
         self.weights, self.biases = new_w, new_b
 
     def copy(self) -> "Network":
-        """An independent copy (parameters copied, same configuration)."""
-        return Network.from_parameters(
-            self.weights, self.biases, list(self.hidden), self.output, self.cost_name, self.dtype
-        )
+        """An independent copy: the same configuration, the parameters copied (nothing re-checked)."""
+        twin = _copy.copy(self)  # the activations and cost are shared: fixed descriptions, never mutated
+        twin.activations = list(self.activations)
+        twin.weights = [W.copy() for W in self.weights]  # (out, in), C order even from a view
+        twin.biases = [b.copy() for b in self.biases]
+        return twin
 
     def config(self) -> dict[str, Any]:
         """The architecture as plain data: sizes, activation and cost names, dtype."""
