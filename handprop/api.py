@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 import numpy as np
 
-from .backends import backend_names, make_backend
+from .backends import backend_names, make_backends
 from .network import Network
 from .runstate import CHECKPOINT_NAME, RunState, checkpoint_path, save_run
 from .runstate import load_run as load_state
@@ -273,20 +273,17 @@ def train(
         )
     dataset = Dataset(x_train, y_train, x_test, y_test)
 
-    def device_for(name: str) -> str:
-        return device if name == "torch" else "cpu"
-
+    # downhill from here: the data, each backend's starting network, the backends, the trainer, the folder
     if state is None:
         initial = config.build_network()
-        backends = {name: make_backend(name, initial, config, device_for(name), engine, threads) for name in names}
+        networks = {name: initial for name in names}  # each backend copies it
+    else:
+        networks = state.networks()
+    backends = make_backends(networks, config, device, engine, threads)
+    if state is None:
         _, shuffle_rng = config.generators()
         trainer = Trainer(config, backends, dataset, shuffle_rng, progress=progress)
     else:
-        backends = {}
-        for name in names:
-            weights, biases = state.parameters[name]
-            net = Network.from_parameters(weights, biases, config.hidden_per_layer, config.output, config.cost, config.dtype)
-            backends[name] = make_backend(name, net, config, device_for(name), engine, threads)
         trainer = Trainer(
             config, backends, dataset, state.shuffle_rng,
             start_epoch=state.epoch, history=state.history, lockstep=state.lockstep, progress=progress,

@@ -71,6 +71,20 @@ def make_backend(
     raise ValueError(f"unknown backend {name!r}; expected one of: {', '.join(BACKENDS)}")
 
 
+def make_backends(
+    networks: dict[str, Network], config: Any, device: str = "cpu", engine: str = "compiled",
+    threads: Optional[int] = None,
+) -> dict[str, Backend]:
+    """One backend per name of ``networks``, each starting from (a copy of) its network.
+
+    ``device`` is the torch backend's (the handprop backend runs on the CPU); the rest as ``make_backend``.
+    """
+    return {
+        name: make_backend(name, net, config, device if name == "torch" else "cpu", engine, threads)
+        for name, net in networks.items()
+    }
+
+
 def handprop_backend(net: Network, lr: float, l2: float = 0.0, engine: str = "compiled") -> Backend:
     """The handprop backend on ``net`` itself (not a copy), its steps run by ``engine``.
 

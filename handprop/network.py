@@ -107,6 +107,8 @@ class Network:
     ) -> None:
         self.sizes = _check_sizes(sizes)
         self.dtype = as_dtype(dtype)
+        rng = check_seed(seed)
+        check_parameter_memory(self.sizes, self.dtype)  # before allocating: a clear error, not MemoryError
         L = len(self.sizes) - 1
         if isinstance(hidden, str):
             get_activation(hidden)  # check the name even when there is no hidden layer to use it
@@ -126,8 +128,6 @@ class Network:
         self.cost_name = cost
         self.cost_function: Cost = get_cost(cost, output)
         self.init = init
-        rng = check_seed(seed)
-        check_parameter_memory(self.sizes, self.dtype)  # before allocating: a clear error, not MemoryError
         self.weights, self.biases = initial_parameters(self.sizes, init, rng, self.dtype)
         logger.debug("built network %s", self)
 

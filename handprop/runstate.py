@@ -87,6 +87,14 @@ class RunState:
     history: dict[str, list[EpochMetrics]]
     lockstep: list[dict[str, float]]
 
+    def networks(self) -> dict[str, Network]:
+        """Each backend's network as it was saved, to continue training from."""
+        c = self.config
+        return {
+            name: Network.from_parameters(weights, biases, c.hidden_per_layer, c.output, c.cost, c.dtype)
+            for name, (weights, biases) in self.parameters.items()
+        }
+
 
 def checkpoint_path(path: PathLike) -> Path:
     """``path`` itself, or ``path/checkpoint.npz`` when ``path`` is a run's folder (``--out``)."""
