@@ -27,8 +27,7 @@ import numpy as np
 
 from .backends import backend_names, make_backends
 from .network import Network
-from .runstate import CHECKPOINT_NAME, RunState, checkpoint_path, save_run
-from .runstate import load_run as load_state
+from .runstate import CHECKPOINT_NAME, RunState, checkpoint_path, save_run, load_run as load_state
 from .training import (
     Dataset,
     EpochMetrics,
@@ -277,17 +276,12 @@ def train(
     if state is None:
         initial = config.build_network()
         networks = {name: initial for name in names}  # each backend copies it
+        shuffle_rng, done = config.generators()[1], {}
     else:
         networks = state.networks()
+        shuffle_rng, done = state.shuffle_rng, {"start_epoch": state.epoch, "history": state.history, "lockstep": state.lockstep}
     backends = make_backends(networks, config, device, engine, threads)
-    if state is None:
-        _, shuffle_rng = config.generators()
-        trainer = Trainer(config, backends, dataset, shuffle_rng, progress=progress)
-    else:
-        trainer = Trainer(
-            config, backends, dataset, state.shuffle_rng,
-            start_epoch=state.epoch, history=state.history, lockstep=state.lockstep, progress=progress,
-        )
+    trainer = Trainer(config, backends, dataset, shuffle_rng, progress=progress, **done)
     start_epoch = trainer.start_epoch
     if out_path is not None:
         if state is None and (out_path / CHECKPOINT_NAME).is_file():  # rerunning a command is easy; losing 30 epochs too
