@@ -11,7 +11,7 @@ from handprop.network import Network
 from handprop.numpy_backend import HandpropBackend
 from handprop.runstate import load_run, save_run
 from handprop.training import Dataset, TrainConfig, Trainer, lockstep_epoch
-from train_helpers import synthetic_digits, torch_one_thread  # noqa: F401  (fixture)
+from train_helpers import synthetic_digits
 
 SMALL = TrainConfig(arch=(784, 8, 10), epochs=1, batch_size=20, lr=1.0, dtype="float64")
 
