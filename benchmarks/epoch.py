@@ -101,7 +101,8 @@ def jax_epoch(config: Any, x: Any, y: Any, order: Any, dtype: str) -> Callable[[
 
 def timed_epoch(engine: str, config: Any, initial: Any, x: Any, y: Any, order: Any, threads: int) -> Callable[[], float]:
     """A function that trains one epoch with ``engine`` from ``initial``'s parameters and returns its seconds."""
-    from handprop.training import make_backend, train_epoch
+    from handprop.backends import make_backend
+    from handprop.training import train_epoch
 
     if engine == "jax":
         import jax

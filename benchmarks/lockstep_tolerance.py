@@ -25,7 +25,8 @@ def main() -> None:
     import torch
 
     from handprop.data import load_dataset
-    from handprop.training import Dataset, TrainConfig, Trainer, TrainingDiverged, make_backend
+    from handprop.backends import make_backend
+    from handprop.training import Dataset, TrainConfig, Trainer, TrainingDiverged
 
     torch.set_num_threads(1)
     x, y = load_dataset("mnist", "train", args.data_root, dtype=args.dtype)

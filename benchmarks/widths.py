@@ -36,7 +36,8 @@ def main() -> int:
     import numpy as np
 
     from handprop.data import load_dataset
-    from handprop.training import TrainConfig, make_backend
+    from handprop.backends import make_backend
+    from handprop.training import TrainConfig
 
     root = data_root(args.data_root)
     x_all, labels = load_dataset("mnist", "train", root, download=False, dtype="float32")

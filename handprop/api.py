@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 import numpy as np
 
+from .backends import backend_names, make_backends
 from .network import Network
-from .runstate import CHECKPOINT_NAME, RunState, checkpoint_path, save_run
+from .runstate import CHECKPOINT_NAME, RunState, checkpoint_path, save_run, load_run as load_state
 from .training import (
     Dataset,
     EpochMetrics,
@@ -34,8 +35,6 @@ from .training import (
     Trainer,
     TrainConfig,
     TrainingDiverged,
-    backend_names,
-    make_backend,
     parse_arch,
     run_metrics,
 )
@@ -158,11 +157,7 @@ def load_mnist(
 
 def load_run(path: PathLike) -> Run:
     """The run saved by ``handprop train --out DIR`` (or ``train(out=DIR)``): ``DIR`` or its checkpoint.npz."""
-    from .runstate import load_run as load_state
-
-    checkpoint = checkpoint_path(path)
-    state = load_state(checkpoint)
-    return _run_from_state(state, checkpoint.parent)
+    return _run_from_state(load_state(path), checkpoint_path(path).parent)
 
 
 def _run_from_state(state: RunState, out: Optional[Path]) -> Run:
@@ -216,7 +211,7 @@ def train(
     ``backend``: "handprop" (default), "torch" or "both"; ``device`` is the torch backend's.
     ``engine``: how the handprop backend runs its steps, "compiled" (Numba, the default; the NumPy
     steps run when Numba is unavailable) or "numpy" (the reference engine's own steps).
-    ``threads``: torch's CPU threads (default: one for small networks, see ``training.SMALL_NETWORK``).
+    ``threads``: torch's CPU threads (default: one for small networks, see ``backends.SMALL_NETWORK``).
     Neither changes the results beyond round-off, so a resumed run may change them.
     ``out``: a folder that receives metrics.json and checkpoint.npz after every epoch, and curves.png
     and first_layer.png at the end (nothing is written without it).
@@ -236,8 +231,6 @@ def train(
         raise ValueError("out (--out) must name a folder for metrics.json, checkpoint.npz and the plots; got an empty name")
     state: Optional[RunState] = None
     if resume is not None:
-        from .runstate import load_run as load_state
-
         resume_path = checkpoint_path(resume)
         state = load_state(resume_path)
         config = resolve_config(config if config is not None else state.config, **settings)
@@ -279,24 +272,16 @@ def train(
         )
     dataset = Dataset(x_train, y_train, x_test, y_test)
 
-    def device_for(name: str) -> str:
-        return device if name == "torch" else "cpu"
-
+    # downhill from here: the data, each backend's starting network, the backends, the trainer, the folder
     if state is None:
         initial = config.build_network()
-        backends = {name: make_backend(name, initial, config, device_for(name), engine, threads) for name in names}
-        _, shuffle_rng = config.generators()
-        trainer = Trainer(config, backends, dataset, shuffle_rng, progress=progress)
+        networks = {name: initial for name in names}  # each backend copies it
+        shuffle_rng, done = config.generators()[1], {}
     else:
-        backends = {}
-        for name in names:
-            weights, biases = state.parameters[name]
-            net = Network.from_parameters(weights, biases, config.hidden_per_layer, config.output, config.cost, config.dtype)
-            backends[name] = make_backend(name, net, config, device_for(name), engine, threads)
-        trainer = Trainer(
-            config, backends, dataset, state.shuffle_rng,
-            start_epoch=state.epoch, history=state.history, lockstep=state.lockstep, progress=progress,
-        )
+        networks = state.networks()
+        shuffle_rng, done = state.shuffle_rng, {"start_epoch": state.epoch, "history": state.history, "lockstep": state.lockstep}
+    backends = make_backends(networks, config, device, engine, threads)
+    trainer = Trainer(config, backends, dataset, shuffle_rng, progress=progress, **done)
     start_epoch = trainer.start_epoch
     if out_path is not None:
         if state is None and (out_path / CHECKPOINT_NAME).is_file():  # rerunning a command is easy; losing 30 epochs too
@@ -331,8 +316,6 @@ def train(
         _write_plots(snapshot())
         raise
     except KeyboardInterrupt:  # Ctrl-C: plot the saved epochs, and tell the caller what is on disk
-        from .runstate import load_run as load_state
-
         if saved["path"] is not None and out_path is not None:
             _write_plots(_run_from_state(load_state(saved["path"]), out_path))
         raise TrainingInterrupted(snapshot(), saved["path"], saved["epoch"] if saved["path"] else 0) from None

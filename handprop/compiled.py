@@ -35,7 +35,11 @@ The network's ``weights`` and ``biases`` become views into ``theta`` (``weights[
 transpose of the stored (in, out) block), so the reference engine evaluates exactly the parameters
 the compiled steps train, with no copying.
 
-Numba is imported with this module, which ``training.make_backend`` imports only when the compiled
+``CompiledBackend`` implements ``handprop.backend.Backend`` on its own (it builds on no other
+backend): evaluation, the cost of one batch (to locate a NaN), snapshots and checkpoints go through
+the reference ``Network`` and the shared helpers of ``handprop.backend``.
+
+Numba is imported with this module, which ``handprop.backends`` imports only when the compiled
 engine is asked for; ``cache=True`` keeps the machine code on disk, so only the first run on a
 machine waits for the compiler.
 """
@@ -53,8 +57,8 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from .backend import Parameters, all_finite, copy_into, copy_parameters, evaluate_network, network_cost
 from .network import Network
-from .training import HandpropBackend
 
 logger = logging.getLogger(__name__)
 
@@ -756,17 +760,24 @@ def _pack_codes(indices: Array, values: Array, distinct: Array, bits: int, codes
     return True
 
 
-class CompiledBackend(HandpropBackend):
-    """``HandpropBackend`` whose steps run in ``train_batches`` (see the module docstring).
+class CompiledBackend:
+    """The training steps in ``train_batches`` (see the module docstring); a ``handprop.backend.Backend``.
 
     Evaluation, costs for locating a NaN, snapshots and checkpoints go through the reference
     ``Network``, whose parameters are views of the compiled path's buffer.
     """
 
+    name = "handprop"
     engine = "compiled"
 
     def __init__(self, net: Network, lr: float, l2: float = 0.0) -> None:
-        super().__init__(net, lr, l2)
+        self.net = net
+        self.lr = float(lr)
+        self.l2 = float(l2)
+        self.decay = 1.0
+        self._x: Array = np.zeros((0, net.sizes[0]), dtype=net.dtype)
+        self._y: Array = np.zeros((0, net.sizes[-1]), dtype=net.dtype)
+        self._order: Array = np.zeros(0, dtype=np.int64)
         sizes = np.array(net.sizes, dtype=np.int64)
         L = len(sizes) - 1
         w_sizes = sizes[:-1] * sizes[1:]
@@ -812,7 +823,8 @@ class CompiledBackend(HandpropBackend):
         )
 
     def load_training_data(self, x: Array, y: Array) -> None:
-        super().load_training_data(x, y)
+        self._x, self._y = self.net.prepare(x, y)  # checked and converted once, as the NumPy backend does
+        self.decay = 1.0 - self.lr * self.l2 / self._x.shape[0]  # (1 − ηλ/n)
         self._inputs = encode_inputs(self._x)
         self._y = np.ascontiguousarray(self._y)
 
@@ -838,8 +850,27 @@ class CompiledBackend(HandpropBackend):
     def step(self, start: int, stop: int) -> float:
         return self.steps(start, stop, stop - start)
 
+    def batch_cost(self, start: int, stop: int) -> float:
+        index = self._order[start:stop]
+        return network_cost(self.net, self._x[index], self._y[index])
+
+    def parameters(self) -> Parameters:
+        return copy_parameters(self.net)
+
     def parameters_finite(self) -> bool:
-        return math.isfinite(self._theta.sum())  # NaN and inf propagate through the sum
+        return all_finite([self._theta])  # NaN and inf propagate through the sum
 
     def set_parameters(self, weights: Sequence[Array], biases: Sequence[Array]) -> None:
-        self.restore((weights, biases))  # in place, through the views: the buffer stays the same
+        copy_into(self.net, (list(weights), list(biases)))  # in place, through the views: the buffer stays the same
+
+    def snapshot(self) -> Any:
+        return copy_parameters(self.net)
+
+    def restore(self, snapshot: Any) -> None:
+        copy_into(self.net, snapshot)
+
+    def evaluate(self, x: Array, y: Array) -> tuple[float, Array]:
+        return evaluate_network(self.net, x, y)
+
+    def synchronize(self) -> None:
+        pass

@@ -21,6 +21,7 @@ that mean. The four equations of backpropagation, vectorised over the batch:
 
 from __future__ import annotations
 
+import copy as _copy
 import logging
 from dataclasses import dataclass
 from typing import Any, Iterator, Optional, Sequence, Union
@@ -106,6 +107,8 @@ class Network:
     ) -> None:
         self.sizes = _check_sizes(sizes)
         self.dtype = as_dtype(dtype)
+        rng = check_seed(seed)
+        check_parameter_memory(self.sizes, self.dtype)  # before allocating: a clear error, not MemoryError
         L = len(self.sizes) - 1
         if isinstance(hidden, str):
             get_activation(hidden)  # check the name even when there is no hidden layer to use it
@@ -125,8 +128,6 @@ class Network:
         self.cost_name = cost
         self.cost_function: Cost = get_cost(cost, output)
         self.init = init
-        rng = check_seed(seed)
-        check_parameter_memory(self.sizes, self.dtype)  # before allocating: a clear error, not MemoryError
         self.weights, self.biases = initial_parameters(self.sizes, init, rng, self.dtype)
         logger.debug("built network %s", self)
 
@@ -196,10 +197,12 @@ class Network:
         self.weights, self.biases = new_w, new_b
 
     def copy(self) -> "Network":
-        """An independent copy (parameters copied, same configuration)."""
-        return Network.from_parameters(
-            self.weights, self.biases, list(self.hidden), self.output, self.cost_name, self.dtype
-        )
+        """An independent copy: the same configuration, the parameters copied (nothing re-checked)."""
+        twin = _copy.copy(self)  # the activations and cost are shared: fixed descriptions, never mutated
+        twin.activations = list(self.activations)
+        twin.weights = [W.copy() for W in self.weights]  # (out, in), C order even from a view
+        twin.biases = [b.copy() for b in self.biases]
+        return twin
 
     def config(self) -> dict[str, Any]:
         """The architecture as plain data: sizes, activation and cost names, dtype."""

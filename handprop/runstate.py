@@ -29,7 +29,8 @@ import numpy as np
 from .atomic import atomic_open
 from .checkpoint import Checkpoint, CheckpointError, read_checkpoint, save_checkpoint
 from .network import Network
-from .training import BACKENDS, EpochMetrics, TrainConfig, Trainer, backend_names
+from .backends import BACKENDS, backend_names
+from .training import EpochMetrics, TrainConfig, Trainer
 
 RUN_KIND = "handprop-train-run"
 CHECKPOINT_NAME = "checkpoint.npz"
@@ -86,6 +87,14 @@ class RunState:
     history: dict[str, list[EpochMetrics]]
     lockstep: list[dict[str, float]]
 
+    def networks(self) -> dict[str, Network]:
+        """Each backend's network as it was saved, to continue training from."""
+        c = self.config
+        return {
+            name: Network.from_parameters(weights, biases, c.hidden_per_layer, c.output, c.cost, c.dtype)
+            for name, (weights, biases) in self.parameters.items()
+        }
+
 
 def checkpoint_path(path: PathLike) -> Path:
     """``path`` itself, or ``path/checkpoint.npz`` when ``path`` is a run's folder (``--out``)."""
@@ -94,11 +103,12 @@ def checkpoint_path(path: PathLike) -> Path:
 
 
 def load_run(path: PathLike) -> RunState:
-    """Read a checkpoint written by ``save_run``, checking every field of its training state.
+    """Read a run written by ``save_run``: its folder or its checkpoint, checking every field of its training state.
 
     Raises ``CheckpointError`` (a ValueError) naming the file and the field for anything that does
     not describe a run this network could continue.
     """
+    path = checkpoint_path(path)
     checkpoint = read_checkpoint(path)
     if checkpoint.meta.get("kind") != RUN_KIND:
         raise ValueError(f"{path} holds a network but no training state to resume (not written by handprop train)")

@@ -10,9 +10,9 @@ of the batch's **mean** cost C = (1/m) Σ_x C_x:
 size n of the whole training set, as in Nielsen's chapter 3 (the regularised cost is
 C₀ + λ/(2n) Σ w²); biases are not decayed. With λ = 0 this is plain SGD.
 
-A backend is anything with the few operations of ``Backend``: the hand-written NumPy engine
-(``HandpropBackend`` here) or the PyTorch twin (``verify.backend.TorchBackend``, imported only
-when asked for, so the engine never imports torch). ``train_epoch`` drives either one the same
+A backend is anything with the few operations of ``handprop.backend.Backend``: the NumPy engine,
+the compiled engine or the PyTorch twin, each in its own module and chosen by name in
+``handprop.backends``; this module knows only the protocol. ``train_epoch`` drives any one the same
 way; ``Trainer`` runs one backend, or two in lockstep on the *same* batches drawn from one
 ``numpy.random.Generator``, comparing their parameters after every step (see ``lockstep_epoch``).
 
@@ -30,11 +30,12 @@ import logging
 import math
 import time
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Callable, Iterator, Optional, Protocol, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
 from .activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
+from .backend import Array, Backend
 from .checks import DTYPES, check_parameter_memory
 from .costs import COSTS
 from .init import INITS
@@ -42,11 +43,7 @@ from .network import Network
 
 logger = logging.getLogger(__name__)
 
-Array = np.ndarray
-
-BACKENDS = ("handprop", "torch", "both")
 CHECK_EVERY = 50  # batches between finiteness checks of the costs and parameters
-EVAL_CHUNK = 10_000  # examples per forward pass when evaluating (bounds memory for wide layers)
 
 # --backend both runs the backends in lockstep: on every batch each one steps from the *same*
 # parameters, their updated parameters are compared, and the second is then set to the first's. Why
@@ -179,196 +176,6 @@ def parse_arch(text: str) -> tuple[int, ...]:
 
 
 # ---------------------------------------------------------------------------------------------
-# backends
-
-
-class Backend(Protocol):
-    """What the training loop needs from an engine; both backends implement exactly this."""
-
-    name: str
-
-    def load_training_data(self, x: Array, y: Array) -> None:
-        """Keep the training set (inputs (n, in), one-hot targets (n, out)) for ``step``."""
-
-    def begin_epoch(self, order: Array) -> None:
-        """This epoch's permutation of the training set (n,): batch k is order[k·m:(k+1)·m]."""
-
-    def step(self, start: int, stop: int) -> Any:
-        """One SGD step on the examples order[start:stop]; returns that batch's mean cost.
-
-        The cost may be a float or a 0-d tensor still on the device; ``float()`` must accept it.
-        """
-
-    def batch_cost(self, start: int, stop: int) -> float:
-        """The mean cost of the examples order[start:stop] (only used to locate a NaN)."""
-
-    def parameters(self) -> tuple[list[Array], list[Array]]:
-        """Copies of the weights (out, in) and biases (out,) as NumPy arrays."""
-
-    def set_parameters(self, weights: Sequence[Array], biases: Sequence[Array]) -> None:
-        """Overwrite the parameters with (copies of) NumPy arrays."""
-
-    def parameters_finite(self) -> bool: ...
-
-    def snapshot(self) -> Any:
-        """An opaque copy of the parameters, for ``restore``."""
-
-    def restore(self, snapshot: Any) -> None: ...
-
-    def evaluate(self, x: Array, y: Array) -> tuple[float, Array]:
-        """(mean cost, predicted classes (n,)) on inputs (n, in) with one-hot targets (n, out)."""
-
-    def synchronize(self) -> None:
-        """Wait for queued work (CUDA), so wall-clock timings are honest."""
-
-
-class HandpropBackend:
-    """The hand-written NumPy engine: ``Network.backprop_prepared`` and an in-place SGD update."""
-
-    name = "handprop"
-
-    def __init__(self, net: Network, lr: float, l2: float = 0.0) -> None:
-        self.net = net
-        self.lr = float(lr)
-        self.l2 = float(l2)
-        self.decay = 1.0
-        self._x: Optional[Array] = None
-        self._y: Optional[Array] = None
-        self._order: Optional[Array] = None
-
-    def load_training_data(self, x: Array, y: Array) -> None:
-        self._x, self._y = self.net.prepare(x, y)  # checked and converted once, not per batch
-        self.decay = 1.0 - self.lr * self.l2 / self._x.shape[0]  # (1 − ηλ/n)
-
-    def begin_epoch(self, order: Array) -> None:
-        self._order = order
-
-    def step(self, start: int, stop: int) -> float:
-        index = self._order[start:stop]
-        # η∂C/∂W and η∂C/∂b in one go: the engine scales δ^L by η (see cost_and_backprop_prepared)
-        cost, eta_nabla_w, eta_nabla_b = self.net.cost_and_backprop_prepared(
-            self._x[index], self._y[index], scale=self.lr
-        )
-        for W, b, step_w, step_b in zip(self.net.weights, self.net.biases, eta_nabla_w, eta_nabla_b):
-            if self.decay != 1.0:
-                W *= self.decay  # L2 weight decay; biases are not decayed
-            W -= step_w  # in place: no new parameter arrays per step
-            b -= step_b
-        return cost
-
-    def batch_cost(self, start: int, stop: int) -> float:
-        index = self._order[start:stop]
-        return _network_cost(self.net, self._x[index], self._y[index])
-
-    def parameters(self) -> tuple[list[Array], list[Array]]:
-        return [W.copy() for W in self.net.weights], [b.copy() for b in self.net.biases]
-
-    def set_parameters(self, weights: Sequence[Array], biases: Sequence[Array]) -> None:
-        self.restore((weights, biases))
-
-    def parameters_finite(self) -> bool:
-        # one sum per array: NaN and inf propagate through it, far cheaper than isfinite(W).all()
-        return all(math.isfinite(p.sum()) for p in self.net.weights + self.net.biases)
-
-    def snapshot(self) -> Any:
-        return self.parameters()
-
-    def restore(self, snapshot: Any) -> None:
-        for W, b, W0, b0 in zip(self.net.weights, self.net.biases, *snapshot):
-            W[...] = W0
-            b[...] = b0
-
-    def evaluate(self, x: Array, y: Array) -> tuple[float, Array]:
-        costs, predictions = [], []
-        for start in range(0, x.shape[0], EVAL_CHUNK):
-            fp = self.net.feedforward(x[start : start + EVAL_CHUNK])
-            chunk_y = y[start : start + EVAL_CHUNK]
-            out = self.net.activations[-1]
-            costs.append(self.net.cost_function.per_example(fp.zs[-1], fp.output, chunk_y, out))  # (chunk,)
-            predictions.append(fp.output.argmax(axis=1))
-        return float(np.concatenate(costs).mean()), np.concatenate(predictions)
-
-    def synchronize(self) -> None:
-        pass
-
-
-def _network_cost(net: Network, x: Array, y: Array) -> float:
-    """Mean cost of a prepared batch, without the overflow warnings of a diverged network."""
-    with np.errstate(all="ignore"):
-        fp = net.feedforward(x)
-        return net.cost_function.value(fp.zs[-1], fp.output, y, net.activations[-1])
-
-
-ENGINES = ("compiled", "numpy")
-_compiled_unavailable_logged = False
-
-
-def handprop_backend(net: Network, lr: float, l2: float = 0.0, engine: str = "compiled") -> HandpropBackend:
-    """The handprop backend on ``net`` itself (not a copy), its steps run by ``engine``.
-
-    ``compiled`` runs the steps in Numba (``handprop.compiled``, imported here, on first use); where
-    Numba cannot be imported the NumPy steps run instead, with one log line saying so. ``numpy``
-    runs the reference engine's ``cost_and_backprop_prepared`` for every step.
-    """
-    global _compiled_unavailable_logged
-    if engine not in ENGINES:
-        raise ValueError(f"unknown engine {engine!r}; expected one of: {', '.join(ENGINES)}")
-    if engine == "compiled":
-        try:
-            from .compiled import CompiledBackend
-        except ImportError as error:  # Numba missing or broken: the reference steps still train
-            if not _compiled_unavailable_logged:
-                logger.warning("the compiled engine is unavailable (%s); training with the NumPy engine", error)
-                _compiled_unavailable_logged = True
-        else:
-            return CompiledBackend(net, lr, l2)
-    return HandpropBackend(net, lr, l2)
-
-
-# Networks up to this many parameters train with one torch thread unless told otherwise: their
-# products are too small to split, and on a machine whose cores are busy a second thread that
-# spin-waits made an epoch of the video's network up to 20× slower (docs/training.md).
-SMALL_NETWORK = 200_000
-
-
-def make_backend(
-    name: str, net: Network, config: TrainConfig, device: str = "cpu", engine: str = "compiled",
-    threads: Optional[int] = None,
-) -> Backend:
-    """A fresh backend holding a copy of ``net``'s parameters. torch is imported only for 'torch'.
-
-    ``engine`` (compiled or numpy) chooses how the handprop backend runs its steps; the compiled
-    steps always run on one thread. ``threads`` sets torch's CPU threads (process-wide); None means
-    one thread for networks of at most ``SMALL_NETWORK`` parameters and torch's default above.
-    """
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-        raise ValueError(f"threads must be a positive integer, got {threads!r}")
-    if name == "handprop":
-        if device != "cpu":
-            raise ValueError(f"the handprop backend runs on the CPU only; --device {device} is for the torch backend")
-        return handprop_backend(net.copy(), config.lr, config.l2, engine)
-    if name == "torch":
-        import torch
-
-        from verify.backend import TorchBackend  # lazy: importing handprop never imports torch
-
-        parameters = sum(W.size + b.size for W, b in zip(net.weights, net.biases))
-        if threads is None and parameters <= SMALL_NETWORK:
-            threads = 1
-        if threads is not None:
-            torch.set_num_threads(threads)
-        logger.info("torch backend: %d CPU thread(s) for %d parameters", torch.get_num_threads(), parameters)
-        return TorchBackend(net, config.lr, config.l2, device=device)
-    raise ValueError(f"unknown backend {name!r}; expected one of: {', '.join(BACKENDS)}")
-
-
-def backend_names(backend: str) -> list[str]:
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; expected one of: {', '.join(BACKENDS)}")
-    return ["handprop", "torch"] if backend == "both" else [backend]
-
-
-# ---------------------------------------------------------------------------------------------
 # the loop
 
 
@@ -399,7 +206,7 @@ def train_epoch(
     with np.errstate(all="ignore"):  # overflow is caught by the finiteness check, not by warnings
         for first in range(0, len(bounds), CHECK_EVERY):
             last = min(first + CHECK_EVERY, len(bounds))  # this window is batches first+1 … last
-            window = _run_window(backend, bounds[first:last], batch_size)
+            window = backend.steps(bounds[first][0], bounds[last - 1][1], batch_size)
             bar.update(last - first)
             if not (math.isfinite(window) and backend.parameters_finite()):
                 bar.close()
@@ -409,21 +216,6 @@ def train_epoch(
     seconds = time.perf_counter() - started
     bar.close()
     return seconds
-
-
-def _run_window(backend: Backend, bounds: Sequence[tuple[int, int]], batch_size: int) -> Any:
-    """One SGD step per batch of ``bounds``; the sum of the batches' mean costs.
-
-    A backend with ``steps(start, stop, batch_size)`` (the compiled engine) runs the whole window in
-    one call; any other gets one ``step`` per batch.
-    """
-    steps = getattr(backend, "steps", None)
-    if steps is not None:
-        return steps(bounds[0][0], bounds[-1][1], batch_size)
-    window: Any = 0.0  # a device tensor for torch
-    for start, stop in bounds:
-        window = window + backend.step(start, stop)
-    return window
 
 
 def lockstep_epoch(
@@ -452,8 +244,7 @@ def lockstep_epoch(
         backend.begin_epoch(order)
     seconds = {backend.name: 0.0 for backend in backends}
     worst = {"max_abs_param_diff": 0.0, "max_fraction_of_tolerance": 0.0}
-    previous = reference.snapshot()
-    theta_old = reference.parameters()
+    theta_old = reference.parameters()  # the parameters every backend steps from, copied once per batch
     bar = tqdm(
         bounds, desc=f"lockstep epoch {epoch}", unit="batch", leave=False,
         disable=None if progress is None else not progress, mininterval=0.5,
@@ -469,7 +260,8 @@ def lockstep_epoch(
                     reference_cost = cost
             if not (math.isfinite(reference_cost) and reference.parameters_finite()):
                 bar.close()
-                _locate_divergence(reference, bounds, previous, k - 1, epoch)
+                reference.set_parameters(*theta_old)
+                _locate_divergence(reference, bounds, reference.snapshot(), k - 1, epoch)
             theta = reference.parameters()
             for other in others:
                 if not other.parameters_finite():  # the reference stayed finite: this one overflowed first
@@ -489,7 +281,7 @@ def lockstep_epoch(
                     worst["max_abs_param_diff"] = max(worst["max_abs_param_diff"], abs_diff)
                     worst["max_fraction_of_tolerance"] = max(worst["max_fraction_of_tolerance"], abs_diff / allowed if allowed else 0.0)
                 other.set_parameters(*theta)
-            previous, theta_old = reference.snapshot(), theta
+            theta_old = theta
     bar.close()
     return seconds, worst
 

@@ -23,7 +23,8 @@ from handprop.checkpoint import CheckpointError, read_checkpoint, save_checkpoin
 from handprop.cli import main
 from handprop.data import DataFileError, check_idx_file
 from handprop.runstate import load_run, save_run
-from handprop.training import Dataset, TrainConfig, Trainer, make_backend
+from handprop.backends import make_backend
+from handprop.training import Dataset, TrainConfig, Trainer
 
 from train_helpers import synthetic_digits
 

@@ -22,9 +22,9 @@ pytest.importorskip("numba", reason="the compiled engine needs Numba (a dependen
 from handprop.compiled import TABLE_LIMIT, CompiledBackend, encode_inputs, sparse_rows  # noqa: E402
 from handprop.network import Network  # noqa: E402
 from train_helpers import synthetic_mnist, torch_one_thread  # noqa: E402,F401  (fixtures)
-from handprop.training import (  # noqa: E402
-    HandpropBackend, TrainConfig, TrainingDiverged, handprop_backend, make_backend, train_epoch,
-)
+from handprop.backends import handprop_backend, make_backend  # noqa: E402
+from handprop.numpy_backend import HandpropBackend  # noqa: E402
+from handprop.training import TrainConfig, TrainingDiverged, train_epoch  # noqa: E402
 
 OUTPUT_COSTS = [(o, "quadratic") for o in ("sigmoid", "tanh", "relu", "identity", "softmax")] + [
     ("sigmoid", "cross_entropy"),
@@ -194,12 +194,12 @@ def test_sparse_rows_lists_each_rows_nonzeros() -> None:
 
 
 def test_without_numba_the_numpy_engine_trains_and_says_so_once(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    import handprop.training as training
+    import handprop.backends as backends
 
     monkeypatch.setitem(sys.modules, "handprop.compiled", None)  # the import fails as if Numba were missing
-    monkeypatch.setattr(training, "_compiled_unavailable_logged", False)
+    monkeypatch.setattr(backends, "_compiled_unavailable_logged", False)
     net = Network([20, 4], dtype="float64", seed=0)
-    with caplog.at_level(logging.WARNING, logger="handprop.training"):
+    with caplog.at_level(logging.WARNING, logger="handprop.backends"):
         first = handprop_backend(net.copy(), 0.1)
         second = handprop_backend(net.copy(), 0.1)
     assert type(first) is HandpropBackend and type(second) is HandpropBackend

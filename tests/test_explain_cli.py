@@ -176,7 +176,8 @@ def test_explain_reads_the_dataset_from_the_checkpoint(tmp_path, capsys, monkeyp
 
     from train_helpers import synthetic_digits
     from handprop.runstate import save_run
-    from handprop.training import Dataset, TrainConfig, Trainer, make_backend
+    from handprop.backends import make_backend
+    from handprop.training import Dataset, TrainConfig, Trainer
 
     config = TrainConfig(arch=(784, 4, 10), epochs=1, dataset="fashion-mnist")
     trainer = Trainer(config, {"handprop": make_backend("handprop", config.build_network(), config)},

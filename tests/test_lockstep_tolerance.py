@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from handprop.backends import make_backend
 from handprop.training import (
-    LOCKSTEP_TOLERANCE, TrainConfig, TrainingDiverged, lockstep_epoch, make_backend, step_differences,
+    LOCKSTEP_TOLERANCE, TrainConfig, TrainingDiverged, lockstep_epoch, step_differences,
 )
 
 from train_helpers import synthetic_digits, torch_one_thread  # noqa: F401  (fixture)

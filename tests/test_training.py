@@ -8,17 +8,17 @@ import numpy as np
 import pytest
 
 from handprop.runstate import load_run, save_run
+from handprop.backends import make_backend
+from handprop.numpy_backend import HandpropBackend
 from handprop.training import (
     LOCKSTEP_TOLERANCE,
     Dataset,
-    HandpropBackend,
     LockstepError,
     TrainConfig,
     Trainer,
     TrainingDiverged,
     batch_bounds,
     lockstep_epoch,
-    make_backend,
     max_abs_param_diff,
     train_epoch,
 )

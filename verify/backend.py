@@ -1,6 +1,6 @@
 """The PyTorch backend of the training loop: the twin network, autograd, and ``torch.optim.SGD``.
 
-It implements ``handprop.training.Backend`` with the same update as the NumPy engine,
+It implements ``handprop.backend.Backend`` (and builds on no other backend) with the same update as the NumPy engine,
 ``W ← (1 − ηλ/n) W − η ∂C/∂W`` and ``b ← b − η ∂C/∂b``: SGD's ``weight_decay`` adds (λ/n)·W to
 the gradient, which is the same step, and it is set on the weights' parameter group only, so biases
 are not decayed. The training set lives on the device as one tensor; each batch is gathered there
@@ -36,7 +36,7 @@ def resolve_device(device: str) -> torch.device:
 
 
 class TorchBackend:
-    """The twin network trained with autograd gradients (see ``handprop.training.Backend``)."""
+    """The twin network trained with autograd gradients (see ``handprop.backend.Backend``)."""
 
     name = "torch"
 
@@ -71,6 +71,12 @@ class TorchBackend:
     def _batch(self, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
         index = self._order[start:stop]
         return self._x.index_select(0, index), self._y.index_select(0, index)
+
+    def steps(self, start: int, stop: int, batch_size: int) -> Any:
+        window: Any = 0.0  # becomes a tensor on the device: no synchronisation per batch
+        for first in range(start, stop, batch_size):
+            window = window + self.step(first, min(first + batch_size, stop))
+        return window
 
     def step(self, start: int, stop: int) -> torch.Tensor:
         x, y = self._batch(start, stop)

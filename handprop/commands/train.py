@@ -12,7 +12,8 @@ def register(subparsers: Any) -> None:
     from handprop.costs import COSTS
     from handprop.data import DATASETS
     from handprop.init import INITS
-    from handprop.training import BACKENDS, ENGINES, TrainConfig
+    from handprop.backends import BACKENDS, ENGINES
+    from handprop.training import TrainConfig
 
     d = TrainConfig()
     p = subparsers.add_parser(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .base import Assignment, ReturnedValue
+from .base import Assignment, Mistake, ReturnedValue
 from .chain_rule import ChainRuleAssignment
 from .layers import LayersAssignment
 from .network import NetworkAssignment
@@ -32,4 +32,4 @@ def get_assignment(name: str = "network", **options: str) -> Assignment:
     return ASSIGNMENTS[name](**options)
 
 
-__all__ = ["ASSIGNMENTS", "Assignment", "ReturnedValue", "get_assignment"]
+__all__ = ["ASSIGNMENTS", "Assignment", "Mistake", "ReturnedValue", "get_assignment"]

@@ -2,15 +2,20 @@
 
 An assignment is a value the grader is given. Its judging is written once here: how the call
 ended, whether it changed its inputs, the structure of the returned value (``tensors``), shapes,
-finiteness, the comparison with the reference, and only then the assignment's own ``explain``,
-which fits the known mistakes to the student's numbers.
+finiteness, the comparison with the reference, and only then ``explain``, which fits the known
+mistakes to the student's numbers.
+
+Each assignment states its known mistakes once, case by case, in ``catalogue``: every ``Mistake``
+says what a submission with it returns (``returns``: a drawn case on which one of these lands near
+the reference is drawn again) and how the diagnosis recognises it (``recognise``). A mistake added
+to the catalogue is therefore both redrawn against and diagnosed.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -23,6 +28,22 @@ logger = logging.getLogger(__name__)
 
 SEPARATION = 1e-3  # every catalogued mistake is off by at least this (relative) on every case; rtol is 1e-5
 MAX_DRAWS = 50
+
+
+Candidates = list[tuple[str, ...]]  # each a combination of mistake tags that reproduces the numbers
+
+
+@dataclass
+class Mistake:
+    """One catalogued mistake (or family, such as the scale mistakes) on one case.
+
+    ``returns``: what a submission with it returns on the case, as the function returns it (empty
+    where its shape alone gives it away); ``recognise(got, expected, tol)``: the tag combinations
+    it explains in a student's arrays (``tensors`` of the value), [] when it does not fit them.
+    """
+
+    returns: list[Any]
+    recognise: Callable[[dict[str, Array], dict[str, Array], float], Candidates]
 
 
 @dataclass
@@ -40,7 +61,7 @@ class ReturnedValue:
 
 class Assignment:
     """The base of every assignment; subclasses fill in the class attributes and the four methods
-    ``template``, ``build_cases``, ``tensors`` and ``explain`` (and may refine ``shape_tags``)."""
+    ``template``, ``make_case``, ``tensors`` and ``catalogue`` (and may refine ``shape_tags``)."""
 
     name: str = ""
     functions: tuple[str, ...] = ()
@@ -100,8 +121,8 @@ class Assignment:
 
     def mistaken_values(self, case: Case) -> list[Any]:
         """What a submission with each catalogued mistake would return on ``case`` (where its
-        shape alone does not give it away)."""
-        return []
+        shape alone does not give it away): the ``returns`` of ``catalogue``."""
+        return [value for mistake in self.catalogue(case) for value in mistake.returns]
 
     def make_case(self, function: str, k: int, rng: np.random.Generator, hidden: bool) -> Case:
         """Case number k + 1 of ``function``, drawn from ``rng``, with its reference value."""
@@ -110,9 +131,13 @@ class Assignment:
     def tensors(self, function: str, value: Any) -> dict[str, Array]:
         raise NotImplementedError
 
-    def explain(self, case: Case, got: dict[str, Array], expected: dict[str, Array], tol: float) -> list[tuple[str, ...]]:
-        """Every known mistake (or combination) that reproduces ``got``; shapes already match."""
+    def catalogue(self, case: Case) -> list[Mistake]:
+        """The known mistakes of ``case.function`` on ``case``, in the order the diagnosis tries them."""
         return []
+
+    def explain(self, case: Case, got: dict[str, Array], expected: dict[str, Array], tol: float) -> Candidates:
+        """Every known mistake (or combination) of ``catalogue`` that reproduces ``got``; shapes already match."""
+        return [c for mistake in self.catalogue(case) for c in mistake.recognise(got, expected, tol)]
 
     def shape_tags(self, case: Case, name: str, got: tuple[int, ...], expected: tuple[int, ...]) -> tuple[str, ...]:
         """The tag(s) a shape mismatch of tensor ``name`` earns (alternatives, best first)."""

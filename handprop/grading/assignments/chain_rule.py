@@ -17,7 +17,7 @@ from ...network import Network
 from ..cases import Case
 from ..diagnose import TAGS, relative_error, scaled_candidates
 from ..variants import prime
-from .base import Assignment, as_array, as_sequence
+from .base import Assignment, Mistake, as_array, as_sequence
 
 Array = np.ndarray
 
@@ -127,21 +127,32 @@ class ChainRuleAssignment(Assignment):
         s["missing-activation-derivative"] = "σ′(z⁽ˡ⁾) is missing from a link of the chain: ∂C₀/∂w⁽ˡ⁾ = a⁽ˡ⁻¹⁾ σ′(z⁽ˡ⁾) ∂C₀/∂a⁽ˡ⁾."
         return s
 
-    def mistaken_values(self, case: Case) -> list[Any]:
-        if case.function == "chain_forward":
-            return [case.expected[::-1]]
-        w, b, x, y = case.args
-        values = [tuple(s * part for part in case.expected) for s in (-1.0, 2.0, 0.5)]
-        values += [chain_variant(w, b, x, y, kind) for kind in ("none", "a", "formula-on-z")]
-        return values + [tuple(part[::-1] for part in case.expected)]
+    def catalogue(self, case: Case) -> list[Mistake]:
+        def values(got: dict[str, Array], expected: dict[str, Array]) -> tuple[list[Array], list[Array]]:
+            return list(got.values()), list(expected.values())
 
-    def explain(self, case: Case, got: dict[str, Array], expected: dict[str, Array], tol: float) -> list[tuple[str, ...]]:
-        g, e = list(got.values()), list(expected.values())
-        candidates: list[tuple[str, ...]] = []
-        if all(relative_error(a[::-1], r) <= tol for a, r in zip(g, e)):
-            candidates.append(("reversed-order",))
+        def reversed_order(got: dict[str, Array], expected: dict[str, Array], tol: float) -> list[tuple[str, ...]]:
+            g, e = values(got, expected)
+            return [("reversed-order",)] if all(relative_error(a[::-1], r) <= tol for a, r in zip(g, e)) else []
+
         if case.function == "chain_forward":
-            return candidates
+            return [Mistake([case.expected[::-1]], reversed_order)]
+        mistakes = [
+            Mistake([tuple(part[::-1] for part in case.expected)], reversed_order),
+            Mistake(
+                [tuple(s * part for part in case.expected) for s in (-1.0, 2.0, 0.5)],
+                lambda got, expected, tol: scaled_candidates(*values(got, expected), None, tol),
+            ),
+        ]
+        w, b, x, y = case.args
+        for kind in ("none", "a", "formula-on-z"):
+            tag = "missing-activation-derivative" if kind == "none" else "derivative-of-activation-not-preactivation"
+            variant = chain_variant(w, b, x, y, kind)
+            mistakes.append(Mistake(
+                [variant],
+                lambda got, expected, tol, variant=variant, tag=tag: scaled_candidates(list(got.values()), list(variant), None, tol, (tag,)),
+            ))
+        return mistakes
         candidates += scaled_candidates(g, e, None, tol)
         w, b, x, y = case.args
         for kind in ("none", "a", "formula-on-z"):

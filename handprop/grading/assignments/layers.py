@@ -22,7 +22,7 @@ from ...network import Network
 from ..cases import BATCH_SIZES, ELEMENTWISE_BATCH_SIZES, Case, layer_sizes, one_hot, random_parameters
 from ..diagnose import TAGS, parts_candidates, relative_error, scaled_candidates
 from ..variants import DERIVATIVE_MISTAKES, DERIVATIVE_TAGS, prime
-from .base import Assignment, as_array, as_sequence
+from .base import Assignment, Mistake, as_array, as_sequence
 
 Array = np.ndarray
 
@@ -179,50 +179,62 @@ class LayersAssignment(Assignment):
         s["transposed"] = "Transposed: dW has the shape of W, (out, in), i.e. dz.T @ x; and z = x @ W.T + b has one row per example."
         return s
 
-    def mistaken_values(self, case: Case) -> list[Any]:
+    def catalogue(self, case: Case) -> list[Mistake]:
+        def values(got: dict[str, Array], expected: dict[str, Array]) -> tuple[list[Array], list[Array]]:
+            return list(got.values()), list(expected.values())
+
+        def scaled(got: dict[str, Array], expected: dict[str, Array], tol: float) -> list[tuple[str, ...]]:
+            return scaled_candidates(*values(got, expected), None, tol)
+
+        def parts(got: dict[str, Array], expected: dict[str, Array], tol: float) -> list[tuple[str, ...]]:
+            g, e = values(got, expected)
+            return parts_candidates([[a] for a in g], [[a] for a in e], n, tol)
+
         function = case.function
+        if function == "linear_forward":
+            square = case.expected.shape[0] == case.expected.shape[1]
+
+            def transposed_output(got: dict[str, Array], expected: dict[str, Array], tol: float) -> list[tuple[str, ...]]:
+                (g,), (e,) = values(got, expected)
+                return [("transposed",)] if g.shape[0] == g.shape[1] and relative_error(g, e.T) <= tol else []
+
+            return [Mistake([case.expected.T] if square else [], transposed_output)]
         if function in BACKWARDS:
             name = BACKWARDS[function]
             da, z = case.args
             a = ACTIVATIONS[name](z)
-            return [da * prime(name, kind, z, a) for kind in DERIVATIVE_MISTAKES[name]]
-        if function == "linear_forward":
-            return [case.expected.T] if case.expected.shape[0] == case.expected.shape[1] else []
+            mistakes = [Mistake([], scaled)]
+            for kind in DERIVATIVE_MISTAKES[name]:
+                wrong = da * prime(name, kind, z, a)
+                mistakes.append(Mistake(
+                    [wrong],
+                    lambda got, expected, tol, wrong=wrong, tag=DERIVATIVE_TAGS[kind]: scaled_candidates(list(got.values()), [wrong], None, tol, (tag,)),
+                ))
+            return mistakes
         n = case.args[0].shape[0]
         if function == "linear_backward":
             dx, dW, db = case.expected
-            values = [(dx, dW / n, db / n), (-dx, -dW, -db)]
-            return values + ([(dx, dW.T, db)] if dW.shape[0] == dW.shape[1] else [])
+
+            def transposed_dW(got: dict[str, Array], expected: dict[str, Array], tol: float) -> list[tuple[str, ...]]:
+                (g_dx, g_dW, g_db), e = values(got, expected)
+                if g_dW.shape[0] == g_dW.shape[1] and relative_error(g_dW, e[1].T) <= tol < relative_error(g_dW, e[1]):
+                    if relative_error(g_dx, e[0]) <= tol and relative_error(g_db, e[2]) <= tol:
+                        return [("transposed",)]
+                return []
+
+            return [
+                Mistake([(dx, dW / n, db / n), (-dx, -dW, -db)], parts),
+                Mistake([(dx, dW.T, db)] if dW.shape[0] == dW.shape[1] else [], transposed_dW),
+            ]
         cost, dz = case.expected
         z, y = case.args
-        p = ACTIVATIONS["softmax"](z)
-        return [(cost, n * dz), (cost, -dz), (cost, p / n), (cost, (p - y) * p * (1 - p) / n)]
-
-    def explain(self, case: Case, got: dict[str, Array], expected: dict[str, Array], tol: float) -> list[tuple[str, ...]]:
-        g, e = list(got.values()), list(expected.values())
-        function = case.function
-        if function == "linear_forward":
-            return [("transposed",)] if g[0].shape[0] == g[0].shape[1] and relative_error(g[0], e[0].T) <= tol else []
-        if function in BACKWARDS:
-            name = BACKWARDS[function]
-            da, z = case.args
-            a = ACTIVATIONS[name](z)
-            candidates = scaled_candidates(g, e, None, tol)
-            for kind in DERIVATIVE_MISTAKES[name]:
-                candidates += scaled_candidates(g, [da * prime(name, kind, z, a)], None, tol, (DERIVATIVE_TAGS[kind],))
-            return candidates
-        n = case.args[0].shape[0]
-        if function == "linear_backward":
-            candidates = parts_candidates([[a] for a in g], [[a] for a in e], n, tol)
-            dx, dW, db = g
-            if dW.shape[0] == dW.shape[1] and relative_error(dW, e[1].T) <= tol < relative_error(dW, e[1]):
-                if relative_error(dx, e[0]) <= tol and relative_error(db, e[2]) <= tol:
-                    candidates.append(("transposed",))
-            return candidates
-        z, y = case.args
         p = ACTIVATIONS["softmax"](z)  # (n, classes)
-        candidates = parts_candidates([[a] for a in g], [[a] for a in e], n, tol)
+        mistakes = [Mistake([(cost, n * dz), (cost, -dz)], parts)]
         for wrong, tag in ((p / n, "missing-target"), ((p - y) * p * (1 - p) / n, "output-derivative-not-cancelled")):
-            if relative_error(g[0], e[0]) <= tol:
-                candidates += scaled_candidates([g[1]], [wrong], n, tol, (tag,))
-        return candidates
+
+            def output_error(got: dict[str, Array], expected: dict[str, Array], tol: float, wrong: Array = wrong, tag: str = tag) -> list[tuple[str, ...]]:
+                g, e = values(got, expected)
+                return scaled_candidates([g[1]], [wrong], n, tol, (tag,)) if relative_error(g[0], e[0]) <= tol else []
+
+            mistakes.append(Mistake([(cost, wrong)], output_error))
+        return mistakes

@@ -13,7 +13,7 @@ from ...network import Network
 from ..cases import BATCH_SIZES, ELEMENTWISE_BATCH_SIZES, Case, layer_sizes, one_hot, random_parameters
 from ..diagnose import TAGS, parts_candidates, relative_error, scaled_candidates
 from ..variants import DERIVATIVE_MISTAKES, DERIVATIVE_TAGS, variant_backprop
-from .base import Assignment, as_array, as_sequence
+from .base import Assignment, Mistake, as_array, as_sequence
 from .network_template import render_template
 
 Array = np.ndarray
@@ -140,96 +140,108 @@ class NetworkAssignment(Assignment):
             s["missing-activation-derivative"] = "The activation's derivative is missing from δ: at the softmax output δ = Jᵀ(a − y), with J the softmax Jacobian, and in hidden layers δ = (δ_next W_next) ⊙ σ′(z)."
         return s
 
-    def explain(self, case: Case, got: dict[str, Array], expected: dict[str, Array], tol: float) -> list[tuple[str, ...]]:
-        if case.function == self.functions[1]:
-            return self._explain_prime(case, got, expected, tol)
-        if case.function == "feedforward":
-            (g,), (e,) = got.values(), expected.values()
-            return [("transposed",)] if g.shape[0] == g.shape[1] and relative_error(g, e.T) <= tol else []
-        if case.function not in GRADIENT_FUNCTIONS:
-            return scaled_candidates(list(got.values()), list(expected.values()), None, tol, factor_2=False)
-        weights, biases, x, y = case.args[:4]
-        L = len(weights)
-        got_list, exp_list = list(got.values()), list(expected.values())
-        got_w, got_b, g_w, g_b = got_list[0::2], got_list[1::2], exp_list[0::2], exp_list[1::2]
-        if case.function == "update_mini_batch":
-            # Judge the step by the gradient it implies: new = old − eta·∇  ⇒  ∇ = (old − new) / eta.
-            eta = float(case.args[4])
-            got_w, g_w = [(w - nw) / eta for w, nw in zip(weights, got_w)], [(w - nw) / eta for w, nw in zip(weights, g_w)]
-            got_b, g_b = [(b - nb) / eta for b, nb in zip(biases, got_b)], [(b - nb) / eta for b, nb in zip(biases, g_b)]
-        return self.gradient_candidates(got_w, got_b, g_w, g_b, weights, biases, x, y, tol, L)
+    def catalogue(self, case: Case) -> list[Mistake]:
+        def values(got: dict[str, Array], expected: dict[str, Array]) -> tuple[list[Array], list[Array]]:
+            return list(got.values()), list(expected.values())
 
-    def mistaken_values(self, case: Case) -> list[Any]:
         function = case.function
         if function == self.functions[1]:
             from ..variants import prime
 
             z = case.args[0]
             a = ACTIVATIONS[self.hidden](z)
-            return [prime(self.hidden, kind, z, a) for kind in DERIVATIVE_MISTAKES[self.hidden] if kind != "none"]
+            mistakes = [Mistake([], lambda got, expected, tol: scaled_candidates(*values(got, expected), None, tol))]
+            for kind in DERIVATIVE_MISTAKES[self.hidden]:
+                if kind != "none":
+                    wrong = prime(self.hidden, kind, z, a)
+                    mistakes.append(Mistake(
+                        [wrong],
+                        lambda got, expected, tol, wrong=wrong, tag=DERIVATIVE_TAGS[kind]: scaled_candidates(list(got.values()), [wrong], None, tol, (tag,)),
+                    ))
+            return mistakes
         if function == "feedforward":
-            return [case.expected.T] if case.expected.shape[0] == case.expected.shape[1] else []
+
+            def transposed_output(got: dict[str, Array], expected: dict[str, Array], tol: float) -> list[tuple[str, ...]]:
+                (g,), (e,) = values(got, expected)
+                return [("transposed",)] if g.shape[0] == g.shape[1] and relative_error(g, e.T) <= tol else []
+
+            return [Mistake([case.expected.T] if case.expected.shape[0] == case.expected.shape[1] else [], transposed_output)]
         if function not in GRADIENT_FUNCTIONS:
-            return []
+            return [Mistake([], lambda got, expected, tol: scaled_candidates(*values(got, expected), None, tol, factor_2=False))]
+        return self._gradient_catalogue(case)
+
+    def _gradient_catalogue(self, case: Case) -> list[Mistake]:
+        """backprop's and update_mini_batch's mistakes, all judged on the gradient: update_mini_batch's
+        new = old − eta·∇ is read back as ∇ = (old − new) / eta."""
         weights, biases, x, y = case.args[:4]
-        n = x.shape[0]
+        n, L = x.shape[0], len(weights)
+        update = case.function == "update_mini_batch"
+        eta = float(case.args[4]) if update else 1.0
         g_w, g_b = case.expected
-        if function == "update_mini_batch":
-            eta = float(case.args[4])
+        if update:
             g_w = [(w - nw) / eta for w, nw in zip(weights, g_w)]
             g_b = [(b - nb) / eta for b, nb in zip(biases, g_b)]
-        grads = [([s * g for g in g_w], [s * g for g in g_b]) for s in (n, 1 / n, -1.0, 2.0, 0.5)]
-        if any(g.shape[0] == g.shape[1] for g in g_w):  # elsewhere the shape gives a transpose away
-            grads.append(([g.T if g.shape[0] == g.shape[1] else g for g in g_w], g_b))
-        for kwargs, _ in self._variants(len(weights)):
-            v_w, v_b, _ = variant_backprop(weights, biases, x, y, self.hidden, self.output, self.cost, **kwargs)
-            grads.append((v_w, v_b))
-        _, _, deltas = variant_backprop(weights, biases, x, y, self.hidden, self.output, self.cost)
-        if any(d.shape[0] == d.shape[1] for d in deltas):  # summed over the units: (out,) only when n = out
-            grads.append((g_w, [d.sum(axis=1) if d.shape[0] == d.shape[1] else g for d, g in zip(deltas, g_b)]))
-        if function == "backprop":
-            return grads
-        eta = float(case.args[4])
-        return [([w - eta * g for w, g in zip(weights, gw)], [b - eta * g for b, g in zip(biases, gb)]) for gw, gb in grads]
 
-    def _explain_prime(self, case: Case, got: dict[str, Array], expected: dict[str, Array], tol: float) -> list[tuple[str, ...]]:
-        from ..variants import prime
+        def returned(v_w: list[Array], v_b: list[Array]) -> Any:
+            """What the function returns when its gradient is (v_w, v_b)."""
+            if not update:
+                return (v_w, v_b)
+            return ([w - eta * g for w, g in zip(weights, v_w)], [b - eta * g for b, g in zip(biases, v_b)])
 
-        (g,), (e,) = got.values(), expected.values()
-        z = case.args[0]
-        a = ACTIVATIONS[self.hidden](z)
-        candidates = scaled_candidates([g], [e], None, tol)
-        for kind in DERIVATIVE_MISTAKES[self.hidden]:
-            if kind != "none":
-                candidates += scaled_candidates([g], [prime(self.hidden, kind, z, a)], None, tol, (DERIVATIVE_TAGS[kind],))
-        return candidates
+        def gradients(got: dict[str, Array], expected: dict[str, Array]) -> tuple[list[Array], list[Array], list[Array], list[Array]]:
+            """(got ∂C/∂W, got ∂C/∂b, expected ∂C/∂W, expected ∂C/∂b) from the judged arrays."""
+            got_list, exp_list = list(got.values()), list(expected.values())
+            got_w, got_b, e_w, e_b = got_list[0::2], got_list[1::2], exp_list[0::2], exp_list[1::2]
+            if update:
+                got_w, e_w = [(w - nw) / eta for w, nw in zip(weights, got_w)], [(w - nw) / eta for w, nw in zip(weights, e_w)]
+                got_b, e_b = [(b - nb) / eta for b, nb in zip(biases, got_b)], [(b - nb) / eta for b, nb in zip(biases, e_b)]
+            return got_w, got_b, e_w, e_b
 
-    def gradient_candidates(
-        self, got_w: list[Array], got_b: list[Array], g_w: list[Array], g_b: list[Array],
-        weights: list[Array], biases: list[Array], x: Array, y: Array, tol: float, L: int,
-    ) -> list[tuple[str, ...]]:  # fmt: skip
-        """Every known mistake (or combination) that reproduces the student's gradient."""
-        n = x.shape[0]
-        candidates: list[tuple[str, ...]] = []
         # Transposed weight gradients (square layers keep their shape, so compare values).
-        transposed = [g.shape[0] == g.shape[1] and relative_error(g, e.T) <= tol < relative_error(g, e) for g, e in zip(got_w, g_w)]
-        if any(transposed):
-            rest_ok = all(t or relative_error(g, e) <= tol for t, g, e in zip(transposed, got_w, g_w))
-            if rest_ok and all(relative_error(g, e) <= tol for g, e in zip(got_b, g_b)):
-                candidates.append(("transposed",))
+        def transposed(got: dict[str, Array], expected: dict[str, Array], tol: float) -> list[tuple[str, ...]]:
+            got_w, got_b, e_w, e_b = gradients(got, expected)
+            flags = [g.shape[0] == g.shape[1] and relative_error(g, e.T) <= tol < relative_error(g, e) for g, e in zip(got_w, e_w)]
+            if any(flags):
+                rest_ok = all(t or relative_error(g, e) <= tol for t, g, e in zip(flags, got_w, e_w))
+                if rest_ok and all(relative_error(g, e) <= tol for g, e in zip(got_b, e_b)):
+                    return [("transposed",)]
+            return []
+
         # One scale for everything, or one for the weights and another for the biases.
-        candidates += parts_candidates([got_w, got_b], [g_w, g_b], n, tol)
-        # Recompute with the known wrong formulas, allowing a scale mistake on top.
+        def scales(got: dict[str, Array], expected: dict[str, Array], tol: float) -> list[tuple[str, ...]]:
+            got_w, got_b, e_w, e_b = gradients(got, expected)
+            return parts_candidates([got_w, got_b], [e_w, e_b], n, tol)
+
+        square = any(g.shape[0] == g.shape[1] for g in g_w)  # elsewhere the shape gives a transpose away
+        mistakes = [
+            Mistake([returned([g.T if g.shape[0] == g.shape[1] else g for g in g_w], g_b)] if square else [], transposed),
+            Mistake([returned([s * g for g in g_w], [s * g for g in g_b]) for s in (n, 1 / n, -1.0, 2.0, 0.5)], scales),
+        ]
+        # The known wrong formulas, recomputed, with a scale mistake allowed on top.
         for kwargs, tag in self._variants(L):
             v_w, v_b, _ = variant_backprop(weights, biases, x, y, self.hidden, self.output, self.cost, **kwargs)
-            candidates += scaled_candidates(got_w + got_b, v_w + v_b, n, tol, (tag,))
+
+            def variant(got: dict[str, Array], expected: dict[str, Array], tol: float, v: list[Array] = v_w + v_b, tag: str = tag) -> list[tuple[str, ...]]:
+                got_w, got_b, _, _ = gradients(got, expected)
+                return scaled_candidates(got_w + got_b, v, n, tol, (tag,))
+
+            mistakes.append(Mistake([returned(v_w, v_b)], variant))
         # Biases summed over the units instead of the examples (same shape only when n = out).
         _, _, deltas = variant_backprop(weights, biases, x, y, self.hidden, self.output, self.cost)
-        for g, d, e in zip(got_b, deltas, g_b):
-            if d.shape[0] == d.shape[1] and relative_error(g, d.sum(axis=1)) <= tol < relative_error(g, e):
-                candidates.append(("bias-not-reduced",))
-                break
-        return candidates
+
+        def bias_not_reduced(got: dict[str, Array], expected: dict[str, Array], tol: float) -> list[tuple[str, ...]]:
+            _, got_b, _, e_b = gradients(got, expected)
+            for g, d, e in zip(got_b, deltas, e_b):
+                if d.shape[0] == d.shape[1] and relative_error(g, d.sum(axis=1)) <= tol < relative_error(g, e):
+                    return [("bias-not-reduced",)]
+            return []
+
+        summed = any(d.shape[0] == d.shape[1] for d in deltas)  # summed over the units: (out,) only when n = out
+        mistakes.append(Mistake(
+            [returned(g_w, [d.sum(axis=1) if d.shape[0] == d.shape[1] else g for d, g in zip(deltas, g_b)])] if summed else [],
+            bias_not_reduced,
+        ))
+        return mistakes
 
     def _variants(self, L: int) -> list[tuple[dict[str, str], str]]:
         """(variant_backprop arguments, tag) for every wrong formula that applies to these options."""

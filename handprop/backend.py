@@ -1,0 +1,111 @@
+"""What a training backend is: the few operations the training loop asks of an engine.
+
+Three backends implement ``Backend``, each in its own module and none built on another:
+
+    handprop.numpy_backend.HandpropBackend   the reference engine's own steps (``network.py``)
+    handprop.compiled.CompiledBackend        the same steps compiled with Numba (a speed path)
+    verify.backend.TorchBackend              the PyTorch twin, autograd and ``torch.optim.SGD``
+
+``handprop.backends`` chooses one by name; ``handprop.training`` drives any of them through this
+protocol alone. This module is the floor they stand on: it imports nothing from handprop.
+
+The two backends whose parameters are a ``Network``'s NumPy arrays share the helpers at the end
+(evaluation in chunks, the cost of one batch, copies of the parameters); they take the network as
+an argument and use only its public methods, so this module needs no import of ``network.py``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Protocol, Sequence
+
+import numpy as np
+
+Array = np.ndarray
+Parameters = tuple[list[Array], list[Array]]  # weights (out, in) and biases (out,), one per layer
+
+EVAL_CHUNK = 10_000  # examples per forward pass when evaluating (bounds memory for wide layers)
+
+
+class Backend(Protocol):
+    """What the training loop needs from an engine; every backend implements exactly this."""
+
+    name: str
+
+    def load_training_data(self, x: Array, y: Array) -> None:
+        """Keep the training set (inputs (n, in), one-hot targets (n, out)) for ``steps``."""
+
+    def begin_epoch(self, order: Array) -> None:
+        """This epoch's permutation of the training set (n,): batch k is order[k·m:(k+1)·m]."""
+
+    def steps(self, start: int, stop: int, batch_size: int) -> Any:
+        """SGD on order[start:stop] in mini-batches of ``batch_size``: a window of batches.
+
+        Returns the sum of the batches' mean costs, a float or a 0-d tensor still on the device
+        (``float()`` must accept it; NaN and inf survive the sum, which is all the loop checks).
+        """
+
+    def step(self, start: int, stop: int) -> Any:
+        """One SGD step on the examples order[start:stop]; returns that batch's mean cost."""
+
+    def batch_cost(self, start: int, stop: int) -> float:
+        """The mean cost of the examples order[start:stop] (only used to locate a NaN)."""
+
+    def parameters(self) -> Parameters:
+        """Copies of the weights (out, in) and biases (out,) as NumPy arrays."""
+
+    def set_parameters(self, weights: Sequence[Array], biases: Sequence[Array]) -> None:
+        """Overwrite the parameters with (copies of) NumPy arrays."""
+
+    def parameters_finite(self) -> bool: ...
+
+    def snapshot(self) -> Any:
+        """An opaque copy of the parameters, for ``restore``."""
+
+    def restore(self, snapshot: Any) -> None: ...
+
+    def evaluate(self, x: Array, y: Array) -> tuple[float, Array]:
+        """(mean cost, predicted classes (n,)) on inputs (n, in) with one-hot targets (n, out)."""
+
+    def synchronize(self) -> None:
+        """Wait for queued work (CUDA), so wall-clock timings are honest."""
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers for the backends whose parameters are a Network's NumPy arrays (NumPy and compiled)
+
+
+def copy_parameters(net: Any) -> Parameters:
+    """Copies of ``net``'s weights (out, in) and biases (out,)."""
+    return [W.copy() for W in net.weights], [b.copy() for b in net.biases]
+
+
+def copy_into(net: Any, parameters: Parameters) -> None:
+    """Overwrite ``net``'s parameter arrays in place (views stay views) with ``parameters``."""
+    for W, b, W0, b0 in zip(net.weights, net.biases, *parameters):
+        W[...] = W0
+        b[...] = b0
+
+
+def all_finite(arrays: Sequence[Array]) -> bool:
+    """True when no entry is NaN or infinite: one sum per array, far cheaper than isfinite(W).all()."""
+    return all(math.isfinite(p.sum()) for p in arrays)
+
+
+def network_cost(net: Any, x: Array, y: Array) -> float:
+    """Mean cost of a prepared batch, without the overflow warnings of a diverged network."""
+    with np.errstate(all="ignore"):
+        fp = net.feedforward(x)
+        return net.cost_function.value(fp.zs[-1], fp.output, y, net.activations[-1])
+
+
+def evaluate_network(net: Any, x: Array, y: Array) -> tuple[float, Array]:
+    """(mean cost, predicted classes (n,)) of ``net`` on x (n, in), y (n, out), ``EVAL_CHUNK`` rows at a time."""
+    costs, predictions = [], []
+    for start in range(0, x.shape[0], EVAL_CHUNK):
+        fp = net.feedforward(x[start : start + EVAL_CHUNK])
+        chunk_y = y[start : start + EVAL_CHUNK]
+        out = net.activations[-1]
+        costs.append(net.cost_function.per_example(fp.zs[-1], fp.output, chunk_y, out))  # (chunk,)
+        predictions.append(fp.output.argmax(axis=1))
+    return float(np.concatenate(costs).mean()), np.concatenate(predictions)
