@@ -58,7 +58,8 @@ def refuse_inputs(path: PathLike, inputs: Iterable[PathLike], what: str) -> None
 
 
 def check_new_file(
-    path: PathLike, *, force: bool = False, what: str = "output", inputs: Iterable[PathLike] = (), hint: str = FORCE_HINT
+    path: PathLike, *, force: bool = False, what: str = "output", inputs: Iterable[PathLike] = (), hint: str = FORCE_HINT,
+    parent_must_exist: bool = True,
 ) -> Path:
     """Before the work: ``path`` may be written (rules 1 and 2). Returns it as a Path."""
     target = Path(path)
@@ -69,7 +70,7 @@ def check_new_file(
         raise OutputError(f"{what} {target} is a folder; give a file name")
     if (target.exists() or target.is_symlink()) and not force:
         raise OutputError(f"{what} {target} already exists; choose another name or {hint}")
-    if not target.parent.is_dir():
+    if parent_must_exist and not target.parent.is_dir():
         raise OutputError(f"{what} {target}: folder {target.parent} does not exist")
     return target
 
