@@ -187,7 +187,7 @@ class BackpropReport:
                                hint="pass --force (overwrite=True) to replace earlier saved cases")
         if overwrite and out.is_dir():
             stale = [p for p in out.iterdir() if _SAVED_NAME.match(p.name) and p.is_file() and not p.is_symlink()]
-            others = sorted(p.name for p in out.iterdir() if p not in stale and p.name != ".handprop.lock")
+            others = sorted(p.name for p in out.iterdir() if p not in stale)
             if others:  # force replaces what an earlier save wrote, never the learner's own files
                 raise FileExistsError(f"{out} holds files that are not saved cases ({', '.join(others[:3])}); choose a new folder")
             for p in stale:

@@ -21,7 +21,6 @@ from typing import Iterable, Iterator, Optional, Union
 from .atomic import atomic_open
 
 PathLike = Union[str, os.PathLike]
-LOCK_NAME = ".handprop.lock"
 FORCE_HINT = "pass --force to replace it"
 
 
@@ -95,7 +94,7 @@ def check_new_folder(
         raise OutputError(f"{what} {target} is a file, not a folder")
     if not target.is_dir() or force:
         return target
-    present = sorted(p.name for p in target.iterdir() if p.name != LOCK_NAME)
+    present = sorted(p.name for p in target.iterdir())
     clashing = [n for n in present if names is None or n in set(names)]
     if clashing:
         shown = ", ".join(clashing[:3]) + (f" and {len(clashing) - 3} more" if len(clashing) > 3 else "")
@@ -115,7 +114,8 @@ def locked_folder(folder: PathLike, what: str = "run folder") -> Iterator[Path]:
     """Rule 4: hold an exclusive lock on ``folder`` (created if needed) while the block runs.
 
     A second process that asks for the same folder is refused at once with an OutputError. The lock
-    is the kernel's (flock), so it ends with the process, however it ends.
+    is the kernel's (flock on the folder itself: no lock file is left behind), so it ends with the
+    process, however it ends.
     """
     import fcntl
 
@@ -123,20 +123,16 @@ def locked_folder(folder: PathLike, what: str = "run folder") -> Iterator[Path]:
     if target.exists() and not target.is_dir():
         raise OutputError(f"{what} {target} is a file, not a folder")
     target.mkdir(parents=True, exist_ok=True)
-    fd = os.open(target / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    fd = os.open(target, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as error:
             if error.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
                 raise
-            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-            by = f" (process {holder})" if holder.isdigit() else ""
             raise OutputError(
-                f"{what} {target} is being written by another handprop run{by}; wait for it to finish or choose another folder"
+                f"{what} {target} is being written by another handprop run; wait for it to finish or choose another folder"
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield target
     finally:
         os.close(fd)  # closing the descriptor releases the lock
