@@ -315,11 +315,15 @@ def _read_notebook(data: bytes, name: str) -> dict:
     """The notebook as nbformat reads it (v4), its validation problems kept out of the log."""
     import nbformat
 
-    captured: dict = {}
+    from nbformat.reader import reads as read_any_version
+
     try:
-        with warnings.catch_warnings():  # nbformat warns (and logs) about the student's file: not the grader's output
+        # nbformat.reads would log a multi-line "Notebook JSON is invalid" dump (with the student's
+        # source) for a merely untidy notebook; read and convert without its validation, and let the
+        # cells speak for themselves (_cell_text refuses a cell that is not text).
+        with warnings.catch_warnings():  # nbformat's warnings are about the student's file: not the grader's output
             warnings.simplefilter("ignore")
-            notebook = nbformat.reads(data.decode("utf-8"), as_version=4, capture_validation_error=captured)
+            notebook = nbformat.convert(read_any_version(data.decode("utf-8")), 4)
     except Exception as error:  # nbformat raises several kinds for a broken notebook
         reason = " ".join(str(error).split())[:200] or type(error).__name__
         raise SubmissionError(f"{name} is not a readable notebook ({type(error).__name__}: {reason})") from None
