@@ -305,6 +305,13 @@ def test_row9_the_saved_snippet_reruns_the_checked_function_not_the_script(tmp_p
     assert "MISMATCH" in rerun.stdout and "THE SCRIPT RAN" not in rerun.stdout
 
 
+def test_evaluate_writes_nothing(synthetic_mnist, tmp_path, capsys):
+    assert main([*TRAIN, "--out", str(tmp_path / "run")]) == 0
+    before = tree(tmp_path)
+    assert main(["evaluate", str(tmp_path / "run")]) == 0
+    assert tree(tmp_path) == before
+
+
 def test_files_are_written_atomically_and_readable(tmp_path):
     """Every writer goes through handprop.atomic: a failure mid-write leaves the old file."""
     from handprop.outputs import write_text
