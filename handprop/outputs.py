@@ -51,9 +51,10 @@ def refuse_inputs(path: PathLike, inputs: Iterable[PathLike], what: str) -> None
     for source in inputs:
         if source is None:
             continue
-        if same_file(path, source) or (Path(source).is_dir() and is_inside(path, source)):
-            inside = "" if same_file(path, source) else f" (it lies inside {source})"
-            raise OutputError(f"{what} {path} would write over the input {source}{inside}; choose another name")
+        if same_file(path, source):
+            raise OutputError(f"{what} {path} would write over the input {source}; choose another name")
+        if Path(source).is_dir() and is_inside(path, source):
+            raise OutputError(f"{what} {path} lies inside the input folder {source}; write it outside that folder")
 
 
 def check_new_file(

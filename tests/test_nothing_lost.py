@@ -111,7 +111,7 @@ def _batch_csv_inside_the_batch(tmp: Path):
 
 def _batch_csv_over_a_submission(tmp: Path):
     subs = _batch(tmp)
-    return ["grade", "--batch", str(subs), "-o", str(subs / "bob.py"), "--no-progress", "--force"], "would write over the input"
+    return ["grade", "--batch", str(subs), "-o", str(subs / "bob.py"), "--no-progress", "--force"], "lies inside the input folder"
 
 
 def _batch_csv_is_the_batch_folder(tmp: Path):
