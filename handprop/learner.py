@@ -726,7 +726,8 @@ def rerun_lines(fn: Callable[..., Any], function: str) -> Optional[str]:
     if not any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == name for n in kept):
         return None
     text = ast.unparse(ast.Module(body=kept, type_ignores=[]))
-    return text + ("\n" if name == function else f"\n{function} = {name}\n")
+    where = f"import sys; sys.path.insert(0, {str(path.resolve().parent)!r})  # the file's own imports, as when it ran\n"
+    return where + text + ("\n" if name == function else f"\n{function} = {name}\n")
 
 
 def source_file_of(fn: Callable[..., Any]) -> Optional[Path]:
