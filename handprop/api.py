@@ -27,7 +27,8 @@ import numpy as np
 
 from .backends import backend_names, make_backends
 from .network import Network
-from .runstate import CHECKPOINT_NAME, RunState, checkpoint_path, save_run, load_run as load_state
+from .outputs import OutputError, locked_folder, same_file
+from .runstate import CHECKPOINT_NAME, METRICS_NAME, RunState, checkpoint_path, save_run, load_run as load_state
 from .training import (
     Dataset,
     EpochMetrics,
@@ -50,6 +51,10 @@ CONFIG_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
 # rest — architecture, initialisation, seed, dtype, dataset — is the run's identity and stays
 RESUME_CHANGEABLE = ("epochs", "lr", "l2", "batch_size")
 RESUME_FIXED = tuple(name for name in CONFIG_FIELDS if name not in RESUME_CHANGEABLE)
+
+
+# what a run writes into its folder: another run's (or the user's) files of these names are not replaced without force
+RUN_FILES = (CHECKPOINT_NAME, METRICS_NAME, "curves.png", "first_layer.png")
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -112,8 +117,10 @@ class Run:
 
     def _epochs(self, backend: Optional[str]) -> list[EpochMetrics]:
         name = backend or ("handprop" if "handprop" in self.history else next(iter(self.history), ""))
-        if not self.history.get(name):
-            raise ValueError(f"no epochs of backend {name!r} in this run (it has: {', '.join(self.history) or 'none'})")
+        if name not in self.history:
+            raise ValueError(f"backend {name!r} did not train in this run (it has: {', '.join(self.history) or 'none'})")
+        if not self.history[name]:
+            raise ValueError(f"no epoch of this run has finished yet (0 of {self.config.epochs}), so it has no final or best epoch")
         return self.history[name]
 
     def final(self, backend: Optional[str] = None) -> EpochMetrics:
@@ -202,6 +209,7 @@ def train(
     progress: Optional[bool] = None,
     on_start: Optional[Callable[[Run], None]] = None,
     on_epoch: Optional[Callable[[Run], None]] = None,
+    force: bool = False,
     **settings: Any,
 ) -> Run:
     """Mini-batch SGD on MNIST (or Fashion-MNIST) with either backend, or both in lockstep.
@@ -220,6 +228,9 @@ def train(
     and ``batch_size`` may change too (each epoch's metrics record the values it used); any other
     setting given must equal the checkpoint's.
     ``progress``: the per-batch progress bar (None: only on a terminal).
+    ``force``: let a new run replace the run already in ``out`` (or a resumed run write into a folder
+    holding another run); without it that is refused before any work, since it would lose the old run.
+    ``out`` is locked while the run writes it: a second run into the same folder is refused.
     ``on_start(run)`` is called once the data are loaded, ``on_epoch(run)`` after every epoch.
 
     Raises ``TrainingDiverged`` when the cost becomes NaN or infinite and ``LockstepError`` when the
@@ -229,10 +240,16 @@ def train(
     """
     if out is not None and not os.fspath(out):
         raise ValueError("out (--out) must name a folder for metrics.json, checkpoint.npz and the plots; got an empty name")
+    if progress is not None and not isinstance(progress, bool):
+        raise TypeError(f"progress must be True, False or None (only on a terminal), got {progress!r}")
+    if not isinstance(force, bool):
+        raise TypeError(f"force must be True or False, got {force!r}")
     state: Optional[RunState] = None
+    state_path: Optional[Path] = None
     if resume is not None:
         resume_path = checkpoint_path(resume)
         state = load_state(resume_path)
+        state_path = resume_path
         config = resolve_config(config if config is not None else state.config, **settings)
         changed = [n for n in RESUME_FIXED if getattr(config, n) != getattr(state.config, n)]
         if changed:
@@ -259,6 +276,42 @@ def train(
     names = backend_names(backend)
     if device != "cpu" and "torch" not in names:
         raise ValueError(f"device {device!r} is for the torch backend; the handprop backend runs on the CPU only")
+    if out_path is None:
+        return _train(config, backend, names, state, state_path, None, device, engine, threads, data_root, progress, on_start, on_epoch)
+    with locked_folder(out_path):  # before looking inside: a second run into this folder is refused
+        _check_run_folder(out_path, state, state_path, force)
+        return _train(config, backend, names, state, state_path, out_path, device, engine, threads, data_root, progress, on_start, on_epoch)
+
+
+def _check_run_folder(out: Path, state: Optional[RunState], resume: Optional[Path], force: bool) -> None:
+    """A run folder may receive this run's files unless it holds another run (or files of the same
+    names that are not a run's) and ``force`` was not given."""
+    if resume is not None and same_file(out / CHECKPOINT_NAME, resume):
+        return  # a resumed run continues in its own folder, over its own checkpoint
+    present = [name for name in RUN_FILES if (out / name).exists()]
+    if not present or force:
+        return
+    flag = "--force (force=True)"
+    if (out / CHECKPOINT_NAME).is_file():
+        if state is None:
+            raise OutputError(
+                f"{out} already holds a run ({CHECKPOINT_NAME}); continue it with --resume {out} "
+                f"(handprop.train(resume=...)), choose another --out, or pass {flag} to replace it"
+            )
+        raise OutputError(
+            f"{out} holds another run ({CHECKPOINT_NAME}); resuming {resume} there would replace it: choose another --out, "
+            f"or pass {flag} to replace it"
+        )
+    raise OutputError(f"{out} already holds {', '.join(present)}; choose another --out, or pass {flag} to replace them")
+
+
+def _train(
+    config: TrainConfig, backend: str, names: list[str], state: Optional[RunState], state_path: Optional[Path],
+    out_path: Optional[Path], device: str,
+    engine: str, threads: Optional[int], data_root: Optional[PathLike], progress: Optional[bool],
+    on_start: Optional[Callable[[Run], None]], on_epoch: Optional[Callable[[Run], None]],
+) -> Run:
+    """The body of ``train``, once the settings are checked and the run folder is locked."""
 
     from . import data as data_module  # looked up at call time, so tests can substitute the loader
 
@@ -283,13 +336,6 @@ def train(
     backends = make_backends(networks, config, device, engine, threads)
     trainer = Trainer(config, backends, dataset, shuffle_rng, progress=progress, **done)
     start_epoch = trainer.start_epoch
-    if out_path is not None:
-        if state is None and (out_path / CHECKPOINT_NAME).is_file():  # rerunning a command is easy; losing 30 epochs too
-            logger.warning(
-                "%s already holds a run's checkpoint; this new run replaces it after its first epoch "
-                "(to continue that run instead: --resume %s)", out_path, out_path,
-            )
-        out_path.mkdir(parents=True, exist_ok=True)
 
     def snapshot() -> Run:
         return Run(
@@ -302,7 +348,7 @@ def train(
         on_start(snapshot())
 
     # the newest checkpoint on disk and its epoch: updated once a save has completed (atomic writes)
-    saved: dict[str, Any] = {"epoch": start_epoch, "path": resume_path if state is not None else None}
+    saved: dict[str, Any] = {"epoch": start_epoch, "path": state_path if state is not None else None}
 
     def after_epoch(epoch: int, t: Trainer) -> None:
         if out_path is not None:

@@ -36,6 +36,7 @@ PathLike = Union[str, os.PathLike]
 DEFAULT_RTOL = 1e-5  # the grader's default: float32 work passes, any real mistake does not
 SAVED_FORMAT = "handprop-failing-case-v1"
 _LAYER_TENSOR = re.compile(r"^∂C/∂([Wb])(\d+)$")
+_SAVED_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*_case\d+\.(npz|py)$")  # what save_failing writes
 
 
 # ---------------------------------------------------------------------------------------------
@@ -110,6 +111,7 @@ class BackpropReport:
     assignment_name: str = "network"
     options: dict[str, str] = field(default_factory=dict)
     sandbox: list[str] = field(default_factory=list)  # the grading sandbox's layers (a file's check)
+    rerun: Optional[str] = None  # check_backprop: Python that defines the checked function again (rerun_lines)
 
     @property
     def ok(self) -> bool:
@@ -172,16 +174,29 @@ class BackpropReport:
             parts += ["", "Diagnosis:", self.diagnosis()]
         return "\n".join(parts)
 
-    def save_failing(self, folder: PathLike) -> list[Path]:
+    def save_failing(self, folder: PathLike, overwrite: bool = False) -> list[Path]:
         """Each failing case as ``FUNCTION_caseN.npz`` (inputs, expected and learner's tensors) plus
-        ``FUNCTION_caseN.py``, a three-line snippet that reruns it; returns the .npz paths."""
-        out = Path(folder)
+        ``FUNCTION_caseN.py``, a snippet that reruns it; returns the .npz paths.
+
+        ``folder`` must be new or empty, so that no earlier run's cases mix with these; with
+        ``overwrite`` (``--force``) an earlier save's cases there are removed first (only those).
+        """
+        from .outputs import check_new_folder, write_text
+
+        out = check_new_folder(folder, force=overwrite, what="the folder for failing cases",
+                               hint="pass --force (overwrite=True) to replace earlier saved cases")
+        if overwrite and out.is_dir():
+            stale = [p for p in out.iterdir() if _SAVED_NAME.match(p.name) and p.is_file() and not p.is_symlink()]
+            others = sorted(p.name for p in out.iterdir() if p not in stale)
+            if others:  # force replaces what an earlier save wrote, never the learner's own files
+                raise FileExistsError(f"{out} holds files that are not saved cases ({', '.join(others[:3])}); choose a new folder")
+            for p in stale:
+                p.unlink()
         out.mkdir(parents=True, exist_ok=True)
         paths = []
         for case in self.failures:
             path = save_case(case, out / f"{case.function}_case{case.number}.npz", self.assignment_name, self.options, self.rtol)
-            snippet = reproduce_snippet(path, case.function, self.source_file)
-            path.with_suffix(".py").write_text(snippet, encoding="utf-8")
+            write_text(path.with_suffix(".py"), reproduce_snippet(path, case.function, self.source_file, self.rerun))
             paths.append(path)
         return paths
 
@@ -356,23 +371,41 @@ def check_function(
     checks = []
     for case in task.build_cases(seed, cases, 0)[function]:
         args = copy.deepcopy(case.args)
-        try:
-            returned = ReturnedValue("ok", "", fn(*args))
-        except Exception as error:  # the learner's exception is a result, reported per case
-            returned = ReturnedValue("exception", f"{type(error).__name__}: {error}")
+        returned = call_like_the_sandbox(fn, args)
         returned.modified = [i for i, (a, b) in enumerate(zip(case.args, args)) if not _same(a, b)]
         checks.append(judge_case(task, case, returned, rtol))
     source = f"{getattr(fn, '__qualname__', function)} (in this process)"
-    return BackpropReport(source, task.describe(), rtol, checks, seed, source_file_of(fn), task.name, dict(task.options))
+    report = BackpropReport(source, task.describe(), rtol, checks, seed, source_file_of(fn), task.name, dict(task.options))
+    report.rerun = rerun_lines(fn, function)
+    return report
+
+
+def call_like_the_sandbox(fn: Callable[..., Any], args: list[Any]) -> Any:
+    """``fn(*args)`` judged as the grading sandbox judges it: any exception (``SystemExit`` too) is
+    the case's result, and the value must pass the sandbox's own gate (``_child.encode``: real
+    numbers in lists and tuples; complex, string and object arrays are refused, not cast)."""
+    from .grading.assignments import ReturnedValue
+    from .grading.sandbox._child import MAX_ARRAYS, BadReturn, encode
+
+    try:
+        value = fn(*args)
+    except (Exception, SystemExit) as error:  # the learner's exception is a result, reported per case
+        return ReturnedValue("exception", f"{type(error).__name__}: {error}")
+    try:
+        encode(value, 0, {}, MAX_ARRAYS)
+    except BadReturn as error:
+        return ReturnedValue("badreturn", str(error))
+    except RecursionError:
+        return ReturnedValue("badreturn", "the returned value is nested too deeply")
+    return ReturnedValue("ok", "", value)
 
 
 def _check_settings(cases: int, seed: int, rtol: float) -> None:
-    if isinstance(cases, bool) or not isinstance(cases, int) or not 1 <= cases <= 100:
-        raise ValueError(f"cases must be an integer from 1 to 100, got {cases!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    if isinstance(rtol, bool) or not isinstance(rtol, (int, float)) or not 0 < rtol < 1:
-        raise ValueError(f"rtol must be a number in (0, 1), got {rtol!r}")
+    from . import settings
+
+    settings.cases(cases)
+    settings.seed(seed)
+    settings.rtol(rtol)
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -430,9 +463,11 @@ def _loose_tensors(value: Any, names: list[str]) -> dict[str, Array]:
     out = {}
     for name, v in zip(names, flat):
         try:
-            out[name] = np.asarray(v, dtype=np.float64)
+            array = np.asarray(v)
         except (TypeError, ValueError):
-            pass
+            continue
+        if array.dtype.kind in "iufb":  # a complex part is not dropped into the table
+            out[name] = array.astype(np.float64)
     return out
 
 
@@ -441,16 +476,24 @@ def read_learner_file(path: PathLike, default_name: str = "assignment.py") -> tu
 
     Raises FileNotFoundError, or ValueError with one line saying what is wrong (not valid Python, …).
     """
+    submission = _learner_submission(path, default_name)
+    return submission.source, submission.name
+
+
+def _learner_submission(path: PathLike, default_name: str) -> Any:
+    """The submission at ``path``, refused in one line naming the file (and a notebook's cell) when
+    it is not valid Python."""
     from .grading.submission import load_submission
 
     submission = load_submission(path, default_name=default_name)
     try:
-        compile(submission.source, submission.name, "exec")
+        compile(submission.source, "submission.py", "exec")
     except (SyntaxError, ValueError) as error:
         line = getattr(error, "lineno", None)
-        where = f" (line {line})" if line and submission.name.endswith(".py") else ""
-        raise ValueError(f"{submission.name} is not valid Python{where}: {getattr(error, 'msg', error)}") from None
-    return submission.source, submission.name
+        where = submission.locate(f'File "submission.py", line {line}') if line else ""
+        place = where.partition(", ")[2] if ", " in where else ""  # "line 50" or "cell 3, line 2"
+        raise ValueError(f"{submission.name} is not valid Python{f' ({place})' if place else ''}: {getattr(error, 'msg', error)}") from None
+    return submission
 
 
 def check_file(
@@ -478,7 +521,8 @@ def check_file(
 
     _check_settings(cases, seed, rtol)
     task = get_task(assignment, options)
-    source, name = read_learner_file(path, task.template_name)
+    learner = _learner_submission(path, task.template_name)
+    source, name = learner.source, learner.name
     chosen = list(functions) if functions else list(task.functions)
     unknown = [f for f in chosen if f not in task.functions]
     if unknown:
@@ -487,11 +531,7 @@ def check_file(
     calls = [Call(case.function, case.number, list(case.args)) for f in chosen for case in suite[f]]
     submission = run_submission(source, calls, limits if limits is not None else SandboxLimits(), mode)
     runs = submission.functions
-    shown = Path(name).name
-    for run in runs.values():  # tracebacks name the sandbox's copy; for a .py the line numbers are the file's
-        run.message = run.message.replace('"submission.py"', f'"{shown}"')
-        for returned in run.cases.values():
-            returned.message = returned.message.replace('"submission.py"', f'"{shown}"')
+    learner.locate_runs(runs)  # tracebacks name the learner's file (and a notebook's cell), not the sandbox's copy
     imported = [r for r in runs.values() if r.status == "import-error"]
     if imported:
         lines = imported[0].message.strip().splitlines()
@@ -633,13 +673,20 @@ def load_case(path: PathLike) -> SavedCase:
         raise not_a_case(f"an entry is malformed ({error})") from None
 
 
-def reproduce_snippet(npz: Path, function: str, source_file: Optional[PathLike] = None) -> str:
-    """Three lines that rerun a saved case in a fresh Python session and print its table.
+def reproduce_snippet(npz: Path, function: str, source_file: Optional[PathLike] = None, rerun: Optional[str] = None) -> str:
+    """A snippet that reruns a saved case in a fresh Python session and prints its table.
 
-    With the learner's .py file known, the snippet loads the function from it; otherwise (a notebook,
-    a function typed in a session) it calls ``function`` as already defined where it is pasted.
+    ``rerun`` (from ``rerun_lines``: the checked function's own definitions) defines the function
+    that was checked; else, with the learner's .py file known, the snippet runs that file (as the
+    sandbox imported it); otherwise (a notebook, a function typed in a session) it calls
+    ``function`` as already defined where it is pasted.
     """
     load = f"case = load_case({str(npz.resolve())!r})\n"
+    if rerun is not None:
+        return (
+            "# the definitions of the function that was checked, from its file\n" + rerun
+            + "\nfrom handprop.learner import load_case\n" + load + f"print(case.compare({function}(*case.args)))\n"
+        )
     if source_file is not None and Path(source_file).suffix == ".py":
         where = repr(str(Path(source_file).resolve()))
         return (
@@ -650,6 +697,37 @@ def reproduce_snippet(npz: Path, function: str, source_file: Optional[PathLike] 
         "from handprop.learner import load_case\n" + load
         + f"print(case.compare({function}(*case.args)))  # after defining your {function} in this session\n"
     )
+
+
+def rerun_lines(fn: Callable[..., Any], function: str) -> Optional[str]:
+    """Python that defines ``fn`` again under the name ``function``, without running its script.
+
+    From the file that defines ``fn`` (a top-level function) it keeps the imports, the function
+    and class definitions and the assignments that call nothing; the script's actions (its calls,
+    ``if __name__ == "__main__":``, a ``check_backprop(...).save_failing(...)``) are left out.
+    None when there is no such file (a notebook cell, the REPL, a lambda or nested function).
+    """
+    import ast
+
+    name = getattr(fn, "__name__", "")
+    path = source_file_of(fn)
+    if path is None or not name.isidentifier() or getattr(fn, "__qualname__", "") != name:
+        return None
+    try:
+        tree = ast.parse(path.read_bytes(), str(path))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    kept = []
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            kept.append(node)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None and not any(isinstance(n, ast.Call) for n in ast.walk(node.value)):
+            kept.append(node)
+    if not any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == name for n in kept):
+        return None
+    text = ast.unparse(ast.Module(body=kept, type_ignores=[]))
+    where = f"import sys; sys.path.insert(0, {str(path.resolve().parent)!r})  # the file's own imports, as when it ran\n"
+    return where + text + ("\n" if name == function else f"\n{function} = {name}\n")
 
 
 def source_file_of(fn: Callable[..., Any]) -> Optional[Path]:

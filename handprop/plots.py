@@ -34,12 +34,15 @@ def new_figure(**kwargs: Any) -> "Figure":
 
 
 def save(fig: "Figure", path: Optional[PathLike], dpi: int = 100) -> None:
-    """Write ``fig`` to ``path`` (format from the suffix) when a path is given; creates the folder."""
+    """Write ``fig`` to ``path`` (format from the suffix) atomically when a path is given; creates the folder."""
+    from .atomic import atomic_open
+
     if path is None:
         return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
+    with atomic_open(path, "wb") as f:  # the temporary name has another suffix: the format is said
+        fig.savefig(f, dpi=dpi, format=path.suffix[1:].lower() or "png")
     logger.info("wrote %s", path)
 
 

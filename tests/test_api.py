@@ -85,13 +85,14 @@ def test_ctrl_c_in_python_says_what_was_saved_and_how_to_resume(synthetic_mnist,
     assert handprop.train(resume=checkpoint, progress=False).epoch == 4
 
 
-def test_a_new_run_into_a_folder_holding_one_says_it_replaces_it(synthetic_mnist, tmp_path, caplog):
+def test_a_new_run_into_a_folder_holding_one_is_refused_unless_forced(synthetic_mnist, tmp_path):
     handprop.train(epochs=1, out=tmp_path, **FAST)
-    assert not [r for r in caplog.records if r.levelname == "WARNING"]
-    handprop.train(epochs=1, out=tmp_path, **FAST)
-    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
-    assert warnings == [f"{tmp_path} already holds a run's checkpoint; this new run replaces it after its first epoch "
-                        f"(to continue that run instead: --resume {tmp_path})"]
+    before = (tmp_path / "checkpoint.npz").read_bytes()
+    with pytest.raises(ValueError, match=f"{tmp_path} already holds a run .checkpoint.npz.; continue it with --resume {tmp_path}"):
+        handprop.train(epochs=1, out=tmp_path, **FAST)
+    assert (tmp_path / "checkpoint.npz").read_bytes() == before
+    assert handprop.train(epochs=1, out=tmp_path, force=True, seed=5, **FAST).epoch == 1
+    assert (tmp_path / "checkpoint.npz").read_bytes() != before
 
 
 @pytest.mark.parametrize(

@@ -58,6 +58,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--cases", help=f"FILE: cases per function (default: {FILE_DEFAULTS['cases']})")
     p.add_argument("--save-failing", default=None, metavar="DIR",
                    help="FILE: write each failing case (inputs, expected and your outputs, .npz) and a snippet that reruns it to DIR")
+    p.add_argument("--force", action="store_true", help="FILE: --save-failing may replace the cases an earlier --save-failing saved in DIR")
     p.add_argument("--timeout", help=f"FILE: seconds per function in the sandbox (default: {FILE_DEFAULTS['timeout']})")
     p.add_argument("--arch", default=ENGINE_DEFAULTS["arch"], help="layer sizes, input first (default: %(default)s)")
     p.add_argument("--hidden", default=ENGINE_DEFAULTS["hidden"], help="hidden activation, or one per hidden layer separated by commas (sigmoid, tanh, relu, identity; default: %(default)s)")
@@ -100,11 +101,24 @@ def _number(flag: str, text: str, kind: type, ok: Any, expected: str) -> Any:
     return value
 
 
+def _setting(flag: str, text: str, kind: type, check: Any) -> Any:
+    """Parse a flag's text, then check it with the setting's one validation (``handprop.settings``)."""
+    try:
+        value = kind(text)
+    except ValueError:
+        value = text  # the check says what was expected
+    try:
+        return check(value, flag)
+    except ValueError as error:
+        raise CLIError(str(error)) from None
+
+
 def run(args: argparse.Namespace) -> int:
     if args.file is not None:
         return run_file(args)
     for flag, given in (("--save-failing", args.save_failing), ("--function", args.function), ("--option", args.option),
-                        ("--assignment", args.assignment), ("--cases", args.cases), ("--timeout", args.timeout)):
+                        ("--assignment", args.assignment), ("--cases", args.cases), ("--timeout", args.timeout),
+                        ("--force", args.force or None)):
         if given not in (None, []):
             raise CLIError(f"{flag} is for checking a FILE of your own: handprop check FILE {flag} …")
     return run_engine(args)
@@ -124,12 +138,19 @@ def run_file(args: argparse.Namespace) -> int:
     from handprop.grading.sandbox import SandboxError
     from handprop.learner import DEFAULT_RTOL, check_file
 
-    cases = _number("--cases", args.cases or FILE_DEFAULTS["cases"], int, lambda v: 1 <= v <= 100, "an integer from 1 to 100")
-    seed = _number("--seed", args.seed, int, lambda v: v >= 0, "a non-negative integer")
-    timeout = _number("--timeout", args.timeout or FILE_DEFAULTS["timeout"], float, lambda v: 0 < v <= 3600, "a number of seconds in (0, 3600]")
+    from handprop import settings
+
+    cases = _setting("--cases", args.cases or FILE_DEFAULTS["cases"], int, settings.cases)
+    seed = _setting("--seed", args.seed, int, settings.seed)
+    timeout = _setting("--timeout", args.timeout or FILE_DEFAULTS["timeout"], float, settings.timeout)
     rtol = DEFAULT_RTOL
     if args.tolerance is not None:
-        rtol = _number("--tolerance", args.tolerance, float, lambda v: 0 < v < 1, "a number in (0, 1)")
+        rtol = _setting("--tolerance", args.tolerance, float, settings.rtol)
+    if args.save_failing is not None:  # before the check runs: an empty name, or a folder holding other files
+        from handprop.outputs import check_new_folder
+
+        check_new_folder(args.save_failing, force=args.force, what="--save-failing", inputs=[args.file],
+                         hint="pass --force to replace the cases an earlier --save-failing saved there")
     options = {}
     for item in args.option:
         key, sep, value = item.partition("=")
@@ -144,8 +165,8 @@ def run_file(args: argparse.Namespace) -> int:
     except SandboxError as error:
         raise CLIError(f"the sandbox could not run: {error}") from None
     print(report)
-    if args.save_failing and not report.ok:
-        paths = report.save_failing(args.save_failing)
+    if args.save_failing is not None and not report.ok:
+        paths = report.save_failing(args.save_failing, overwrite=args.force)
         snippet = paths[0].with_suffix(".py")
         how = (
             f"rerun one with: python {snippet}" if report.source_file is not None  # the snippet imports the .py itself

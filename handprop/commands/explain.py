@@ -37,6 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="explain.png", metavar="FIGURE.png",
                    help="where to write the figure: a .png, .pdf or .svg name, or a folder to hold explain.png "
                    "(default explain.png)")
+    p.add_argument("--force", action="store_true", help="replace an existing figure at --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--html", type=Path, metavar="OUT.html",
                    help="instead of the text and figure, write one self-contained interactive page that computes "
@@ -82,7 +83,10 @@ def run(args: argparse.Namespace) -> int:
 
     config = ExplainConfig(top=args.top, neuron=args.neuron, batch_size=args.batch_size,
                            trials=args.trials, seed=args.seed)
+    from ..outputs import check_new_file
+
     out = figure_path(args.out)  # before the work: a bad name fails fast, and this is what gets written
+    check_new_file(out, force=args.force, what="--out", inputs=[args.checkpoint], parent_must_exist=False)
     net, source, args.dataset = _network(args)
     names = CLASS_NAMES[args.dataset] if args.dataset != "mnist" else None  # digits name themselves
     X, labels = load_dataset(args.dataset, args.split, args.data_root)

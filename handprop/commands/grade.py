@@ -40,7 +40,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=("text", "json", "gradescope"), default="text", help="report format (default text)")
     p.add_argument("--output", "-o", metavar="FILE", help="write the report (or the batch CSV, default grades.csv) to FILE, atomically")
     p.add_argument("--all", action="store_true", help="text format: show passed cases too")
-    p.add_argument("--force", action="store_true", help="--template: replace an existing file")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing output (--output, the batch CSV and its feedback folder, --template's file, "
+                        "a non-empty --bundle folder's bundle files); an input is never replaced")
     p.add_argument("--seed", type=int, help="seed of the randomized cases (default 0)")
     p.add_argument("--cases", type=int, help="cases per function (default 5)")
     p.add_argument("--hidden", type=int, help="how many of each function's cases are hidden on Gradescope (default 0)")
@@ -73,6 +75,7 @@ def _pairs(items: list[str], flag: str, what: str) -> dict[str, str]:
 
 def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """The course file's settings (if any) with the flags that were given laid over them."""
+    from .. import settings as checks
     settings: dict[str, Any] = read_config_file(args.config) if args.config else {}
     for key in ("assignment", "seed", "cases", "hidden", "hidden_visibility", "rtol", "file"):
         if getattr(args, key) is not None:
@@ -88,6 +91,10 @@ def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
                 points[name] = float(value)
             except ValueError:
                 raise CLIError(f"--points {name}={value}: {value!r} is not a number") from None
+            try:
+                checks.points(points[name], f"--points {name}")
+            except ValueError as error:
+                raise CLIError(str(error)) from None
         settings["points"] = points
     limits = dict(settings.get("limits", {}))
     for key in ("timeout", "memory_mb", "max_processes"):
@@ -98,7 +105,22 @@ def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
     return settings
 
 
+# flags checked by the setting's one validation (handprop.settings), so the message names the flag
+FLAG_CHECKS = (
+    ("--seed", "seed", "seed"), ("--cases", "cases", "cases"), ("--rtol", "rtol", "rtol"), ("--timeout", "timeout", "timeout"),
+    ("--memory-mb", "memory_mb", "memory_mb"), ("--max-processes", "max_processes", "processes"), ("--sandbox-uid", "sandbox_uid", "uid"),
+)  # fmt: skip
+
+
 def config_from_args(args: argparse.Namespace) -> GradingConfig:
+    from .. import settings
+
+    for flag, name, check in FLAG_CHECKS:
+        if getattr(args, name) is not None:
+            try:
+                getattr(settings, check)(getattr(args, name), flag)
+            except ValueError as error:
+                raise CLIError(str(error)) from None
     for item in args.points:
         if "=" not in item:
             raise CLIError(f"--points expects FUNCTION=P, got {item!r}")
@@ -148,19 +170,22 @@ def _template(args: argparse.Namespace) -> int:
     if args.template == "-":
         sys.stdout.write(text)
         return 0
-    path = write_template(args.template or assignment.template_name, overwrite=args.force, text=text)
+    path = write_template(args.template or assignment.template_name, overwrite=args.force, text=text, inputs=[args.config])
     print(f"wrote the starter file {path}", file=sys.stderr)
     return 0
 
 
 def _single(args: argparse.Namespace, config: GradingConfig) -> int:
     from ..grading.grader import grade_file, points_text
-    from ..grading.report import render, write_atomic
+    from ..grading.report import render
+    from ..outputs import check_new_file, write_text
 
+    if args.output:  # before grading: never over the submission, the course file or another file without --force
+        check_new_file(args.output, force=args.force, what="--output", inputs=[args.submission, args.config])
     report = grade_file(args.submission, config)
     text = render(report, args.format, verbose=args.all)
     if args.output:
-        write_atomic(args.output, text)
+        write_text(args.output, text)
         print(f"{report.submission}: {points_text(report.score)} / {points_text(report.max_score)}; wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
@@ -172,7 +197,7 @@ def _batch(args: argparse.Namespace, config: GradingConfig) -> int:
 
     output = args.output or "grades.csv"
     progress = False if args.no_progress else None
-    rows = grade_folder_to_csv(args.batch, output, config, progress=progress, jobs=args.jobs)
+    rows = grade_folder_to_csv(args.batch, output, config, progress=progress, jobs=args.jobs, force=args.force, inputs=[args.config])
     print(f"{summary(rows)}; wrote {output} and the feedback in {feedback_folder(output)}", file=sys.stderr)
     failed = [row.error for row in rows if row.report is None]
     if failed and len(failed) == len(rows) and all(e.startswith("the grader could not run") for e in failed):
@@ -183,6 +208,6 @@ def _batch(args: argparse.Namespace, config: GradingConfig) -> int:
 def _bundle(args: argparse.Namespace, config: GradingConfig) -> int:
     from ..grading.bundle import write_bundle
 
-    archive = write_bundle(args.bundle, config)
+    archive = write_bundle(args.bundle, config, force=args.force, inputs=[args.config])
     print(f"wrote the Gradescope bundle to {args.bundle} (upload {archive})", file=sys.stderr)
     return 0

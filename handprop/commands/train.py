@@ -58,6 +58,8 @@ def register(subparsers: Any) -> None:
         help="continue the run saved in CHECKPOINT, a checkpoint.npz or the --out folder holding it (writes to its folder unless --out is given); "
         "--epochs, --lr, --l2 and --batch-size may change, the other settings stay the checkpoint's",
     )
+    p.add_argument("--force", action="store_true",
+                   help="let a new run replace the run already in --out (or --resume write into a folder holding another run)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(run=run)
 
@@ -82,7 +84,7 @@ def train_keywords(args: argparse.Namespace) -> dict[str, Any]:
     return dict(
         backend=args.backend, device=args.device, engine=args.engine, threads=args.threads,
         data_root=args.data_root, out=args.out, resume=args.resume,
-        progress=False if args.no_progress else None, **_settings(args),
+        progress=False if args.no_progress else None, force=args.force, **_settings(args),
     )
 
 

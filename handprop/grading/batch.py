@@ -19,7 +19,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Union
+from typing import Any, Optional, Sequence, Union
 
 from tqdm import tqdm
 
@@ -187,19 +187,60 @@ def write_feedback(rows: list[BatchRow], folder: Path) -> None:
         write_atomic(folder / f"{row.student}.results.json", render(row.report, "gradescope"))
 
 
+def check_batch_outputs(
+    folder: Union[str, os.PathLike], output: Union[str, os.PathLike], force: bool = False, inputs: Sequence[Any] = ()
+) -> tuple[Path, Path]:
+    """(CSV, feedback folder), checked before any grading (``handprop.outputs``): both outside the
+    batch folder (else the next run would grade them as a student), neither an input, and neither
+    replacing an existing file or a non-empty folder unless ``force``."""
+    from ..outputs import check_new_file, check_new_folder
+
+    sources = [folder, *(i for i in inputs if i is not None)]
+    csv_path = check_new_file(output, force=force, what="the grades CSV", inputs=sources)
+    feedback = check_new_folder(feedback_folder(output), force=force, what="the feedback folder", inputs=sources)
+    return csv_path, feedback
+
+
+def _replace_feedback(rows: list[BatchRow], feedback: Path) -> None:
+    """Write the feedback into a new folder, then put it in place of ``feedback`` (whose old
+    content ``check_batch_outputs`` allowed to replace): no stale student's file survives."""
+    import shutil
+    import tempfile
+
+    fresh = Path(tempfile.mkdtemp(dir=feedback.parent, prefix=f".{feedback.name}.", suffix=".tmp"))
+    try:
+        os.chmod(fresh, 0o755)
+        write_feedback(rows, fresh)
+        if feedback.exists():
+            old = Path(tempfile.mkdtemp(dir=feedback.parent, prefix=f".{feedback.name}.", suffix=".old"))
+            os.replace(feedback, old / "feedback")
+            os.replace(fresh, feedback)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(fresh, feedback)
+    except BaseException:
+        shutil.rmtree(fresh, ignore_errors=True)
+        raise
+
+
 def grade_folder_to_csv(
     folder: Union[str, os.PathLike],
     output: Union[str, os.PathLike],
     config: GradingConfig,
     progress: Optional[bool] = None,
     jobs: Optional[int] = None,
+    force: bool = False,
+    inputs: Sequence[Any] = (),
 ) -> list[BatchRow]:
-    """Grade ``folder``, write the CSV to ``output`` (atomically) and the feedback folder beside it."""
-    if not Path(output).parent.is_dir():
-        raise FileNotFoundError(f"folder {Path(output).parent} does not exist")
+    """Grade ``folder``, write the CSV to ``output`` (atomically) and the feedback folder beside it.
+
+    Both outputs are checked before grading (``check_batch_outputs``): outside ``folder``, not one
+    of ``inputs``, and an existing CSV or non-empty feedback folder is replaced only with ``force``.
+    """
+    csv_path, feedback = check_batch_outputs(folder, output, force, inputs)
     rows = grade_folder(folder, config, progress, jobs)
-    write_feedback(rows, feedback_folder(output))
-    write_atomic(output, results_csv(rows, config))
+    _replace_feedback(rows, feedback)
+    write_atomic(csv_path, results_csv(rows, config))
     return rows
 
 
@@ -209,4 +250,4 @@ def summary(rows: list[BatchRow]) -> str:
     return f"graded {len(rows) - failed} of {len(rows)} submissions"
 
 
-__all__ = ["BatchRow", "default_jobs", "feedback_folder", "find_submissions", "grade_folder", "grade_folder_to_csv", "results_csv", "summary"]
+__all__ = ["BatchRow", "check_batch_outputs", "default_jobs", "feedback_folder", "find_submissions", "grade_folder", "grade_folder_to_csv", "results_csv", "summary"]

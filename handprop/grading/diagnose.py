@@ -12,6 +12,7 @@ is never diagnosed.
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field
 from typing import Mapping, Optional, Sequence
 
@@ -89,8 +90,10 @@ def relative_error(got: Array, expected: Array) -> float:
     """max|got − expected| / max|expected|: the error on the array's own scale."""
     if not expected.size:
         return 0.0
-    scale = float(np.max(np.abs(expected)))
-    return float(np.max(np.abs(got - expected))) / max(scale, 1e-300)
+    with np.errstate(over="ignore", invalid="ignore"):  # values near the float range: the error is inf, said so, no warning
+        scale = float(np.max(np.abs(expected)))
+        error = float(np.max(np.abs(got - expected)))
+    return error / max(scale, 1e-300)  # Python floats: an overflow is inf, without a warning
 
 
 def max_error(got: Sequence[Array], expected: Sequence[Array]) -> float:
@@ -104,11 +107,17 @@ def fitted_scale(got: Sequence[Array], ref: Sequence[Array], tol: float = DIAGNO
     r = np.concatenate([np.ravel(a) for a in ref]) if len(ref) else np.zeros(0)
     if g.shape != r.shape or not g.size:
         return None
-    rr = float(r @ r)
-    if rr == 0.0 or not np.isfinite(g).all() or not np.isfinite(r).all():
+    if not np.isfinite(g).all() or not np.isfinite(r).all():
         return None
-    s = float(g @ r) / rr
-    if s == 0.0 or np.max(np.abs(g - s * r)) > tol * abs(s) * np.max(np.abs(r)):
+    g_scale, r_scale = float(np.max(np.abs(g))), float(np.max(np.abs(r)))
+    if g_scale == 0.0 or r_scale == 0.0:
+        return None
+    # on each array's own scale, so values near the float range neither overflow nor fit by accident
+    gn, rn = g / g_scale, r / r_scale
+    s_n = float(gn @ rn) / float(rn @ rn)
+    with np.errstate(over="ignore"):
+        s = s_n * (g_scale / r_scale)
+    if s == 0.0 or not math.isfinite(s) or np.max(np.abs(gn - s_n * rn)) > tol * abs(s_n):
         return None
     return s
 
@@ -124,6 +133,8 @@ def explain_scale(s: float, n: Optional[int], tol: float = DIAGNOSIS_RTOL, facto
     if n is not None and n > 1:
         factors = [(float(n), "missing-batch-mean"), (1.0 / n, "double-batch-mean")] + factors
     found: list[tuple[str, ...]] = []
+    if not math.isfinite(s):
+        return found
     for size in range(0, 4):
         for combo in itertools.combinations(factors, size):
             tags = [t for _, t in combo]

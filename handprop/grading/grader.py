@@ -7,7 +7,7 @@ import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Optional, Union
+from typing import Callable, Optional, Union
 
 from .assignments import Assignment
 from .cases import Case, sandbox_calls
@@ -81,15 +81,21 @@ def grade_file(
     """
     assignment = assignment or config.get_assignment()
     submission = load_submission(path, config.file, assignment.template_name, single_link=single_link)
-    report = grade_source(submission.sources(), config, name=submission.name, assignment=assignment)
+    report = grade_source(submission.sources(), config, name=submission.name, assignment=assignment, locate=submission.locate_runs)
     if submission.notes:
         report.notes = [clean_text(note) for note in submission.notes]
         report.output = "\n".join(report.notes) + "\n" + report.output
     return report
 
 
-def grade_source(source: Union[bytes, dict[str, bytes]], config: GradingConfig, name: str = "submission.py", assignment: Optional[Assignment] = None) -> GradeReport:
+def grade_source(
+    source: Union[bytes, dict[str, bytes]], config: GradingConfig, name: str = "submission.py", assignment: Optional[Assignment] = None,
+    locate: Optional[Callable[[dict], None]] = None,
+) -> GradeReport:
     """Grade submission source code; the code runs only in the sandboxed child process.
+
+    ``locate`` rewrites the runs' messages in place (``Submission.locate_runs``: tracebacks and
+    syntax errors name the student's file, and a notebook's cell, not the sandbox's copy).
 
     ``assignment`` defaults to the one ``config`` names; given, it is graded with the config's
     points where the config names it, else with its own default points.
@@ -103,6 +109,8 @@ def grade_source(source: Union[bytes, dict[str, bytes]], config: GradingConfig, 
     suite = assignment.build_cases(config.seed, config.cases, config.hidden)
     submission = run_submission(source, sandbox_calls(suite), config.sandbox, config.sandbox_mode)
     runs = submission.functions
+    if locate is not None:
+        locate(runs)
     verdicts = {f: [judge_case(assignment, case, runs[f], config.rtol) for case in suite[f]] for f in graded}
     sentences = assignment.sentences()
     for f in graded:

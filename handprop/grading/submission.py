@@ -1,7 +1,7 @@
 """Turn what a student handed in into the Python text the sandbox imports.
 
-A submission is a ``.py`` file, a Jupyter notebook (``.ipynb``: its code cells, in order, with
-IPython magics and shell lines left out and noted), a folder, or a ``.zip`` (never extracted to
+A submission is a ``.py`` file, a Jupyter notebook (``.ipynb``: its code cells, in order, turned
+into Python by IPython's own input transformer, magics and shell lines doing nothing and noted), a folder, or a ``.zip`` (never extracted to
 disk: members are read in memory, size-capped). In a folder or zip the graded file is the one named
 ``file`` (default: the assignment template's name); failing that, the only Python file or notebook
 there is; otherwise the submission cannot be graded and the message lists the files found.
@@ -12,7 +12,9 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
 import stat
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -20,13 +22,18 @@ from typing import Optional, Union
 
 logger = logging.getLogger(__name__)
 
-MAX_SUBMISSION_BYTES = 1_000_000  # one graded file (a notebook's outputs count too)
+MAX_SUBMISSION_BYTES = 1_000_000  # one graded file's code (a notebook's code cells; its outputs do not count)
+MAX_NOTEBOOK_BYTES = 20_000_000  # a notebook file, outputs (images, …) included: read, then only its code is kept
 MAX_ZIP_MEMBERS = 1000  # files in a zip or a folder submission
 MAX_FOLDER_DEPTH = 8  # folders below a folder submission that are looked into
 MAX_HELPERS = 20  # Python files beside the graded one that it may import
 MAX_ZIP_BYTES = 50_000_000  # all members together, uncompressed
 SOURCE_SUFFIXES = (".py", ".ipynb")
 IGNORED_PARTS = ("__MACOSX", ".ipynb_checkpoints", "__pycache__")
+
+
+_RUNS_ITS_CODE = re.compile(r"\s*(%time\s|%%time\b|%%capture\b)")  # magics NOTEBOOK_SHELL runs the code of
+_TRACEBACK_LINE = re.compile(r'File "submission\.py", line (\d+)')
 
 
 class SubmissionError(ValueError):
@@ -41,10 +48,34 @@ class Submission:
     name: str  # the graded file, as shown in the report
     notes: list[str] = field(default_factory=list)
     helpers: dict[str, bytes] = field(default_factory=dict)  # NAME.py beside the graded file, importable by it
+    cells: Optional[list[tuple[int, int]]] = None  # a notebook's: (cell, line in the cell) of each line of source
 
     def sources(self) -> Union[bytes, dict[str, bytes]]:
         """What the sandbox runs: the graded text, with its helper modules when there are any."""
         return {"submission.py": self.source, **self.helpers} if self.helpers else self.source
+
+    def locate(self, text: str) -> str:
+        """``text`` (a traceback, a syntax error) with the sandbox's copy ``submission.py`` and its line
+        numbers replaced by the student's own file, and for a notebook the cell and its line."""
+        shown = PurePosixPath(self.name.rpartition(":")[2].replace(os.sep, "/")).name or self.name
+
+        def where(match: "re.Match[str]") -> str:
+            line = int(match.group(1))
+            if self.cells is None:
+                return f'File "{shown}", line {line}'
+            if 1 <= line <= len(self.cells) and self.cells[line - 1][0] > 0:
+                cell, within = self.cells[line - 1]
+                return f'File "{shown}", cell {cell}, line {within}'
+            return f'File "{shown}"'
+
+        return _TRACEBACK_LINE.sub(where, text)
+
+    def locate_runs(self, runs: dict) -> None:
+        """``locate`` every message of the sandbox's FunctionRuns (and their CaseRuns), in place."""
+        for run in runs.values():
+            run.message = self.locate(run.message)
+            for returned in run.cases.values():
+                returned.message = self.locate(returned.message)
 
 
 def load_submission(
@@ -67,12 +98,25 @@ def load_submission(
     if target.is_dir():
         files, too_deep = _folder_files(target)
         chosen = _choose(list(files), file, default_name, str(target), too_deep)
-        submission = _from_bytes(read_file(files[chosen], single_link), str(target / chosen), _several(files, chosen))
+        submission = _from_bytes(read_file(files[chosen], single_link, _file_limit(chosen)), str(target / chosen), _several(files, chosen))
         submission.helpers = _helpers({n: files[n].stat().st_size for n in files}, chosen, lambda n: read_file(files[n], single_link))
         return submission
     if target.suffix.lower() == ".zip":
         return _from_zip(target, file, default_name, read_file(target, single_link, MAX_ZIP_BYTES))
-    return _from_bytes(read_file(target, single_link), str(target), [])
+    return _from_bytes(read_file(target, single_link, _file_limit(target.name)), str(target), [])
+
+
+def _file_limit(name: str) -> int:
+    """Bytes a graded file may have: a notebook's outputs do not count against the code's limit."""
+    return MAX_NOTEBOOK_BYTES if name.lower().endswith(".ipynb") else MAX_SUBMISSION_BYTES
+
+
+def _too_large(name: str, size: object, limit: int) -> str:
+    hint = (
+        "; clear its outputs (Kernel → Restart & Clear Output, or jupyter nbconvert --clear-output) and save it again"
+        if name.lower().endswith(".ipynb") else ""
+    )
+    return f"{name} is {size} bytes; the limit is {limit}{hint}"
 
 
 def _folder_files(target: Path) -> tuple[dict[str, Path], bool]:
@@ -147,10 +191,10 @@ def read_file(path: Path, single_link: bool = False, limit: int = MAX_SUBMISSION
         if single_link and info.st_nlink != 1:
             raise SubmissionError(f"{path.name} has {info.st_nlink} hard links; copy it instead")
         if info.st_size > limit:
-            raise SubmissionError(f"{path.name} is {info.st_size} bytes; the limit is {limit}")
+            raise SubmissionError(_too_large(path.name, info.st_size, limit))
         data = f.read(limit + 1)
     if len(data) > limit:
-        raise SubmissionError(f"{path.name} is larger than {limit} bytes")
+        raise SubmissionError(_too_large(path.name, f"more than {limit}", limit))
     return data
 
 
@@ -163,9 +207,10 @@ def _from_zip(path: Path, file: Optional[str], default_name: str, data: bytes) -
             by_name = {m.filename: m for m in members}
             chosen = _choose(list(by_name), file, default_name, path.name)
             member = by_name[chosen]
-            if member.file_size > MAX_SUBMISSION_BYTES:
-                raise SubmissionError(f"{chosen} is {member.file_size} bytes; the limit is {MAX_SUBMISSION_BYTES}")
-            member_data = archive.read(member)[: MAX_SUBMISSION_BYTES + 1]
+            limit = _file_limit(chosen)
+            if member.file_size > limit:
+                raise SubmissionError(_too_large(chosen, member.file_size, limit))
+            member_data = archive.read(member)[: limit + 1]
             submission = _from_bytes(member_data, f"{path.name}:{chosen}", _several(by_name, chosen))
             submission.helpers = _helpers({n: m.file_size for n, m in by_name.items()}, chosen, archive.read)
     except (zipfile.BadZipFile, EOFError, NotImplementedError) as error:
@@ -187,41 +232,110 @@ def _helpers(sizes: dict[str, int], chosen: str, read) -> dict[str, bytes]:
 
 
 def _from_bytes(data: bytes, name: str, notes: list[str]) -> Submission:
-    if len(data) > MAX_SUBMISSION_BYTES:
-        raise SubmissionError(f"{name} is larger than {MAX_SUBMISSION_BYTES} bytes")
     if name.lower().endswith(".ipynb"):
-        source, skipped = notebook_source(data, name)
-        return Submission(source.encode("utf-8"), name, notes + skipped)
+        if len(data) > MAX_NOTEBOOK_BYTES:
+            raise SubmissionError(_too_large(name, len(data), MAX_NOTEBOOK_BYTES))
+        source, skipped, cells = notebook_code(data, name)
+        code = source.encode("utf-8", "surrogatepass")
+        if len(code) > MAX_SUBMISSION_BYTES:
+            raise SubmissionError(f"the code cells of {name} are {len(code)} bytes; the limit is {MAX_SUBMISSION_BYTES}")
+        return Submission(code, name, notes + skipped, cells=cells)
+    if len(data) > MAX_SUBMISSION_BYTES:
+        raise SubmissionError(_too_large(name, len(data), MAX_SUBMISSION_BYTES))
     return Submission(data, name, notes)
 
 
+# get_ipython() for a graded notebook, on one line: IPython's transformer turns %magic, !cmd and
+# obj? into calls on it. Only %time / %%time / %%capture run their code (as in IPython, where
+# their assignments stay defined); every other magic and shell command does nothing.
+NOTEBOOK_SHELL = (
+    "get_ipython = (lambda _g: (lambda: type('NotebookShell', (), {"
+    "'run_line_magic': lambda self, name, line, *a, **k: exec(line, _g) if name == 'time' else None, "
+    "'run_cell_magic': lambda self, name, line, cell, *a, **k: exec(cell, _g) if name in ('time', 'capture') else None, "
+    "'getoutput': lambda self, *a, **k: [], "
+    "'__getattr__': lambda self, attr: (lambda *a, **k: None)})()))(globals())  # handprop: magics and shell commands are not run"
+)
+
+
 def notebook_source(data: bytes, name: str = "notebook.ipynb") -> tuple[str, list[str]]:
-    """The code cells of a notebook as one Python text, and notes on the lines left out.
+    """The code cells of a notebook as one Python text, and notes on the lines that were not run."""
+    source, notes, _ = notebook_code(data, name)
+    return source, notes
 
-    IPython magics (``%…``, ``%%…`` cells) and shell lines (``!…``) are not Python: they are left
-    out, each noted, and replaced by a blank line so that tracebacks keep their line numbers.
+
+def notebook_code(data: bytes, name: str = "notebook.ipynb") -> tuple[str, list[str], list[tuple[int, int]]]:
+    """(Python text, notes, (cell, line) of each line of the text) of a notebook's code cells.
+
+    Each cell goes through IPython's own input transformer (``TransformerManager``), the one a
+    notebook runs its cells through, so ``%magic``, ``!cmd``, ``x = !cmd`` and ``obj?`` become calls
+    on ``get_ipython()`` (``NOTEBOOK_SHELL``: they do nothing) while valid Python, such as a line
+    that starts with ``%`` inside parentheses, stays as it is. A notebook scores what its code scores.
+    Outputs are never read. A notebook nbformat cannot read, or whose cells are not text, raises
+    SubmissionError in one line (nbformat's own log of the problem is not printed).
     """
-    import nbformat
+    notebook = _read_notebook(data, name)
+    from IPython.core.inputtransformer2 import TransformerManager
 
-    try:
-        notebook = nbformat.reads(data.decode("utf-8"), as_version=4)
-    except Exception as error:  # nbformat raises several kinds for a broken notebook
-        raise SubmissionError(f"{name} is not a readable notebook ({type(error).__name__}: {error})") from None
+    transformer = TransformerManager()
     chunks: list[str] = []
+    cells: list[tuple[int, int]] = []
     skipped: list[str] = []
-    for number, cell in enumerate(notebook.cells, start=1):
-        if cell.get("cell_type") != "code":
+    for number, cell in enumerate(notebook.get("cells", []), start=1):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
-        lines = str(cell.get("source", "")).splitlines()
-        if lines and lines[0].lstrip().startswith("%%"):
-            skipped.append(f"cell {number}: the whole {lines[0].split()[0]} cell")
-            lines = [""] * len(lines)
-        for i, line in enumerate(lines):
-            if line.lstrip().startswith(("%", "!")):
-                skipped.append(f"cell {number}: {line.strip()[:60]}")
-                lines[i] = ""
+        text = _cell_text(cell.get("source", ""), name, number)
+        try:
+            code = transformer.transform_cell(text)
+        except Exception:  # the transformer gives up (say, unbalanced brackets): compile reports the cell
+            code = text
+        original = text.splitlines()
+        lines = code.splitlines()
+        if len(lines) == len(original):
+            changed = [o for o, c in zip(original, lines) if o != c]
+            mapping = [(number, i) for i in range(1, len(lines) + 1)]
+        else:  # a cell magic: the whole cell became one call
+            changed = [original[0]] if original else []
+            mapping = [(number, 1)] * len(lines)
+        skipped += [f"cell {number}: {line.strip()[:60]}" for line in changed if not _RUNS_ITS_CODE.match(line)]
         chunks.append(f"# cell {number}\n" + "\n".join(lines))
+        cells += [(number, 0)] + mapping + [(0, 0)]  # the header line, the cell, the blank line after it
+    body = "\n\n".join(chunks) + "\n"
     notes = []
     if skipped:
-        notes.append(f"Left out of your notebook (IPython magics and shell commands are not Python): {'; '.join(skipped[:10])}" + (" …" if len(skipped) > 10 else "") + ".")
-    return "\n\n".join(chunks) + "\n", notes
+        notes.append(
+            "Not run from your notebook (IPython magics and shell commands do nothing when grading): "
+            + "; ".join(skipped[:10]) + (" …" if len(skipped) > 10 else "") + "."
+        )
+    if "get_ipython" in body:
+        return NOTEBOOK_SHELL + "\n" + body, notes, [(0, 0)] + cells
+    return body, notes, cells
+
+
+def _read_notebook(data: bytes, name: str) -> dict:
+    """The notebook as nbformat reads it (v4), its validation problems kept out of the log."""
+    import nbformat
+
+    from nbformat.reader import reads as read_any_version
+
+    try:
+        # nbformat.reads would log a multi-line "Notebook JSON is invalid" dump (with the student's
+        # source) for a merely untidy notebook; read and convert without its validation, and let the
+        # cells speak for themselves (_cell_text refuses a cell that is not text).
+        with warnings.catch_warnings():  # nbformat's warnings are about the student's file: not the grader's output
+            warnings.simplefilter("ignore")
+            notebook = nbformat.convert(read_any_version(data.decode("utf-8")), 4)
+    except Exception as error:  # nbformat raises several kinds for a broken notebook
+        reason = " ".join(str(error).split())[:200] or type(error).__name__
+        raise SubmissionError(f"{name} is not a readable notebook ({type(error).__name__}: {reason})") from None
+    if not isinstance(notebook, dict) or not isinstance(notebook.get("cells", []), list):
+        raise SubmissionError(f"{name} is not a readable notebook (it has no list of cells)")
+    return notebook
+
+
+def _cell_text(source: object, name: str, number: int) -> str:
+    """A cell's source: text, or a list of text lines (nbformat's on-disk form); anything else is refused."""
+    if isinstance(source, str):
+        return source
+    if isinstance(source, list) and all(isinstance(part, str) for part in source):
+        return "".join(source)
+    raise SubmissionError(f"{name} is not a readable notebook: the source of cell {number} is not text")

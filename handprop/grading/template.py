@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Union
+from typing import Iterable, Optional, Union
 
 from .assignments.network_template import render_template
 
@@ -12,12 +12,12 @@ from .assignments.network_template import render_template
 TEMPLATE = render_template("sigmoid", "sigmoid", "quadratic")
 
 
-def write_template(path: Union[str, os.PathLike], overwrite: bool = False, text: str = TEMPLATE) -> Path:
-    """Write the starter file ``text`` to ``path``; refuses to replace an existing file unless ``overwrite``."""
-    target = Path(path)
-    if target.exists() and not overwrite:
-        raise FileExistsError(f"{target} already exists; choose another name or pass --force to replace it")
-    if not target.parent.is_dir():
-        raise FileNotFoundError(f"folder {target.parent} does not exist")
-    target.write_text(text, encoding="utf-8")
-    return target
+def write_template(
+    path: Union[str, os.PathLike], overwrite: bool = False, text: str = TEMPLATE, inputs: Iterable[Optional[Union[str, os.PathLike]]] = ()
+) -> Path:
+    """Write the starter file ``text`` to ``path`` atomically; refuses to replace an existing file
+    unless ``overwrite``, and one of ``inputs`` (the course file) always (``handprop.outputs``)."""
+    from ..outputs import check_new_file, write_text
+
+    target = check_new_file(path, force=overwrite, what="the starter file", inputs=[i for i in inputs if i is not None])
+    return write_text(target, text)

@@ -227,15 +227,20 @@ def which_parts(errors: Mapping[str, float], rtol: float) -> str:
     return f" Right: {', '.join(right)}. Wrong: {', '.join(wrong)}."
 
 
+REAL_KINDS = "iufb"  # integers, unsigned, floats, booleans: what the sandbox's wire carries too
+
+
 def as_array(value: Any, what: str) -> Array:
     """A returned value as a float64 array; ValueError naming ``what`` if it is not numbers."""
     if isinstance(value, (bool, np.bool_)) or value is None or isinstance(value, (str, bytes, dict)):
         raise ValueError(f"{what} is a {type(value).__name__}, expected a NumPy array of numbers")
     try:
-        array = np.asarray(value, dtype=np.float64)
+        array = np.asarray(value)
     except (TypeError, ValueError):
         raise ValueError(f"{what} could not be read as an array of numbers") from None
-    return array
+    if array.dtype.kind not in REAL_KINDS:  # complex parts would be dropped, strings and objects are not numbers
+        raise ValueError(f"{what} has dtype {array.dtype}, expected real numbers (a float array)")
+    return array.astype(np.float64)
 
 
 def as_sequence(value: Any, length: Optional[int], what: str) -> Sequence[Any]:

@@ -31,6 +31,54 @@ MAX_ARRAYS = 2000  # arrays in one returned value
 MAX_MESSAGE = 4000
 
 
+class BadReturn(Exception):
+    """A returned value that is not numbers in the documented structure; the message says why."""
+
+
+def decode(spec, arrays):
+    kind = spec["t"]
+    if kind == "array":
+        return arrays[spec["k"]].copy()
+    if kind == "list":
+        return [decode(item, arrays) for item in spec["items"]]
+    return float(spec["v"]) if kind == "float" else int(spec["v"])
+
+
+def encode(value, depth, out, limit, what="the returned value"):
+    """Describe ``value`` for the wire, its arrays put in ``out``; BadReturn for anything but real
+    numbers in lists and tuples. ``handprop.check_backprop`` passes its in-process results through
+    this same gate, so a value is judged alike in the sandbox and out of it."""
+    import numpy as np
+
+    if isinstance(value, (bool, np.bool_)):
+        raise BadReturn(f"{what} is a bool, expected numbers")
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        array = np.array(value)
+        if array.dtype.kind not in "iuf":
+            raise BadReturn(f"{what} is not a real number")
+        key = f"v{len(out)}"
+        out[key] = array
+        return {"t": "float" if array.dtype.kind == "f" else "int", "k": key}
+    if len(out) >= limit:
+        raise BadReturn(f"the returned value holds more than {MAX_ARRAYS} arrays")
+    if isinstance(value, np.ndarray):
+        array = np.array(value, copy=True, subok=False)
+        if array.dtype.kind not in "iuf" or array.dtype.names is not None:
+            raise BadReturn(f"{what} has dtype {array.dtype}, expected numbers (float64)")
+        key = f"v{len(out)}"
+        out[key] = np.ascontiguousarray(array)
+        return {"t": "array", "k": key}
+    if isinstance(value, (list, tuple)):
+        if depth >= 2:
+            raise BadReturn(f"{what} is nested too deeply (lists of lists of lists)")
+        items = list(value)
+        if len(items) > MAX_ITEMS:
+            raise BadReturn(f"{what} has {len(items)} items; at most {MAX_ITEMS} are accepted")
+        kind = "tuple" if isinstance(value, tuple) else "list"
+        return {"t": kind, "items": [encode(v, depth + 1, out, limit, f"item {i} of {what}") for i, v in enumerate(items)]}
+    raise BadReturn(f"{what} is a {type(value).__name__}, expected a NumPy array of numbers")
+
+
 def _limit(kind, value):
     soft, hard = resource.getrlimit(kind)
     if hard != resource.RLIM_INFINITY:
@@ -211,12 +259,27 @@ def main():
 
         def exec_module(self, module):
             module.__file__ = self.file
+            module.__dict__["__builtins__"] = guarded_builtins
             exec(compile(sources[self.file], self.file, "exec"), module.__dict__)
 
     sys.meta_path.insert(0, Policy())
 
+    # The meta-path hook is not asked about a module already loaded (numpy's own imports, what the
+    # child preloads: math, json, collections, …): the student's modules get an __import__ that
+    # refuses every forbidden name, loaded or not.
+    import builtins
+
+    real_import = builtins.__import__
+
+    def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
+        if level == 0 and name.partition(".")[0] in forbidden:
+            raise ImportError(f"{name} is not available to submissions: write backpropagation by hand")
+        return real_import(name, globals, locals, fromlist, level)
+
+    guarded_builtins = dict(builtins.__dict__, __import__=guarded_import)
     module = types.ModuleType("submission")
     module.__file__ = main_name
+    module.__dict__["__builtins__"] = guarded_builtins
     sys.modules["submission"] = module
     try:
         exec(compile(sources[main_name], main_name, "exec"), module.__dict__)
@@ -229,46 +292,6 @@ def main():
         return
     defined = [name for name in setup["functions"] if callable(module.__dict__.get(name))]
     send(b"R", json.dumps(defined).encode())
-
-    class BadReturn(Exception):
-        pass
-
-    def decode(spec, arrays):
-        kind = spec["t"]
-        if kind == "array":
-            return arrays[spec["k"]].copy()
-        if kind == "list":
-            return [decode(item, arrays) for item in spec["items"]]
-        return float(spec["v"]) if kind == "float" else int(spec["v"])
-
-    def encode(value, depth, out, limit, what="the returned value"):
-        if isinstance(value, (bool, np.bool_)):
-            raise BadReturn(f"{what} is a bool, expected numbers")
-        if isinstance(value, (int, float, np.integer, np.floating)):
-            array = np.array(value)
-            if array.dtype.kind not in "iuf":
-                raise BadReturn(f"{what} is not a real number")
-            key = f"v{len(out)}"
-            out[key] = array
-            return {"t": "float" if array.dtype.kind == "f" else "int", "k": key}
-        if len(out) >= limit:
-            raise BadReturn(f"the returned value holds more than {MAX_ARRAYS} arrays")
-        if isinstance(value, np.ndarray):
-            array = np.array(value, copy=True, subok=False)
-            if array.dtype.kind not in "iuf" or array.dtype.names is not None:
-                raise BadReturn(f"{what} has dtype {array.dtype}, expected numbers (float64)")
-            key = f"v{len(out)}"
-            out[key] = np.ascontiguousarray(array)
-            return {"t": "array", "k": key}
-        if isinstance(value, (list, tuple)):
-            if depth >= 2:
-                raise BadReturn(f"{what} is nested too deeply (lists of lists of lists)")
-            items = list(value)
-            if len(items) > MAX_ITEMS:
-                raise BadReturn(f"{what} has {len(items)} items; at most {MAX_ITEMS} are accepted")
-            kind = "tuple" if isinstance(value, tuple) else "list"
-            return {"t": kind, "items": [encode(v, depth + 1, out, limit, f"item {i} of {what}") for i, v in enumerate(items)]}
-        raise BadReturn(f"{what} is a {type(value).__name__}, expected a NumPy array of numbers")
 
     def changed(before, after):
         if isinstance(before, np.ndarray):
@@ -321,4 +344,5 @@ def pack(np, io, json, function, results, arrays):
     return buffer.getvalue()
 
 
-main()
+if __name__ == "__main__":  # run by the grader as python -c; imported for encode() only
+    main()
