@@ -67,7 +67,7 @@ def _student(path: Path) -> str:
 def _grade_one(path: Path, config: GradingConfig) -> tuple[Optional[GradeReport], str]:
     """Grade one submission; every failure becomes an error text: one row, never a lost batch."""
     try:
-        return grade_file(path, config, single_link=True), ""
+        return grade_file(path, config, single_link=True, student=_student(path)), ""  # issue 20: per-student cases
     except SandboxError as error:
         return None, f"the grader could not run: {error}"
     except Exception as error:  # one broken submission is one error row
