@@ -52,8 +52,8 @@ class LatePolicy:
 
 @dataclass(frozen=True)
 class OraclePolicy:
-    """After ``max_submissions`` submissions within ``window_hours`` (this one included), case numbers
-    and inputs are left out of the feedback; tags and scores are still shown."""
+    """After ``max_submissions`` submissions within ``window_hours`` (a later one in the window), case
+    numbers and inputs are left out of the feedback; tags and scores are still shown."""
 
     max_submissions: int = 5
     window_hours: float = 24.0
