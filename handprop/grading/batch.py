@@ -113,6 +113,9 @@ def grade_folder(
     """
     paths = find_submissions(folder)
     _check_classmates_hidden(Path(folder), paths, config)
+    from .features import with_secret
+
+    config = with_secret(config)  # issue 20: read once here (the workers may not see the environment); no secret, no batch
     jobs = default_jobs() if jobs is None else jobs
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
@@ -194,12 +197,16 @@ def grade_folder_to_csv(
     progress: Optional[bool] = None,
     jobs: Optional[int] = None,
 ) -> list[BatchRow]:
-    """Grade ``folder``, write the CSV to ``output`` (atomically) and the feedback folder beside it."""
+    """Grade ``folder``, write the CSV to ``output`` (atomically), the feedback folder and the class
+    report (``class_report.py``) beside it."""
     if not Path(output).parent.is_dir():
         raise FileNotFoundError(f"folder {Path(output).parent} does not exist")
     rows = grade_folder(folder, config, progress, jobs)
     write_feedback(rows, feedback_folder(output))
     write_atomic(output, results_csv(rows, config))
+    from .class_report import write_class_report  # issue 20: the class report beside the CSV
+
+    write_class_report(rows, config, output)
     return rows
 
 

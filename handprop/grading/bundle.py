@@ -61,6 +61,7 @@ sys.exit(gradescope_main("/autograder/source", "/autograder/submission", "/autog
 
 def config_to_dict(config: GradingConfig) -> dict[str, Any]:
     data = asdict(config)
+    data["features"].pop("secret", None)  # issue 20: the secret travels only as the root-only SECRET_FILE
     data["sandbox"].pop("uid", None)  # decided where it runs: nobody when run as root
     data["sandbox"].pop("gid", None)
     return data
@@ -115,11 +116,11 @@ def _bundle_secret(out: Path, config: GradingConfig) -> GradingConfig:
         target.unlink()
     if not config.features.per_student_cases:
         return config
-    secret = course_secret(config.features.secret_file)
+    secret = config.features.secret if config.features.secret is not None else course_secret(config.features.secret_file)
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(secret)
-    return dataclasses.replace(config, features=dataclasses.replace(config.features, secret_file=SECRET_FILE))
+    return dataclasses.replace(config, features=dataclasses.replace(config.features, secret_file=SECRET_FILE, secret=None))
 
 
 def _add(zf: zipfile.ZipFile, path: Path, name: str) -> None:

@@ -19,7 +19,7 @@ Each bad value is one ValueError naming its key. ``GradingConfig.features`` hold
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Optional
 
 # Top-level course-file keys handled here (``late`` and ``oracle`` are tables).
@@ -72,6 +72,9 @@ class CourseFeatures:
     consistency_credit: float = 0.0  # share of a case's points, 0 to 1
     late: Optional[LatePolicy] = None
     oracle: Optional[OraclePolicy] = None
+    # The secret itself, once read (``with_secret``): resolved in the parent of a batch, since its
+    # workers do not see an environment variable set after their server started. Never written out.
+    secret: Optional[bytes] = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.per_student_cases, bool):
@@ -111,7 +114,20 @@ def pop_features(settings: dict[str, Any], where: str = "config") -> CourseFeatu
 
 
 def features_to_dict(features: CourseFeatures) -> dict[str, Any]:
-    return asdict(features)
+    """Plain data for a settings file: without the secret itself."""
+    data = asdict(features)
+    data.pop("secret", None)
+    return data
+
+
+def with_secret(config: Any) -> Any:
+    """``config`` with the course secret read now (per-student cases only); ValueError if there is none."""
+    features = config.features
+    if not features.per_student_cases or features.secret is not None:
+        return config
+    from .student_cases import course_secret
+
+    return replace(config, features=replace(features, secret=course_secret(features.secret_file)))
 
 
 def features_from_dict(data: Any) -> CourseFeatures:

@@ -80,7 +80,8 @@ def build_suite(assignment: Any, config: Any, student: Optional[str]) -> dict[st
         return assignment.build_cases(config.seed, config.cases, config.hidden)
     if not student:
         raise ValueError("per_student_cases is on but no student id is known (Gradescope's submission_metadata.json, or a batch entry's name)")
-    return build_student_cases(assignment, course_secret(features.secret_file), student, config.cases, config.hidden)
+    secret = features.secret if features.secret is not None else course_secret(features.secret_file)
+    return build_student_cases(assignment, secret, student, config.cases, config.hidden)
 
 
 def _feed(h: "hashlib._Hash", value: Any) -> None:
