@@ -189,3 +189,16 @@ def test_normalising_ignores_names_formatting_comments_and_docstrings():
     assert normalise("def (:") is None
     pairs = similar_pairs({"a": a, "b": b, "c": "import numpy as np\nprint(np.zeros(3))\n"}, {})
     assert [(p.first, p.second, p.code_similarity) for p in pairs] == [("a", "b", 1.0)]
+
+
+def test_a_class_of_copies_keeps_the_page_under_2_mb():
+    from handprop.grading import grade_source
+    from handprop.grading.class_report import MAX_PAIRS
+    from handprop.grading.similarity import SimilarPair
+
+    report = grade_source(REFERENCE.encode(), fast_config())
+    rows = [BatchRow(f"student{i:03d}", Path(f"s{i}.py"), report) for i in range(300)]
+    pairs = [SimilarPair(a.student, b.student, 1.0, [f"backprop case {k} (id 0123456789ab)" for k in range(1, 9)]) for i, a in enumerate(rows) for b in rows[i + 1 :]]
+    page = render_class_report(rows, fast_config(), "grades-feedback", pairs=pairs)
+    assert len(page.encode()) <= MAX_BYTES
+    assert len(parse(page).tables["similar-pairs"]) == MAX_PAIRS + 1 and f"{len(pairs) - MAX_PAIRS} weaker pairs" in page

@@ -25,8 +25,9 @@ from .similarity import SimilarPair, similar_pairs
 logger = logging.getLogger(__name__)
 
 BINS = 10
+MAX_PAIRS = 3000  # rows of the similar-pairs table: at ~350 bytes each the page stays under 2 MB
 STYLE = """
-body{font:15px/1.45 system-ui,sans-serif;margin:2em auto;max-width:70em;color:#222;padding:0 1em}
+body{font:15px/1.45 system-ui,sans-serif;margin:2em auto;max-width:90em;color:#222;padding:0 1em}
 table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left}
 th{background:#f3f3f3}td.n{text-align:right;font-variant-numeric:tabular-nums}svg text{font:12px system-ui,sans-serif}
 .none{color:#777}
@@ -68,9 +69,9 @@ def histogram_svg(scores: list[float], max_score: float) -> str:
     counts = [0] * BINS
     for s in scores:
         counts[min(BINS - 1, int(BINS * s / max_score)) if max_score > 0 else 0] += 1
-    width, height, bar = 520, 180, 48
+    width, height, bar, pad = 520, 180, 48, 18  # pad: room for the tallest bar's count above it
     top = max(counts) or 1
-    parts = [f'<svg id="histogram" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 40}" role="img" aria-label="score histogram">']
+    parts = [f'<svg id="histogram" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 40 + pad}" role="img" aria-label="score histogram"><g transform="translate(0,{pad})">']
     for i, c in enumerate(counts):
         lo, hi = max_score * i / BINS, max_score * (i + 1) / BINS
         h = round(height * c / top)
@@ -82,7 +83,7 @@ def histogram_svg(scores: list[float], max_score: float) -> str:
             f'<text x="{x + bar / 2}" y="{height - h - 3}" text-anchor="middle">{c}</text>'
             f'<text x="{x + bar / 2}" y="{height + 15}" text-anchor="middle">{html.escape(points_text(lo))}</text></g>'
         )
-    parts.append(f'<text x="10" y="{height + 34}">total score (bins of {points_text(max_score / BINS)} points, up to {points_text(max_score)})</text></svg>')
+    parts.append(f'<text x="10" y="{height + 34}">total score (bins of {points_text(max_score / BINS)} points, up to {points_text(max_score)})</text></g></svg>')
     return "".join(parts)
 
 
@@ -135,11 +136,15 @@ def render_class_report(rows: list[Any], config: Any, feedback_dir: str, pairs: 
     out.append("<h2>Similar pairs</h2><p>Pairs whose code is near-identical once names and formatting are normalised "
                "(syntax trees compared), or whose wrong answers on the same cases are bit-identical. Evidence, not a verdict.</p>")  # fmt: skip
     out.append('<table id="similar-pairs"><thead><tr><th>student</th><th>student</th><th>evidence</th></tr></thead><tbody>')
-    for p in pairs:
+    # The strongest pairs first; a whole class of copies would otherwise outgrow the page.
+    ranked = sorted(pairs, key=lambda p: (-(p.code_similarity or 0.0), -len(p.identical_outputs), p.first, p.second))
+    for p in ranked[:MAX_PAIRS]:
         out.append(f"<tr><td>{e(p.first)}</td><td>{e(p.second)}</td><td>{e(p.evidence)}</td></tr>")
     out.append("</tbody></table>")
     if not pairs:
         out.append('<p class="none">No similar pairs.</p>')
+    elif len(pairs) > MAX_PAIRS:
+        out.append(f'<p id="pairs-left-out">{len(pairs) - MAX_PAIRS} weaker pairs are not listed (the page stays under 2 MB).</p>')
     out.append("<p class=\"none\">Written by handprop grade --batch.</p></body></html>\n")
     return "\n".join(out)
 
