@@ -202,3 +202,17 @@ def test_a_class_of_copies_keeps_the_page_under_2_mb():
     page = render_class_report(rows, fast_config(), "grades-feedback", pairs=pairs)
     assert len(page.encode()) <= MAX_BYTES
     assert len(parse(page).tables["similar-pairs"]) == MAX_PAIRS + 1 and f"{len(pairs) - MAX_PAIRS} weaker pairs" in page
+
+
+def test_canvas_flags_go_with_batch_and_names_are_spreadsheet_safe(tmp_path, capsys):
+    from handprop.grading import grade_source
+    from handprop.grading.canvas import canvas_csv
+
+    assert main(["grade", str(CLASS / "ada.py"), "--canvas-csv", str(tmp_path / "c.csv")]) != 0
+    assert "--canvas-csv and --canvas-column go with --batch" in capsys.readouterr().err
+    report = grade_source(REFERENCE.encode(), fast_config())
+    rows = [BatchRow("=HYPERLINK(1)", Path("a.py"), report), BatchRow("zed", Path("z.py"), None, "broken")]
+    lines = canvas_csv(rows, fast_config(), "Backprop (1234)").splitlines()
+    assert lines[0].endswith(",Backprop (1234)") and lines[2] == "'=HYPERLINK(1),,,'=HYPERLINK(1),,10" and lines[3] == "zed,,,zed,,"
+    with pytest.raises(ValueError, match="one-line name"):
+        canvas_csv(rows, fast_config(), "two\nlines")
