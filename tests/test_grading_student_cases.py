@@ -133,3 +133,15 @@ def test_the_student_id_from_gradescope_metadata(tmp_path):
     metadata.write_text("not json")
     assert student_from_metadata(metadata) is None
     assert student_from_metadata(tmp_path / "absent.json") is None
+
+
+def test_a_relative_secret_file_is_read_beside_the_course_file(tmp_path, monkeypatch):
+    from handprop.grading.config import read_config_file
+
+    monkeypatch.delenv(SECRET_ENV, raising=False)
+    (tmp_path / "course").mkdir()
+    (tmp_path / "course" / "secret.txt").write_bytes(SECRET)
+    (tmp_path / "course" / "course.toml").write_text('per_student_cases = true\nsecret_file = "secret.txt"\n')
+    monkeypatch.chdir(tmp_path)
+    config = config_from_settings(read_config_file(tmp_path / "course" / "course.toml"))
+    assert course_secret(config.features.secret_file) == SECRET

@@ -186,6 +186,9 @@ def read_config_file(path: Union[str, os.PathLike]) -> dict[str, Any]:
         is_table = key in ("options", "points", "limits")
         if is_table != isinstance(value, dict):
             raise ValueError(f"{source}: {key} must be {'a table [' + key + ']' if is_table else 'a value, not a table'}")
+    secret_file = data.get("secret_file")  # issue 20: a relative secret_file is beside the course file
+    if isinstance(secret_file, str) and secret_file and not os.path.isabs(secret_file):
+        data["secret_file"] = str(source.parent / secret_file)
     for key in data.get("limits", {}):
         if key not in LIMIT_KEYS:
             raise ValueError(f"{source}: unknown key 'limits.{key}'; expected some of {', '.join(LIMIT_KEYS)}")
