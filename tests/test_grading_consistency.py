@@ -9,6 +9,7 @@ import pytest
 
 from handprop.grading import grade_source
 from handprop.grading.assignments import get_assignment
+from handprop.grading.cases import Case, sandbox_calls
 from handprop.grading.consistency import TAG, plan, review
 from handprop.grading.features import CourseFeatures
 from handprop.grading.sandbox import CaseRun, FunctionRun
@@ -21,24 +22,23 @@ TANH_EVERYWHERE = mutate(
 )
 
 
-def in_process(assignment, source, suite, probes):
-    """The verdicts and runs the grader would get, with every call (cases and probes) run here."""
-    module = load(source)
-    verdicts = judge_source(assignment, source, suite)
-    runs = {f: FunctionRun("ran", cases={c.number: CaseRun(**vars(call(module, c))) for c in cases}) for f, cases in suite.items()}
-    for probe in probes.calls:
-        from handprop.grading.cases import Case
-
-        returned = call(module, Case(probe.function, probe.number, probe.args, None, False, ""))
-        runs[probe.function].cases[probe.number] = CaseRun(**vars(returned))
-    return verdicts, runs
+def run_here(module, calls):
+    """What the sandbox would hand back for ``calls``, run in this process (trusted test code)."""
+    runs = {}
+    for c in calls:
+        returned = call(module, Case(c.function, c.number, c.args, None, False, ""))
+        runs.setdefault(c.function, FunctionRun("ran")).cases[c.number] = CaseRun(**vars(returned))
+    return runs
 
 
 def diagnose(assignment, source, cases=4):
+    """The grader's verdicts after the self-consistency review, every call run in this process."""
     suite = assignment.build_cases(seed=3, cases=cases, hidden=0)
-    probes = plan(assignment, suite)
-    verdicts, runs = in_process(assignment, source, suite, probes)
-    review(assignment, suite, verdicts, runs, probes)
+    module = load(source)
+    verdicts = judge_source(assignment, source, suite)
+    runs = run_here(module, sandbox_calls(suite))
+    probes = plan(assignment, suite, verdicts)
+    review(assignment, suite, verdicts, runs, probes, run_here(module, probes.calls))
     return verdicts
 
 
@@ -79,6 +79,16 @@ def test_layers_linear_backward_and_softmax_cross_entropy_against_their_own_forw
     assert all(v.tags == [TAG] for v in diagnose(assignment, both)["softmax_cross_entropy"])
     dz_only = mutate(LAYERS_SOURCE, ("dz = (p - y) / n", "dz = p - y"))
     assert all(not v.passed and TAG not in v.tags for v in diagnose(assignment, dz_only)["softmax_cross_entropy"])
+
+
+def test_probes_only_for_failed_gradient_cases():
+    assignment = get_assignment("network")
+    suite = assignment.build_cases(seed=3, cases=4, hidden=0)
+    correct = judge_source(assignment, network_source(), suite)
+    assert plan(assignment, suite, correct).calls == []  # a correct submission costs no probe at all
+    wrong = judge_source(assignment, TANH_EVERYWHERE, suite)
+    calls = plan(assignment, suite, wrong).calls
+    assert len(calls) == 4 * 3 * 2 and {c.function for c in calls} == {"feedforward"}
 
 
 def test_graded_in_the_sandbox_with_partial_credit():

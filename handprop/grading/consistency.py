@@ -8,7 +8,9 @@ compares the directional derivative ⟨g, d⟩ of the student's gradient g with 
 (C(θ + h d) − C(θ − h d)) / 2h of the assignment's cost C (the MEAN over the batch) applied to the
 student's forward. A few directional derivatives cost 2·DIRECTIONS small forward calls per case
 (not a full finite-difference gradient: one call pair per parameter would be far over the time
-budget), and the inputs are all known before the run, so the probes travel with the graded cases.
+budget). The probes run in a second sandboxed child, with its own time limits, and only for the
+failed gradient cases of a submission: a correct one costs nothing, and a slow forward pass can
+never turn a graded case into a timeout.
 
 Where a wrong gradient agrees with its own forward in every direction, the case gets the tag
 ``forward-wrong-backprop-consistent`` and the feedback says so; ``consistency_credit`` in the course
@@ -149,15 +151,20 @@ def _directions(case: Case, point: list[Array], count: int) -> list[list[Array]]
     return out
 
 
-def plan(assignment: Any, suite: dict[str, list[Case]], enabled: bool = True) -> Plan:
-    """The probe calls for every checkable gradient case in ``suite``."""
-    specs = specs_for(assignment) if enabled else {}
+def plan(assignment: Any, suite: dict[str, list[Case]], verdicts: Optional[dict[str, list[Verdict]]] = None) -> Plan:
+    """The probe calls for the checkable gradient cases in ``suite``: with ``verdicts``, only those
+    that failed on their values (not on how they ran: an exception, a shape)."""
+    specs = specs_for(assignment)
     result = Plan(specs)
     number = PROBE_NUMBERS
     for function, spec in specs.items():
         if function not in suite or spec.forward not in suite:
             continue
-        for case in suite[function]:
+        for k, case in enumerate(suite[function]):
+            if verdicts is not None and function in verdicts:
+                verdict = verdicts[function][k]
+                if verdict.passed or set(verdict.tags) & set(RUN_TAGS):
+                    continue
             point = spec.point(case)
             probe = Probe(function, case.number, _directions(case, point, DIRECTIONS), [])
             for d in probe.directions:
@@ -203,9 +210,12 @@ def consistent(assignment: Any, spec: Spec, case: Case, probe: Probe, run: Any, 
     return True
 
 
-def review(assignment: Any, suite: dict[str, list[Case]], verdicts: dict[str, list[Verdict]], runs: dict[str, FunctionRun], probes: Plan) -> dict[str, int]:
-    """Tag every failed gradient case that is consistent with the student's own forward; returns the
-    number of tagged cases per function."""
+def review(
+    assignment: Any, suite: dict[str, list[Case]], verdicts: dict[str, list[Verdict]], runs: dict[str, FunctionRun], probes: Plan,
+    probe_runs: dict[str, FunctionRun],
+) -> dict[str, int]:
+    """Tag every failed gradient case that is consistent with the student's own forward: ``runs``
+    are the graded calls' runs, ``probe_runs`` the probes'. Returns the tagged cases per function."""
     tagged: dict[str, int] = {}
     by_case = {(p.function, p.number): p for p in probes.probes}
     for function, spec in probes.specs.items():
@@ -217,7 +227,7 @@ def review(assignment: Any, suite: dict[str, list[Case]], verdicts: dict[str, li
             if verdict.passed or probe is None or set(verdict.tags) & set(RUN_TAGS):
                 continue
             run = runs[function].cases.get(case.number) if function in runs else None
-            if not consistent(assignment, spec, case, probe, run, runs.get(spec.forward)):
+            if not consistent(assignment, spec, case, probe, run, probe_runs.get(spec.forward)):
                 continue
             forward_text = (
                 f"your {spec.forward} fails {forward_fails} of its {len(verdicts[spec.forward])} cases"

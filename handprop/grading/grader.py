@@ -13,7 +13,7 @@ from .assignments import Assignment
 from .cases import Case, sandbox_calls
 from .config import GradingConfig
 from .diagnose import RUN_TAGS, TAGS, Verdict, fail
-from .sandbox import FunctionRun, clean_text, run_submission
+from .sandbox import FunctionRun, SandboxError, clean_text, run_submission
 from .submission import load_submission
 from . import consistency
 from .student_cases import build_suite, case_id, value_digest
@@ -109,14 +109,13 @@ def grade_source(
     graded = assignment.functions
     max_score = float(sum(points[f] for f in graded))
     suite = build_suite(assignment, config, student)  # issue 20: per-student cases when the course asks
-    probes = consistency.plan(assignment, suite)  # issue 20: forward probes for the self-consistency check
-    submission = run_submission(source, sandbox_calls(suite) + probes.calls, config.sandbox, config.sandbox_mode)
+    submission = run_submission(source, sandbox_calls(suite), config.sandbox, config.sandbox_mode)
     runs = submission.functions
     verdicts = {f: [judge_case(assignment, case, runs[f], config.rtol) for case in suite[f]] for f in graded}
     sentences = assignment.sentences()
     for f in graded:
         _settle_ambiguities(verdicts[f], sentences)
-    consistency.review(assignment, suite, verdicts, runs, probes)
+    _self_consistency(source, assignment, suite, verdicts, runs, config)  # issue 20
     notes = _propagation_notes(verdicts, assignment)
 
     tests: list[TestResult] = []
@@ -152,6 +151,20 @@ def grade_source(
     )
     logger.info("graded %s: %g / %g in %.2f s", name, score, max_score, report.execution_time)
     return report
+
+
+def _self_consistency(source, assignment: Assignment, suite: dict, verdicts: dict, runs: dict, config: GradingConfig) -> None:
+    """Probe the student's forward pass for the failed gradient cases, in a second sandboxed child
+    with its own limits (``consistency.py``), and tag the consistent ones."""
+    probes = consistency.plan(assignment, suite, verdicts)
+    if not probes.calls:
+        return
+    try:
+        probe_runs = run_submission(source, probes.calls, config.sandbox, config.sandbox_mode).functions
+    except SandboxError as error:  # the graded run worked; without probes there is just no diagnosis
+        logger.warning("self-consistency probes could not run: %s", error)
+        return
+    consistency.review(assignment, suite, verdicts, runs, probes, probe_runs)
 
 
 def _issue20_fields(test: TestResult, case: Case, run: FunctionRun, per_case: float, config: GradingConfig) -> None:
