@@ -19,7 +19,7 @@ Each bad value is one ValueError naming its key. ``GradingConfig.features`` hold
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
 # Top-level course-file keys handled here (``late`` and ``oracle`` are tables).
@@ -111,13 +111,6 @@ def pop_features(settings: dict[str, Any], where: str = "config") -> CourseFeatu
             message = str(error)
             raise ValueError(f"{where}: {message if message.startswith(key) or 'unknown key' in message else key + ': ' + message}") from None
     return CourseFeatures(**given)
-
-
-def features_to_dict(features: CourseFeatures) -> dict[str, Any]:
-    """Plain data for a settings file: without the secret itself."""
-    data = asdict(features)
-    data.pop("secret", None)
-    return data
 
 
 def with_secret(config: Any) -> Any:
