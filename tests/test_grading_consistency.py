@@ -89,6 +89,8 @@ def test_probes_only_for_failed_gradient_cases():
     wrong = judge_source(assignment, TANH_EVERYWHERE, suite)
     calls = plan(assignment, suite, wrong).calls
     assert len(calls) == 4 * 3 * 2 and {c.function for c in calls} == {"feedforward"}
+    timed_out = {"feedforward": FunctionRun("timeout", "did not return in time")}
+    assert plan(assignment, suite, wrong, timed_out).calls == []  # a forward that timed out is not run again
 
 
 def test_graded_in_the_sandbox_with_partial_credit():

@@ -151,14 +151,20 @@ def _directions(case: Case, point: list[Array], count: int) -> list[list[Array]]
     return out
 
 
-def plan(assignment: Any, suite: dict[str, list[Case]], verdicts: Optional[dict[str, list[Verdict]]] = None) -> Plan:
+def plan(
+    assignment: Any, suite: dict[str, list[Case]], verdicts: Optional[dict[str, list[Verdict]]] = None,
+    runs: Optional[dict[str, FunctionRun]] = None,
+) -> Plan:
     """The probe calls for the checkable gradient cases in ``suite``: with ``verdicts``, only those
-    that failed on their values (not on how they ran: an exception, a shape)."""
+    that failed on their values (not on how they ran: an exception, a shape); with ``runs``, only
+    where the forward function ran in the graded run (one that timed out or crashed is not probed)."""
     specs = specs_for(assignment)
     result = Plan(specs)
     number = PROBE_NUMBERS
     for function, spec in specs.items():
         if function not in suite or spec.forward not in suite:
+            continue
+        if runs is not None and (spec.forward not in runs or runs[spec.forward].status != "ran"):
             continue
         for k, case in enumerate(suite[function]):
             if verdicts is not None and function in verdicts:

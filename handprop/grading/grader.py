@@ -156,7 +156,7 @@ def grade_source(
 def _self_consistency(source, assignment: Assignment, suite: dict, verdicts: dict, runs: dict, config: GradingConfig) -> None:
     """Probe the student's forward pass for the failed gradient cases, in a second sandboxed child
     with its own limits (``consistency.py``), and tag the consistent ones."""
-    probes = consistency.plan(assignment, suite, verdicts)
+    probes = consistency.plan(assignment, suite, verdicts, runs)
     if not probes.calls:
         return
     try:
