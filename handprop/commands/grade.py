@@ -60,6 +60,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="how submissions are isolated: bwrap (namespaces), uid (root: a separate user), none "
                         "(trusted code only; warns); auto picks the strongest available (default)")
     p.add_argument("--no-progress", action="store_true", help="--batch: no progress bar")
+    p.add_argument("--canvas-csv", metavar="PATH", help="--batch: also write the totals as a CSV for Canvas's gradebook import")
+    p.add_argument("--canvas-column", metavar="NAME", help="--canvas-csv: the Canvas assignment column (default: handprop ASSIGNMENT)")
     p.set_defaults(run=run)
 
 
@@ -150,6 +152,8 @@ def run(args: argparse.Namespace) -> int:
 
         hide_command_line(keep=2)  # the seed, --hidden and paths are not readable from /proc
     config = config_from_args(args)
+    if (args.canvas_csv or args.canvas_column) and args.batch is None:
+        raise CLIError("--canvas-csv and --canvas-column go with --batch")
     if args.jobs is not None and args.jobs < 1:
         raise CLIError(f"--jobs must be a positive integer, got {args.jobs}")
     try:
@@ -180,9 +184,12 @@ def _single(args: argparse.Namespace, config: GradingConfig) -> int:
     from ..grading.report import render
     from ..outputs import check_new_file, write_text
 
+    from pathlib import Path
+
     if args.output:  # before grading: never over the submission, the course file or another file without --force
         check_new_file(args.output, force=args.force, what="--output", inputs=[args.submission, args.config])
-    report = grade_file(args.submission, config)
+    path = Path(args.submission)
+    report = grade_file(path, config, student=path.name if path.is_dir() else path.stem)  # the id of per-student cases
     text = render(report, args.format, verbose=args.all)
     if args.output:
         write_text(args.output, text)
@@ -197,8 +204,18 @@ def _batch(args: argparse.Namespace, config: GradingConfig) -> int:
 
     output = args.output or "grades.csv"
     progress = False if args.no_progress else None
+    from ..grading.class_report import report_path
+    from ..outputs import check_new_file, write_text
+
+    if args.canvas_csv:  # before grading, like the CSV itself
+        check_new_file(args.canvas_csv, force=args.force, what="--canvas-csv", inputs=[args.batch, args.config, output])
     rows = grade_folder_to_csv(args.batch, output, config, progress=progress, jobs=args.jobs, force=args.force, inputs=[args.config])
-    print(f"{summary(rows)}; wrote {output} and the feedback in {feedback_folder(output)}", file=sys.stderr)
+    print(f"{summary(rows)}; wrote {output}, the class report {report_path(output)} and the feedback in {feedback_folder(output)}", file=sys.stderr)
+    if args.canvas_csv:
+        from ..grading.canvas import canvas_csv
+
+        write_text(args.canvas_csv, canvas_csv(rows, config, args.canvas_column or ""))
+        print(f"wrote the Canvas gradebook import {args.canvas_csv}", file=sys.stderr)
     failed = [row.error for row in rows if row.report is None]
     if failed and len(failed) == len(rows) and all(e.startswith("the grader could not run") for e in failed):
         raise CLIError(failed[0])  # the sandbox itself is broken, not the submissions

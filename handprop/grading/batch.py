@@ -67,7 +67,7 @@ def _student(path: Path) -> str:
 def _grade_one(path: Path, config: GradingConfig) -> tuple[Optional[GradeReport], str]:
     """Grade one submission; every failure becomes an error text: one row, never a lost batch."""
     try:
-        return grade_file(path, config, single_link=True), ""
+        return grade_file(path, config, single_link=True, student=_student(path)), ""  # issue 20: per-student cases
     except SandboxError as error:
         return None, f"the grader could not run: {error}"
     except Exception as error:  # one broken submission is one error row
@@ -113,6 +113,9 @@ def grade_folder(
     """
     paths = find_submissions(folder)
     _check_classmates_hidden(Path(folder), paths, config)
+    from .features import with_secret
+
+    config = with_secret(config)  # issue 20: read once here (the workers may not see the environment); no secret, no batch
     jobs = default_jobs() if jobs is None else jobs
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
@@ -198,6 +201,9 @@ def check_batch_outputs(
     sources = [folder, *(i for i in inputs if i is not None)]
     csv_path = check_new_file(output, force=force, what="the grades CSV", inputs=sources)
     feedback = check_new_folder(feedback_folder(output), force=force, what="the feedback folder", inputs=sources)
+    from .class_report import report_path
+
+    check_new_file(report_path(output), force=force, what="the class report", inputs=sources)
     return csv_path, feedback
 
 
@@ -232,15 +238,19 @@ def grade_folder_to_csv(
     force: bool = False,
     inputs: Sequence[Any] = (),
 ) -> list[BatchRow]:
-    """Grade ``folder``, write the CSV to ``output`` (atomically) and the feedback folder beside it.
+    """Grade ``folder``, write the CSV to ``output`` (atomically), the feedback folder and the class
+    report (``class_report.py``) beside it.
 
-    Both outputs are checked before grading (``check_batch_outputs``): outside ``folder``, not one
-    of ``inputs``, and an existing CSV or non-empty feedback folder is replaced only with ``force``.
+    All three outputs are checked before grading (``check_batch_outputs``): outside ``folder``, not
+    one of ``inputs``, and an existing file or non-empty feedback folder is replaced only with ``force``.
     """
+    from .class_report import write_class_report
+
     csv_path, feedback = check_batch_outputs(folder, output, force, inputs)
     rows = grade_folder(folder, config, progress, jobs)
     _replace_feedback(rows, feedback)
     write_atomic(csv_path, results_csv(rows, config))
+    write_class_report(rows, config, csv_path)
     return rows
 
 

@@ -28,6 +28,7 @@ from .config import GradingConfig, SandboxLimits
 logger = logging.getLogger(__name__)
 
 SETTINGS_FILE = "grading.json"
+SECRET_FILE = "course_secret"  # issue 20: the course secret of per-student cases, root-only
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, while building the autograder image.
@@ -61,6 +62,7 @@ sys.exit(gradescope_main("/autograder/source", "/autograder/submission", "/autog
 
 def config_to_dict(config: GradingConfig) -> dict[str, Any]:
     data = asdict(config)
+    data["features"].pop("secret", None)  # issue 20: the secret travels only as the root-only SECRET_FILE
     data["sandbox"].pop("uid", None)  # decided where it runs: nobody when run as root
     data["sandbox"].pop("gid", None)
     return data
@@ -72,7 +74,7 @@ def config_from_dict(data: dict[str, Any]) -> GradingConfig:
     return GradingConfig(sandbox=sandbox, **rest)
 
 
-BUNDLE_FILES: tuple[str, ...] = ("setup.sh", "run_autograder", SETTINGS_FILE, "handprop", "autograder.zip")
+BUNDLE_FILES: tuple[str, ...] = ("setup.sh", "run_autograder", SETTINGS_FILE, SECRET_FILE, "handprop", "autograder.zip")
 
 
 def check_bundle_folder(folder: Union[str, os.PathLike], force: bool = False, inputs: Sequence[Any] = ()) -> Path:
@@ -116,6 +118,7 @@ def write_bundle(
     write_text(out / "run_autograder", RUN_AUTOGRADER)
     for name in ("setup.sh", "run_autograder"):
         os.chmod(out / name, 0o755)
+    config = _bundle_secret(out, config)  # per-student cases need the secret on Gradescope
     write_text(out / SETTINGS_FILE, json.dumps(config_to_dict(config), indent=2) + "\n")
     package = Path(__file__).resolve().parents[1]  # the handprop package
     target = out / "handprop"
@@ -130,7 +133,7 @@ def write_bundle(
         shutil.rmtree(staging, ignore_errors=True)
     archive = out / "autograder.zip"
     with atomic_open(archive, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name in ("setup.sh", "run_autograder", SETTINGS_FILE):
+        for name in ("setup.sh", "run_autograder", SETTINGS_FILE) + ((SECRET_FILE,) if (out / SECRET_FILE).exists() else ()):
             _add(zf, out / name, name)
         for path in sorted(target.rglob("*.py")):
             _add(zf, path, str(path.relative_to(out)))
@@ -138,24 +141,57 @@ def write_bundle(
     return archive
 
 
+def _bundle_secret(out: Path, config: GradingConfig) -> GradingConfig:
+    """With per-student cases, the course secret goes into the bundle as a root-only file (mode 0600;
+    setup.sh also makes /autograder/source root-only) and the settings name it; otherwise no file."""
+    from .student_cases import course_secret
+
+    target = out / SECRET_FILE
+    if target.exists():
+        target.unlink()
+    if not config.features.per_student_cases:
+        return config
+    secret = config.features.secret if config.features.secret is not None else course_secret(config.features.secret_file)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(secret)
+    return dataclasses.replace(config, features=dataclasses.replace(config.features, secret_file=SECRET_FILE, secret=None))
+
+
 def _add(zf: zipfile.ZipFile, path: Path, name: str) -> None:
     info = zipfile.ZipInfo(name)
-    info.external_attr = (0o755 if os.access(path, os.X_OK) else 0o644) << 16
+    info.external_attr = (0o600 if name == SECRET_FILE else 0o755 if os.access(path, os.X_OK) else 0o644) << 16
     info.compress_type = zipfile.ZIP_DEFLATED
     zf.writestr(info, path.read_bytes())
+
+
+def _issue20_context(source: str, submission_dir: str, config: GradingConfig) -> tuple[GradingConfig, Any, Any]:
+    """The bundle's secret file resolved in ``source``, and the submission's metadata and student id
+    (Gradescope writes submission_metadata.json beside the submission folder)."""
+    from .policies import METADATA_FILE, read_metadata
+    from .student_cases import student_from_metadata
+
+    secret = config.features.secret_file
+    if secret and not os.path.isabs(secret):
+        config = dataclasses.replace(config, features=dataclasses.replace(config.features, secret_file=str(Path(source) / secret)))
+    metadata_path = Path(submission_dir).resolve().parent / METADATA_FILE
+    return config, read_metadata(metadata_path), student_from_metadata(metadata_path)
 
 
 def gradescope_main(source: str, submission_dir: str, results_path: str) -> int:
     """What ``run_autograder`` does: grade the submission and always write results.json."""
     from .grader import grade_file
+    from .policies import apply_policies
     from .report import to_gradescope, write_atomic
     from .submission import SubmissionError
 
     try:
         settings = Path(source) / SETTINGS_FILE
         config = config_from_dict(json.loads(settings.read_text())) if settings.exists() else GradingConfig()
+        config, metadata, student = _issue20_context(source, submission_dir, config)
         try:
-            results = to_gradescope(grade_file(submission_dir, config, single_link=True))
+            results = to_gradescope(grade_file(submission_dir, config, single_link=True, student=student))
+            results = apply_policies(results, metadata, config.features, config.get_assignment().sentences())
         except SubmissionError as error:  # nothing gradable: the student's problem, said to the student
             results = {"score": 0.0, "execution_time": 0.0, "output": f"Your submission could not be graded: {error}", "tests": []}
         write_atomic(results_path, json.dumps(results, indent=2, ensure_ascii=True, allow_nan=False) + "\n")

@@ -99,10 +99,14 @@ class GradingConfig:
     file: Optional[str] = None
     sandbox: SandboxLimits = field(default_factory=SandboxLimits)
     sandbox_mode: str = "auto"  # auto | bwrap | uid | none (see handprop.grading.sandbox.modes)
+    features: Any = None  # issue 20's features (features.CourseFeatures); None: all off
 
     def __post_init__(self) -> None:
         from .. import settings
         from .assignments import get_assignment
+        from .features import features_from_dict
+
+        object.__setattr__(self, "features", features_from_dict(self.features))  # issue 20 hook
 
         if not isinstance(self.options, dict):
             raise ValueError(f"options must be a table of option = value, got {self.options!r}")
@@ -180,12 +184,19 @@ def read_config_file(path: Union[str, os.PathLike]) -> dict[str, Any]:
         data = _toml().loads(text.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as error:  # TOMLDecodeError is a ValueError
         raise ValueError(f"{source} is not valid TOML: {error}") from None
+    from .features import FEATURE_KEYS  # issue 20 hook: its keys are checked by pop_features
+
     for key, value in data.items():
+        if key in FEATURE_KEYS:
+            continue
         if key not in CONFIG_KEYS:
-            raise ValueError(f"{source}: unknown key {key!r}; expected some of {', '.join(CONFIG_KEYS)}")
+            raise ValueError(f"{source}: unknown key {key!r}; expected some of {', '.join(CONFIG_KEYS + FEATURE_KEYS)}")
         is_table = key in ("options", "points", "limits")
         if is_table != isinstance(value, dict):
             raise ValueError(f"{source}: {key} must be {'a table [' + key + ']' if is_table else 'a value, not a table'}")
+    secret_file = data.get("secret_file")  # issue 20: a relative secret_file is beside the course file
+    if isinstance(secret_file, str) and secret_file and not os.path.isabs(secret_file):
+        data["secret_file"] = str(source.parent / secret_file)
     for key in data.get("limits", {}):
         if key not in LIMIT_KEYS:
             raise ValueError(f"{source}: unknown key 'limits.{key}'; expected some of {', '.join(LIMIT_KEYS)}")
@@ -197,7 +208,10 @@ def config_from_settings(settings: dict[str, Any], where: str = "config") -> Gra
 
     Every bad value is one ValueError that names its key, e.g. ``course.toml: limits.timeout: …``.
     """
+    from .features import pop_features
+
     settings = dict(settings)
+    features = pop_features(settings, where)  # issue 20 hook
     limits = dict(settings.pop("limits", None) or {})
     if "forbidden_imports" in limits:
         value = limits["forbidden_imports"]
@@ -231,6 +245,6 @@ def config_from_settings(settings: dict[str, Any], where: str = "config") -> Gra
         except (ValueError, TypeError) as error:
             raise ValueError(f"{where}: {key}: {error}") from None
     try:
-        return GradingConfig(sandbox=sandbox, **settings)
+        return GradingConfig(sandbox=sandbox, features=features, **settings)
     except (ValueError, TypeError) as error:
         raise ValueError(f"{where}: {error}") from None

@@ -36,6 +36,8 @@ TAGS: dict[str, str] = {
     "reversed-order": "The list runs from the output back to the input: entry l must belong to layer l (reverse the list you built on the way back).",
     "missing-target": "The target is missing from the output error: it is a − y, not a (subtract y before anything else).",
     "output-derivative-not-cancelled": "With the cross-entropy cost the output's σ′ cancels: δ = a − y at the output, with no extra σ′(z) (or a(1 − a)) factor.",
+    # issue 20 (consistency.py): the wrong gradient is the right derivative of a wrong forward pass.
+    "forward-wrong-backprop-consistent": "Your gradient is the correct derivative of your forward pass, but the forward pass is wrong.",
     "modified-input": "Your function changed the arrays it was given (in place): return new arrays and leave the inputs as they were.",
     "wrong-shape": "The result has the wrong shape.",
     "nan-or-inf": "The result contains NaN or infinite values.",

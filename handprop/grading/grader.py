@@ -13,8 +13,10 @@ from .assignments import Assignment
 from .cases import Case, sandbox_calls
 from .config import GradingConfig
 from .diagnose import RUN_TAGS, TAGS, Verdict, fail
-from .sandbox import FunctionRun, clean_text, run_submission
+from .sandbox import FunctionRun, SandboxError, clean_text, run_submission
 from .submission import load_submission
+from . import consistency
+from .student_cases import build_suite, case_id, value_digest
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +40,8 @@ class TestResult:
     output: str
     visibility: str  # Gradescope visibility
     hidden: bool
+    case_id: str = ""  # issue 20: a short digest of the case's inputs (student_cases.case_id)
+    value_digest: str = ""  # issue 20: a digest of the returned value, to spot bit-identical wrong answers
 
 
 @dataclass
@@ -69,7 +73,8 @@ class GradeReport:
 
 
 def grade_file(
-    path: Union[str, os.PathLike], config: GradingConfig, assignment: Optional[Assignment] = None, single_link: bool = False
+    path: Union[str, os.PathLike], config: GradingConfig, assignment: Optional[Assignment] = None, single_link: bool = False,
+    student: Optional[str] = None,
 ) -> GradeReport:
     """Grade the submission at ``path``: a .py file, a notebook, a folder or a .zip.
 
@@ -77,11 +82,13 @@ def grade_file(
     nothing gradable, with a message naming the files it found. With ``single_link`` (batch
     grading, where students may have placed the files) a symbolic link or a file with several hard
     links is refused: as root, it could make the grader read another student's or a system file
-    into the feedback.
+    into the feedback. ``student`` is the id per-student cases are drawn for.
     """
     assignment = assignment or config.get_assignment()
     submission = load_submission(path, config.file, assignment.template_name, single_link=single_link)
-    report = grade_source(submission.sources(), config, name=submission.name, assignment=assignment, locate=submission.locate_runs)
+    report = grade_source(
+        submission.sources(), config, name=submission.name, assignment=assignment, locate=submission.locate_runs, student=student,
+    )
     if submission.notes:
         report.notes = [clean_text(note) for note in submission.notes]
         report.output = "\n".join(report.notes) + "\n" + report.output
@@ -90,7 +97,7 @@ def grade_file(
 
 def grade_source(
     source: Union[bytes, dict[str, bytes]], config: GradingConfig, name: str = "submission.py", assignment: Optional[Assignment] = None,
-    locate: Optional[Callable[[dict], None]] = None,
+    locate: Optional[Callable[[dict], None]] = None, student: Optional[str] = None,
 ) -> GradeReport:
     """Grade submission source code; the code runs only in the sandboxed child process.
 
@@ -106,7 +113,7 @@ def grade_source(
     points = dict(config.points or {}) if assignment.describe() == config.get_assignment().describe() else assignment.default_points()
     graded = assignment.functions
     max_score = float(sum(points[f] for f in graded))
-    suite = assignment.build_cases(config.seed, config.cases, config.hidden)
+    suite = build_suite(assignment, config, student)  # issue 20: per-student cases when the course asks
     submission = run_submission(source, sandbox_calls(suite), config.sandbox, config.sandbox_mode)
     runs = submission.functions
     if locate is not None:
@@ -115,6 +122,7 @@ def grade_source(
     sentences = assignment.sentences()
     for f in graded:
         _settle_ambiguities(verdicts[f], sentences)
+    _self_consistency(source, assignment, suite, verdicts, runs, config)  # issue 20
     notes = _propagation_notes(verdicts, assignment)
 
     tests: list[TestResult] = []
@@ -123,10 +131,12 @@ def grade_source(
         per_case = points[f] / config.cases
         for case, verdict in zip(suite[f], verdicts[f]):
             tests.append(_test_result(case, verdict, runs[f], per_case, notes.get(f, ""), config))
+            _issue20_fields(tests[-1], case, runs[f], per_case, config)
         own = [t for t in tests if t.function == f]
+        credit = sum(t.passed or config.features.consistency_credit * (consistency.TAG in t.tags) for t in own)
         functions[f] = FunctionSummary(
             f,
-            round(points[f] * sum(t.passed for t in own) / len(own), 9),  # not a sum of rounded case scores
+            round(points[f] * credit / len(own), 9),  # not a sum of rounded case scores
             float(points[f]),
             sum(t.passed for t in own),
             len(own),
@@ -148,6 +158,30 @@ def grade_source(
     )
     logger.info("graded %s: %g / %g in %.2f s", name, score, max_score, report.execution_time)
     return report
+
+
+def _self_consistency(source, assignment: Assignment, suite: dict, verdicts: dict, runs: dict, config: GradingConfig) -> None:
+    """Probe the student's forward pass for the failed gradient cases, in a second sandboxed child
+    with its own limits (``consistency.py``), and tag the consistent ones."""
+    probes = consistency.plan(assignment, suite, verdicts, runs)
+    if not probes.calls:
+        return
+    try:
+        probe_runs = run_submission(source, probes.calls, config.sandbox, config.sandbox_mode).functions
+    except SandboxError as error:  # the graded run worked; without probes there is just no diagnosis
+        logger.warning("self-consistency probes could not run: %s", error)
+        return
+    consistency.review(assignment, suite, verdicts, runs, probes, probe_runs)
+
+
+def _issue20_fields(test: TestResult, case: Case, run: FunctionRun, per_case: float, config: GradingConfig) -> None:
+    """The case id, the returned value's digest and the self-consistency credit of one test."""
+    test.case_id = case_id(case.args)
+    case_run = run.cases.get(case.number)
+    if case_run is not None and case_run.status == "ok" and not test.passed:
+        test.value_digest = value_digest(case_run.value)
+    if consistency.TAG in test.tags:
+        test.score = round(per_case * config.features.consistency_credit, 6)
 
 
 def judge_case(assignment: Assignment, case: Case, run: FunctionRun, rtol: float) -> Verdict:

@@ -74,6 +74,7 @@ def to_gradescope(report: GradeReport) -> dict[str, Any]:
                 "output": t.output,
                 "tags": list(t.tags),
                 "visibility": t.visibility,
+                "extra_data": {"case_id": t.case_id, "tags": list(t.tags)},  # issue 20: for tools and instructors
             }
         )
     return {
