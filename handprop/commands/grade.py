@@ -58,6 +58,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="how submissions are isolated: bwrap (namespaces), uid (root: a separate user), none "
                         "(trusted code only; warns); auto picks the strongest available (default)")
     p.add_argument("--no-progress", action="store_true", help="--batch: no progress bar")
+    p.add_argument("--allow-weaker-sandbox", action="store_true",
+                   help="run even when a containment layer cannot be set up (no system-call policy, packages the sandbox user "
+                        "can read, --jobs without a uid per slot): only for code you trust")  # fmt: skip
     p.set_defaults(run=run)
 
 
@@ -94,6 +97,8 @@ def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
         if getattr(args, key) is not None:
             limits[key] = getattr(args, key)
     limits["uid"] = args.sandbox_uid if args.sandbox_uid is not None else default_sandbox_uid()
+    if args.allow_weaker_sandbox:
+        limits["allow_weaker"] = True
     settings["limits"] = limits
     return settings
 

@@ -437,9 +437,9 @@ class _Child:
             prefix += ["--seccomp", str(policy_fd)]
             pass_fds.append(policy_fd)
             config["need_seccomp"] = True
-        elif works:  # the child loads it once its own set-up is done, before the student's code
+        elif works and launch.mode != "none":  # the child loads it once its set-up is done, before the student's code
             config["seccomp"] = _seccomp.program().hex()
-            config["need_seccomp"] = launch.mode != "none"
+            config["need_seccomp"] = True
         argv = [*prefix, launch.python, "-I", "-S", "-c", CHILD_SOURCE, json.dumps(config)]
         kwargs: dict[str, Any] = {}
         steps = [budget.join] if budget is not None else []  # first, as root: everything it starts is counted
