@@ -53,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-processes", type=int, help="process limit of the sandbox user (default 8)")
     p.add_argument("--sandbox-uid", type=int, default=None,
                    help="user id that runs submissions (default: 65534 'nobody' when run as root, else your own)")
-    p.add_argument("--jobs", "-j", type=int, help="--batch: submissions graded at once (default: the number of cores)")
+    p.add_argument("--jobs", "-j", type=int, help="--batch: submissions graded at once, each slot as a uid of its own (default: the number of cores as root, else 1)")
     p.add_argument("--sandbox", choices=SANDBOX_MODES, default=None,
                    help="how submissions are isolated: bwrap (namespaces), uid (root: a separate user), none "
                         "(trusted code only; warns); auto picks the strongest available (default)")

@@ -164,12 +164,17 @@ def grade_folder(
 ) -> list[BatchRow]:
     """Grade every submission in ``folder``; rows in name order.
 
-    ``jobs`` submissions are graded at once (default: the number of cores); ``progress`` None
-    shows a bar on stderr only when stderr is a terminal. Each file is read by the grader (never
-    through a link) and handed to its own sandbox over a pipe: no submission can see another's.
+    ``jobs`` submissions are graded at once (default: the number of cores as root, where each
+    slot runs as a uid of its own; else one); ``progress`` None shows a bar on stderr only when
+    stderr is a terminal. Each file is read by the grader (never through a link) and handed to its
+    own sandbox over a pipe: no submission can see another's. ``outputs``: the grader's files
+    (the CSV, the feedback folder), which the sandbox user must not be able to read.
+    Raises SandboxError (before grading anything) when a layer cannot be set up.
     """
     paths = find_submissions(folder)
-    jobs = default_jobs() if jobs is None else jobs
+    if jobs is None:  # one per core, where each slot can have a uid of its own
+        limits = config.sandbox
+        jobs = default_jobs() if limits.uid is not None or limits.allow_weaker or config.sandbox_mode == "none" else 1
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
     jobs = min(jobs, len(paths))

@@ -175,9 +175,11 @@ _LAYER_ORDER = ("bwrap", "mount-namespace", "pid-namespace", "no-network", "priv
 
 def _budget(limits: SandboxLimits) -> "Optional[_cgroup.Budget]":
     """The child's own cgroup (memory with tmpfs and shared memory counted, processes, one CPU), or
-    None where no hierarchy is writable."""
+    None where no hierarchy is writable. Memory: twice the address-space limit (the page cache of the
+    interpreter's own files is charged too, and a group at its limit thrashes instead of failing)
+    plus the scratch space: every process of the submission together, whatever RLIMIT_AS misses."""
     try:
-        return _cgroup.budget((limits.memory_mb + limits.max_file_mb) * 2**20, limits.max_processes + 4)
+        return _cgroup.budget((2 * limits.memory_mb + limits.max_file_mb) * 2**20, limits.max_processes + 4)
     except OSError as error:
         raise SandboxError(str(error)) from None
 
