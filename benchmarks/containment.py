@@ -48,8 +48,9 @@ def policy_cost(rounds: int) -> tuple[float, float]:
     return statistics.median(on), statistics.median(off)
 
 
-def command_times(handprop: str, rounds: int, copies: int, jobs: int) -> tuple[float, float]:
-    """Median seconds of ``handprop grade reference.py`` and of a batch of ``copies`` copies."""
+def command_times(programs: dict[str, str], rounds: int, copies: int, jobs: int) -> dict[str, tuple[float, float]]:
+    """Median seconds of ``handprop grade reference.py`` and of a batch of ``copies`` copies, for each
+    of ``programs`` (name: handprop executable), alternating between them round by round."""
     reference = REPO / "tests" / "submissions" / "reference.py"
     folder = Path(tempfile.mkdtemp(prefix="handprop-bench-"))
     folder.chmod(0o700)
@@ -57,19 +58,21 @@ def command_times(handprop: str, rounds: int, copies: int, jobs: int) -> tuple[f
     batch.mkdir(mode=0o700)
     for i in range(copies):
         shutil.copy(reference, batch / f"student{i:03d}.py")
-    single, many = [], []
+    times: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in programs}
     try:
         for _ in range(rounds):
-            start = time.perf_counter()
-            subprocess.run([handprop, "grade", str(reference)], check=True, capture_output=True, cwd=folder)
-            single.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            subprocess.run([handprop, "grade", "--batch", str(batch), "--output", str(folder / "grades.csv"), "--no-progress",
-                            "--jobs", str(jobs)], check=True, capture_output=True, cwd=folder)  # fmt: skip
-            many.append(time.perf_counter() - start)
+            for name, handprop in programs.items():
+                single, many = times[name]
+                start = time.perf_counter()
+                subprocess.run([handprop, "grade", str(reference)], check=True, capture_output=True, cwd=folder)
+                single.append(time.perf_counter() - start)
+                start = time.perf_counter()
+                subprocess.run([handprop, "grade", "--batch", str(batch), "--output", str(folder / "grades.csv"), "--no-progress",
+                                "--jobs", str(jobs)], check=True, capture_output=True, cwd=folder)  # fmt: skip
+                many.append(time.perf_counter() - start)
     finally:
         shutil.rmtree(folder)
-    return statistics.median(single), statistics.median(many)
+    return {name: (statistics.median(a), statistics.median(b)) for name, (a, b) in times.items()}
 
 
 def main() -> int:
@@ -78,16 +81,15 @@ def main() -> int:
     parser.add_argument("--baseline", help="another handprop executable to time beside this checkout's")
     parser.add_argument("--copies", type=int, default=50)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--policy-rounds", type=int, default=20, help="rounds of the policy's cost (default 20)")
     args = parser.parse_args()
     set_threads(1)
-    on, off = policy_cost(args.rounds)
-    print(f"one submission (run_submission, median of {args.rounds}): policy on {on * 1000:.0f} ms, off {off * 1000:.0f} ms, "
+    on, off = policy_cost(args.policy_rounds)
+    print(f"one submission (run_submission, median of {args.policy_rounds}): policy on {on * 1000:.0f} ms, off {off * 1000:.0f} ms, "
           f"cost {(on - off) * 1000:+.1f} ms")  # fmt: skip
     if args.baseline:
         mine = str(Path(sys.executable).with_name("handprop"))
-        results = {}
-        for name, exe in (("baseline", args.baseline), ("this checkout", mine)):
-            results[name] = command_times(exe, args.rounds, args.copies, args.jobs)
+        results = command_times({"baseline": args.baseline, "this checkout": mine}, args.rounds, args.copies, args.jobs)
         for name, (single, many) in results.items():
             print(f"{name}: grade reference.py {single:.2f} s; --batch of {args.copies} --jobs {args.jobs} {many:.2f} s")
         (b1, b2), (m1, m2) = results["baseline"], results["this checkout"]

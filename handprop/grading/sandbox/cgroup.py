@@ -25,41 +25,49 @@ from typing import Optional
 logger = logging.getLogger(__name__)
 
 ROOT = Path("/sys/fs/cgroup")
-PARENT = "handprop"  # every submission's group lives under this one
+PREFIX = "handprop-"  # each submission's group: handprop-<grader pid>-<n>-<ns>, beside the grader in its own group
 _counter = itertools.count()
+
+
+def _own_groups() -> dict[str, str]:
+    """controller -> this process's cgroup path, from /proc/self/cgroup ("" for cgroup v2)."""
+    groups: dict[str, str] = {}
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return groups
+    for line in lines:
+        _id, controllers, path = line.split(":", 2)
+        for controller in controllers.split(",") if controllers else [""]:
+            groups[controller] = path
+    return groups
 
 
 @functools.lru_cache(maxsize=None)
 def hierarchy() -> tuple[str, tuple[Path, ...]]:
-    """("v1", (memory, pids[, cpu]) parent folders) | ("v2", (parent,)) | ("", ()) where none is writable."""
+    """("v1", (memory, pids[, cpu]) folders) | ("v2", (folder,)) | ("", ()) where none is writable.
+    The folders are the grader's own groups: a submission's group is made inside them, so it stays
+    within whatever limits the grader itself runs under, and weighs as much as one process does."""
     if os.geteuid() != 0:
         return "", ()
+    own = _own_groups()
     try:
-        v1 = {c: ROOT / c for c in ("memory", "pids", "cpu")}
-        if all((v1[c] / "cgroup.procs").exists() for c in ("memory", "pids")):
+        if all((ROOT / c / "cgroup.procs").exists() for c in ("memory", "pids")):
             folders = []
-            for controller, base in v1.items():
-                if not (base / "cgroup.procs").exists():
+            for controller in ("memory", "pids", "cpu"):
+                parent = ROOT / controller / own.get(controller, "/").lstrip("/")
+                if not (parent / "cgroup.procs").exists():
                     continue
-                parent = base / PARENT
-                parent.mkdir(mode=0o755, exist_ok=True)
-                if controller == "memory" and (parent / "memory.use_hierarchy").exists():
-                    try:
-                        (parent / "memory.use_hierarchy").write_text("1")
-                    except OSError:
-                        pass  # already on (the default on recent kernels), or fixed by its parent
+                if not os.access(parent, os.W_OK):
+                    return "", ()
                 folders.append(parent)
             return "v1", tuple(folders)
         controllers = (ROOT / "cgroup.controllers").read_text().split() if (ROOT / "cgroup.controllers").exists() else []
-        if {"memory", "pids"} <= set(controllers):
-            parent = ROOT / PARENT
-            parent.mkdir(mode=0o755, exist_ok=True)
+        if {"memory", "pids"} <= set(controllers) and own.get("", "/") == "/":  # v2 delegates only to a leaf-free group
             wanted = [c for c in ("memory", "pids", "cpu") if c in controllers]
             (ROOT / "cgroup.subtree_control").write_text(" ".join("+" + c for c in wanted))
-            (parent / "cgroup.subtree_control").write_text(" ".join("+" + c for c in wanted))
-            enabled = set((parent / "cgroup.subtree_control").read_text().split())
-            if {"memory", "pids"} <= enabled:
-                return "v2", (parent,)
+            if {"memory", "pids"} <= set((ROOT / "cgroup.subtree_control").read_text().split()):
+                return "v2", (ROOT,)
     except OSError as error:
         logger.debug("no writable cgroup hierarchy: %s", error)
     return "", ()
@@ -71,7 +79,7 @@ class Budget:
 
     def __init__(self, memory: int, pids: int) -> None:
         self.version, parents = hierarchy()
-        name = f"s{os.getpid()}-{next(_counter)}-{time.monotonic_ns() % 10**9}"
+        name = f"{PREFIX}{os.getpid()}-{next(_counter)}-{time.monotonic_ns() % 10**9}"
         self.folders: list[Path] = []
         self.procs: list[bytes] = []
         try:
@@ -79,7 +87,7 @@ class Budget:
                 folder = parent / name
                 folder.mkdir(mode=0o755)
                 self.folders.append(folder)
-                self._configure(folder, parent.parent.name if self.version == "v1" else "", memory, pids)
+                self._configure(folder, _controller(parent) if self.version == "v1" else "", memory, pids)
                 self.procs.append(str(folder / "cgroup.procs").encode())
         except OSError as error:
             self.remove()
@@ -153,6 +161,11 @@ class Budget:
                 os.kill(int(pid), signal.SIGKILL)
             except (OSError, ValueError):
                 pass
+
+
+def _controller(folder: Path) -> str:
+    """The v1 controller a folder under /sys/fs/cgroup belongs to (its first part below the root)."""
+    return folder.relative_to(ROOT).parts[0]
 
 
 def budget(memory: int, pids: int) -> Optional[Budget]:

@@ -49,7 +49,6 @@ DENIED = (
 CLONE_NAMESPACES = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000, 0x00000080)
 AF_UNIX = 1
 TIOCSTI = 0x5412
-PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
 
 
 class SeccompUnavailable(RuntimeError):
@@ -114,17 +113,3 @@ def program_fd() -> Optional[int]:
     os.write(write, data)
     os.close(write)
     return read
-
-
-def install(data: bytes) -> bool:
-    """Load ``data`` (a compiled program) into this process; needs no_new_privs (or CAP_SYS_ADMIN).
-    The same code runs in the child (``_child.py`` has its own copy: it imports nothing of ours)."""
-    import ctypes
-
-    class SockFprog(ctypes.Structure):
-        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
-
-    buffer = ctypes.create_string_buffer(data, len(data))
-    prog = SockFprog(len(data) // 8, ctypes.cast(buffer, ctypes.c_void_p))
-    libc = ctypes.CDLL(None, use_errno=True)
-    return libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0) == 0
