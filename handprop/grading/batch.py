@@ -128,8 +128,11 @@ def check_containment(root: Path, paths: list[Path], config: GradingConfig, jobs
         if uid is None:
             continue
         gid = uid if uid != limits.uid else (launch.gid if launch.gid is not None else uid)
-        if uid != limits.uid:  # a slot's packages: the same check the sandbox makes for its own user
-            modes.resolve("uid", uid, uid, limits.forbidden_imports, limits.max_file_mb, limits.allow_weaker)
+        if uid != limits.uid and refusal is None:  # a slot's packages: the check the sandbox makes for its user
+            try:
+                modes.resolve("uid", uid, uid, limits.forbidden_imports, limits.max_file_mb, limits.allow_weaker)
+            except SandboxError as error:
+                refusal = error
         try:
             exposed = exposure.readable_as(uid, gid, paths)
             leaked = exposure.readable_as(uid, gid, [p for p in outputs if p.exists()])
