@@ -553,6 +553,7 @@ def test_a_file_name_cannot_become_a_spreadsheet_formula_in_the_batch_csv(course
     (course / '=HYPERLINK("evil.example","a").py').write_text(REFERENCE)
     (course / "@SUM(1)").mkdir()
     (course / "@SUM(1)" / "=notes.txt").write_text("nothing gradable")
+    course.chmod(0o700)  # private, as the uid sandbox (auto's choice without namespaces) insists
     output = tmp_path / "grades.csv"
     assert main(["grade", "--batch", str(course), "--output", str(output), "--no-progress", "--timeout", "3", "--cases", "1", "--jobs", "1"]) == 0
     rows = list(csv.reader(io.StringIO(output.read_text())))[1:]
