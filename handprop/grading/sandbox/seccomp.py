@@ -24,7 +24,6 @@ import functools
 import logging
 import os
 import tempfile
-from typing import Optional
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +95,7 @@ def available() -> tuple[bool, str]:
     return True, ""
 
 
-def program_fd() -> Optional[int]:
+def program_fd() -> int:
     """A readable descriptor holding the program, for ``bwrap --seccomp FD`` (the caller closes it)."""
     data = program()
     read, write = os.pipe()
