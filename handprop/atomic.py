@@ -15,8 +15,10 @@ from typing import IO, Iterator, Optional, Union
 
 
 @contextlib.contextmanager
-def atomic_open(path: Union[str, os.PathLike], mode: str = "wb", encoding: Optional[str] = None) -> Iterator[IO]:
-    """Open a temporary file to write; on a clean exit it becomes ``path`` (mode 0644)."""
+def atomic_open(
+    path: Union[str, os.PathLike], mode: str = "wb", encoding: Optional[str] = None, file_mode: int = 0o644
+) -> Iterator[IO]:
+    """Open a temporary file to write; on a clean exit it becomes ``path`` (mode ``file_mode``)."""
     target = Path(path)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
@@ -24,7 +26,7 @@ def atomic_open(path: Union[str, os.PathLike], mode: str = "wb", encoding: Optio
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; results are meant to be shared and read
+        os.chmod(tmp, file_mode)  # mkstemp makes 0600; results are meant to be shared and read (not the grader's)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -16,6 +16,21 @@ from grading_helpers import REFERENCE, mutate
 IS_ROOT = os.geteuid() == 0
 
 
+def reference_exposed() -> bool:
+    """Whether the uid sandbox's user can read the reference (handprop) or torch here: an editable
+    checkout or a world-readable venv. The uid sandbox then refuses to run (fails closed) unless told
+    ``--allow-weaker-sandbox``; the attacks below target other layers, so they say it
+    (tests/test_grading_containment.py shows the refusal)."""
+    from handprop.grading.sandbox.limits import FORBIDDEN_IMPORTS, NOBODY_UID
+
+    return IS_ROOT and bool(modes.readable_packages(FORBIDDEN_IMPORTS, NOBODY_UID, NOBODY_UID))
+
+
+def weaker(mode: str) -> list[str]:
+    """The flag a uid-mode command line needs where the reference is readable here (see above)."""
+    return ["--allow-weaker-sandbox"] if mode == "uid" and reference_exposed() else []
+
+
 def available_modes() -> list[str]:
     """The isolating modes that work here (bwrap where namespaces are allowed, uid as root)."""
     found = ["bwrap"] if modes.bwrap_works(IS_ROOT)[0] else []

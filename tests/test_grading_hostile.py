@@ -10,6 +10,7 @@ Attacks that involve the file system run in every isolating mode this machine of
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import multiprocessing.util
@@ -31,7 +32,7 @@ from handprop.grading.config import NOBODY_UID
 from handprop.grading.sandbox import Call, modes, read_results, remove_tree, run_submission
 
 from grading_helpers import REFERENCE, fast_config
-from sandbox_helpers import IS_ROOT, available_modes, course, no_leftovers, with_hostile_prime  # noqa: F401
+from sandbox_helpers import IS_ROOT, available_modes, course, no_leftovers, reference_exposed, weaker, with_hostile_prime  # noqa: F401
 
 MODES = available_modes()
 needs_root = pytest.mark.skipif(not IS_ROOT, reason="the attack targets a grader that runs as root (CI runs as root)")
@@ -53,7 +54,8 @@ def tmp(tmp_path, monkeypatch):
 
 def config(mode: str, timeout: float = 1.0, **kwargs) -> GradingConfig:
     base = fast_config(timeout=timeout, cases=kwargs.pop("cases", 2), **kwargs)
-    return GradingConfig(**{**base.__dict__, "sandbox_mode": mode})
+    sandbox = dataclasses.replace(base.sandbox, allow_weaker=bool(weaker(mode)))
+    return GradingConfig(**{**base.__dict__, "sandbox_mode": mode, "sandbox": sandbox})
 
 
 def assert_only_prime_lost(report, tag: str = "timeout") -> None:
@@ -142,13 +144,13 @@ def test_row_03_a_batch_submission_cannot_touch_a_classmate(course, tmp_path, mo
     (course / "a_reader.py").write_text(stolen)
     before = classmate.read_bytes()
     output = tmp_path / "grades.csv"
-    code = main(["grade", "--batch", str(course), "--output", str(output), "--no-progress", "--sandbox", mode, "--timeout", "1", "--cases", "2"])
+    code = main(["grade", "--batch", str(course), "--output", str(output), "--no-progress", "--sandbox", mode, "--timeout", "1", "--cases", "2", *weaker(mode)])
     err = capsys.readouterr().err
     if mode == "uid":
         # uid cannot hide a world-readable folder: the batch refuses it instead of leaking it.
         assert code == 2 and "classmates" in err and "chmod 700" in err and not output.exists()
         course.chmod(0o700)
-        code = main(["grade", "--batch", str(course), "--output", str(output), "--no-progress", "--sandbox", mode, "--timeout", "1", "--cases", "2"])
+        code = main(["grade", "--batch", str(course), "--output", str(output), "--no-progress", "--sandbox", mode, "--timeout", "1", "--cases", "2", *weaker(mode)])
     assert code == 0
     assert classmate.read_bytes() == before
     rows = {r["student"]: r for r in csv.DictReader(io.StringIO(output.read_text()))}
@@ -209,7 +211,7 @@ def test_row_06_deleting_the_scratch_space_loses_only_that_function(course, tmp_
     (course / "a_wiper.py").write_text(wiper)
     (course / "b_honest.py").write_text(REFERENCE)
     output = tmp_path / "grades.csv"
-    assert main(["grade", "--batch", str(course), "--output", str(output), "--no-progress", "--sandbox", mode, "--timeout", "1", "--cases", "2"]) == 0
+    assert main(["grade", "--batch", str(course), "--output", str(output), "--no-progress", "--sandbox", mode, "--timeout", "1", "--cases", "2", *weaker(mode)]) == 0
     rows = {r["student"]: r for r in csv.DictReader(io.StringIO(output.read_text()))}
     assert rows["a_wiper"]["sigmoid_prime"] == "0" and rows["a_wiper"]["total"] == "9"
     assert rows["b_honest"]["total"] == "10"
@@ -435,7 +437,7 @@ def test_row_14_no_secret_is_readable_from_proc(tmp_path, mode):
         )
     )
     cmd = [sys.executable, "-m", "handprop", "grade", str(path), "--seed", "987654", "--hidden", "0",
-           "--cases", "1", "--format", "gradescope", "--output", str(out), "--sandbox", mode, "--timeout", "3"]  # fmt: skip
+           "--cases", "1", "--format", "gradescope", "--output", str(out), "--sandbox", mode, "--timeout", "3", *weaker(mode)]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     seen = " ".join(t["output"] for t in json.loads(out.read_text())["tests"] if t["name"].startswith("sigmoid_prime"))
@@ -476,7 +478,7 @@ def f():
             left.append(0)
     return [written, os.statvfs(os.getcwd()).f_blocks * os.statvfs(os.getcwd()).f_frsize // 2**20] + left
 """
-    limits = SandboxLimits(timeout=5.0, max_file_mb=4, uid=NOBODY_UID if IS_ROOT else None)
+    limits = SandboxLimits(timeout=5.0, max_file_mb=4, uid=NOBODY_UID if IS_ROOT else None, allow_weaker=bool(weaker(mode)))
     try:
         for _ in range(2):  # a second child must not see the first one's files
             run = run_submission(probe.encode(), [Call("f", 1, [])], limits, mode)
@@ -496,9 +498,8 @@ def f():
 def test_a_submission_cannot_signal_a_classmate_graded_at_the_same_time(course, tmp_path, capsys):
     """uid mode, ``--batch --jobs 2``: every child runs as the same sandbox user, so ``kill(-1)``
     killed the classmate graded alongside (and any other process of that user on the host). Each
-    submission's code now runs in a PID namespace of its own, where -1 reaches only itself."""
-    if not modes.private_tmp_works():
-        pytest.skip("namespaces are not allowed here: the uid sandbox cannot separate PIDs (documented)")
+    submission's code now runs in a PID namespace of its own where namespaces are allowed, each slot
+    as a uid of its own, and the system-call policy refuses kill(-1): without namespaces too."""
     killer = """
         import os, signal, time
         end = time.monotonic() + 2.5
@@ -513,7 +514,7 @@ def test_a_submission_cannot_signal_a_classmate_graded_at_the_same_time(course, 
     course.chmod(0o700)
     output = tmp_path / "grades.csv"
     code = main(["grade", "--batch", str(course), "--output", str(output), "--no-progress", "--sandbox", "uid",
-                 "--jobs", "2", "--timeout", "5", "--cases", "1"])  # fmt: skip
+                 "--jobs", "2", "--timeout", "5", "--cases", "1", *weaker("uid")])  # fmt: skip
     assert code == 0, capsys.readouterr().err
     rows = {r["student"]: r for r in csv.DictReader(io.StringIO(output.read_text()))}
     assert rows["b_classmate"]["total"] == rows["b_classmate"]["max_score"] == "10", rows["b_classmate"]
@@ -542,7 +543,7 @@ def test_uid_mode_shows_the_submission_only_its_own_processes():
     if not modes.private_tmp_works():
         pytest.skip("namespaces are not allowed here: the uid sandbox shares the host's /proc (documented)")
     probe = "import os\ndef f():\n    return [int(p) for p in os.listdir('/proc') if p.isdigit()]\n"
-    run = run_submission(probe.encode(), [Call("f", 1, [])], SandboxLimits(timeout=5.0, uid=NOBODY_UID), "uid")
+    run = run_submission(probe.encode(), [Call("f", 1, [])], SandboxLimits(timeout=5.0, uid=NOBODY_UID, allow_weaker=bool(weaker("uid"))), "uid")
     assert run.functions["f"].cases[1].value == [1] and "private-proc" in run.layers, (run.functions["f"], run.layers)
 
 
@@ -552,6 +553,7 @@ def test_a_file_name_cannot_become_a_spreadsheet_formula_in_the_batch_csv(course
     (course / '=HYPERLINK("evil.example","a").py').write_text(REFERENCE)
     (course / "@SUM(1)").mkdir()
     (course / "@SUM(1)" / "=notes.txt").write_text("nothing gradable")
+    course.chmod(0o700)  # private, as the uid sandbox (auto's choice without namespaces) insists
     output = tmp_path / "grades.csv"
     assert main(["grade", "--batch", str(course), "--output", str(output), "--no-progress", "--timeout", "3", "--cases", "1", "--jobs", "1"]) == 0
     rows = list(csv.reader(io.StringIO(output.read_text())))[1:]

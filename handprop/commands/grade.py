@@ -55,13 +55,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-processes", type=int, help="process limit of the sandbox user (default 8)")
     p.add_argument("--sandbox-uid", type=int, default=None,
                    help="user id that runs submissions (default: 65534 'nobody' when run as root, else your own)")
-    p.add_argument("--jobs", "-j", type=int, help="--batch: submissions graded at once (default: the number of cores)")
+    p.add_argument("--jobs", "-j", type=int, help="--batch: submissions graded at once, each slot as a uid of its own (default: the number of cores as root, else 1)")
     p.add_argument("--sandbox", choices=SANDBOX_MODES, default=None,
                    help="how submissions are isolated: bwrap (namespaces), uid (root: a separate user), none "
                         "(trusted code only; warns); auto picks the strongest available (default)")
     p.add_argument("--no-progress", action="store_true", help="--batch: no progress bar")
     p.add_argument("--canvas-csv", metavar="PATH", help="--batch: also write the totals as a CSV for Canvas's gradebook import")
     p.add_argument("--canvas-column", metavar="NAME", help="--canvas-csv: the Canvas assignment column (default: handprop ASSIGNMENT)")
+    p.add_argument("--allow-weaker-sandbox", action="store_true",
+                   help="run even when a containment layer cannot be set up (no system-call policy, packages the sandbox user "
+                        "can read, --jobs without a uid per slot): only for code you trust")  # fmt: skip
     p.set_defaults(run=run)
 
 
@@ -103,6 +106,8 @@ def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
         if getattr(args, key) is not None:
             limits[key] = getattr(args, key)
     limits["uid"] = args.sandbox_uid if args.sandbox_uid is not None else default_sandbox_uid()
+    if args.allow_weaker_sandbox:
+        limits["allow_weaker"] = True
     settings["limits"] = limits
     return settings
 

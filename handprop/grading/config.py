@@ -13,66 +13,9 @@ from typing import Any, Optional, Union
 # Gradescope's per-test visibility values (https://gradescope-autograders.readthedocs.io/en/latest/specs/).
 VISIBILITIES: tuple[str, ...] = ("hidden", "after_due_date", "after_published", "visible")
 
-SANDBOX_MODES: tuple[str, ...] = ("auto", "bwrap", "uid", "none")
-
-NOBODY_UID = 65534  # the conventional unprivileged "nobody" user and "nogroup" group
-
-
-def default_sandbox_uid() -> Optional[int]:
-    """Drop to ``nobody`` when the grader runs as root (Gradescope does); otherwise keep the user."""
-    return NOBODY_UID if hasattr(os, "geteuid") and os.geteuid() == 0 else None
-
-
-# Packages a submission may not use (the reference, the test-side twin, autograd libraries).
-FORBIDDEN_IMPORTS: tuple[str, ...] = ("torch", "jax", "tensorflow", "autograd", "handprop", "verify")
-
-from ..settings import MAX_TIMEOUT  # noqa: E402,F401  (seconds per function; kept importable here)
-# What the sandbox itself must load for the submission (cases and answers are NumPy arrays): not forbiddable.
-SANDBOX_NEEDS: tuple[str, ...] = ("numpy",)
-
-@dataclass(frozen=True)
-class SandboxLimits:
-    """Limits on the process that runs a submission.
-
-    ``timeout`` is wall-clock seconds per function (all its cases) and for importing the file;
-    ``uid``/``gid`` is the unprivileged user the child runs as (``None``: the grader's own user).
-    """
-
-    timeout: float = 10.0
-    memory_mb: int = 1024  # RLIMIT_AS: address space, so numpy's import must fit in it
-    max_processes: int = 8  # RLIMIT_NPROC: counts every process (and thread) of the child's user
-    max_file_mb: int = 64  # RLIMIT_FSIZE: largest file the child may write
-    uid: Optional[int] = field(default_factory=default_sandbox_uid)
-    gid: Optional[int] = None  # defaults to uid when uid is set
-    forbidden_imports: tuple[str, ...] = FORBIDDEN_IMPORTS  # bwrap: not visible at all; else refused by a hook
-    max_result_mb: int = 64  # bytes one function's results may take coming back (all its cases)
-
-    def __post_init__(self) -> None:
-        from .. import settings
-
-        settings.timeout(self.timeout)
-        settings.memory_mb(self.memory_mb)
-        settings.processes(self.max_processes)
-        settings.file_mb(self.max_file_mb)
-        settings.file_mb(self.max_result_mb, "max_result_mb")
-        settings.uid(self.uid)
-        settings.uid(self.gid, "gid")
-
-        if isinstance(self.forbidden_imports, str) or not all(
-            isinstance(m, str) and m.isidentifier() for m in self.forbidden_imports
-        ):
-            raise ValueError(f"forbidden_imports must be a sequence of module names, got {self.forbidden_imports!r}")
-        needed = sorted(set(self.forbidden_imports) & set(SANDBOX_NEEDS))
-        if needed:  # the cases and the answers are NumPy arrays: the sandbox loads it before any student code
-            raise ValueError(
-                f"forbidden_imports cannot hold {', '.join(needed)}: the sandbox must load it to hand the cases to the "
-                f"submission and its answers back"
-            )
-        object.__setattr__(self, "forbidden_imports", tuple(self.forbidden_imports))
-
-    @property
-    def group(self) -> Optional[int]:
-        return self.gid if self.gid is not None else self.uid
+from .sandbox.limits import (  # noqa: F401  (re-exported: the sandbox's own types live in it)
+    FORBIDDEN_IMPORTS, MAX_TIMEOUT, NOBODY_UID, SANDBOX_MODES, SANDBOX_NEEDS, SLOT_UID_BASE, SandboxLimits, default_sandbox_uid,
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -98,13 +98,14 @@ def render(report: GradeReport, fmt: str, verbose: bool = False) -> str:
     raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
 
 
-def write_atomic(path: Union[str, os.PathLike], text: str) -> Path:
+def write_atomic(path: Union[str, os.PathLike], text: str, file_mode: int = 0o600) -> Path:
     """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``: readers see
     the old file or the whole new one, never a partial one (and anything written there before is
-    replaced)."""
+    replaced). The grader's outputs are its own: mode 0600, so that no submission graded later
+    under a sandbox user can read a classmate's grades or feedback."""
     target = Path(path)
     if not target.parent.is_dir():
         raise FileNotFoundError(f"folder {target.parent} does not exist")
-    with atomic_open(target, "w", encoding="utf-8") as f:
+    with atomic_open(target, "w", encoding="utf-8", file_mode=file_mode) as f:
         f.write(text)
     return target

@@ -31,8 +31,10 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
-from ..config import SandboxLimits
+from .limits import SandboxLimits
+from . import cgroup as _cgroup
 from . import modes as _modes
+from . import seccomp as _seccomp
 from .cleanup import remove_tree
 from .modes import MODES, Launch
 from .processes import become_subreaper, kill_escaped, process_table
@@ -124,7 +126,7 @@ def run_submission(
             raise ValueError(f"calls must be Call objects naming a function, got {call!r}")
         tasks.setdefault(call.function, []).append(call)
     payloads = {f: _task_payload(f, cs) for f, cs in tasks.items()}
-    launch = _modes.resolve(mode, limits.uid, limits.group, limits.forbidden_imports, limits.max_file_mb)
+    launch = _modes.resolve(mode, limits.uid, limits.group, limits.forbidden_imports, limits.max_file_mb, limits.allow_weaker)
     become_subreaper()
     results: dict[str, FunctionRun] = {}
     layers: Optional[list[str]] = None
@@ -134,13 +136,25 @@ def run_submission(
         first = True
         while remaining:
             scratch = None if exchange is None else _scratch(exchange, launch)
-            child = _Child(launch, limits, len(remaining), scratch)
+            budget = _budget(limits)
+            try:
+                child = _Child(launch, limits, len(remaining), scratch, budget)
+            except BaseException:
+                if budget is not None:
+                    budget.remove()
+                if scratch is not None:
+                    remove_tree(scratch)
+                raise
             try:
                 again, child_layers = _serve(child, sources, remaining, tasks, payloads, results, limits, first)
                 if layers is None and child_layers is not None:
                     layers = launch.layers + [x for x in child_layers if x not in launch.layers]
+                    if budget is not None:
+                        layers.append("cgroup")
             finally:
                 child.kill()
+                if budget is not None:
+                    budget.remove()
                 if scratch is not None:
                     remove_tree(scratch)
             first = False
@@ -155,8 +169,19 @@ def run_submission(
 
 
 _LAYER_ORDER = ("bwrap", "mount-namespace", "pid-namespace", "no-network", "private-tmp", "private-proc", "read-only-system",
-                "packages-hidden", "uid", "drop-before-exec", "packages-unreadable", "rlimits", "no-new-privs",
-                "non-dumpable", "dies-with-grader", "subreaper-kill")  # fmt: skip
+                "packages-hidden", "uid", "drop-before-exec", "packages-unreadable", "rlimits", "no-new-privs", "seccomp",
+                "cgroup", "non-dumpable", "dies-with-grader", "subreaper-kill")  # fmt: skip
+
+
+def _budget(limits: SandboxLimits) -> "Optional[_cgroup.Budget]":
+    """The child's own cgroup (memory with tmpfs and shared memory counted, processes, one CPU), or
+    None where no hierarchy is writable. Memory: twice the address-space limit (the page cache of the
+    interpreter's own files is charged too, and a group at its limit thrashes instead of failing)
+    plus the scratch space: every process of the submission together, whatever RLIMIT_AS misses."""
+    try:
+        return _cgroup.budget((2 * limits.memory_mb + limits.max_file_mb) * 2**20, limits.max_processes + 4)
+    except OSError as error:
+        raise SandboxError(str(error)) from None
 
 
 def _layer_order(name: str) -> int:
@@ -381,7 +406,8 @@ def clean_text(text: str, limit: int = MAX_MESSAGE) -> str:
 class _Child:
     """One sandboxed Python process and the three pipes that talk to it."""
 
-    def __init__(self, launch: Launch, limits: SandboxLimits, functions: int, scratch: Optional[Path]) -> None:
+    def __init__(self, launch: Launch, limits: SandboxLimits, functions: int, scratch: Optional[Path],
+                 budget: "Optional[_cgroup.Budget]" = None) -> None:
         to_child_r, self.to_child = os.pipe()
         self.from_child, from_child_w = os.pipe()
         self.output_r, output_w = os.pipe()
@@ -404,17 +430,37 @@ class _Child:
             "uid": None if launch.drop_before_exec else launch.uid, "gid": launch.gid,
             "preload": launch.preload, "unshare_net": launch.unshare_net and os.geteuid() == 0,
             "grader": os.getpid(), "mnt": os.readlink("/proc/self/ns/mnt") if os.path.exists("/proc/self/ns/mnt") else "",
+            "nofile": limits.max_open_files, "seccomp": None, "need_seccomp": False,
         }  # fmt: skip
-        argv = [*launch.prefix, launch.python, "-I", "-S", "-c", CHILD_SOURCE, json.dumps(config)]
+        prefix, pass_fds, policy_fd = list(launch.prefix), [to_child_r, from_child_w], None
+        works, _why = _seccomp.available()
+        if works and launch.mode == "bwrap":  # bwrap loads it right before it starts the interpreter
+            policy_fd = _seccomp.program_fd()
+            prefix += ["--seccomp", str(policy_fd)]
+            pass_fds.append(policy_fd)
+            config["need_seccomp"] = True
+        elif works and launch.mode != "none":  # the child loads it once its set-up is done, before the student's code
+            config["seccomp"] = _seccomp.program().hex()
+            config["need_seccomp"] = True
+        argv = [*prefix, launch.python, "-I", "-S", "-c", CHILD_SOURCE, json.dumps(config)]
         kwargs: dict[str, Any] = {}
+        steps = [budget.join] if budget is not None else []  # first, as root: everything it starts is counted
         if launch.mode == "uid":  # namespaces (and the user switch, where it can come first) before exec
             config["unshare_net"] = False
+            argv[-1] = json.dumps(config)
             uid = launch.uid if launch.drop_before_exec else None
-            kwargs["preexec_fn"] = _modes.isolator(uid, launch.gid, launch.unshare_net, launch.private_tmp)
+            steps.append(_modes.isolator(uid, launch.gid, launch.unshare_net, launch.private_tmp))
+        if steps:
+
+            def before_exec() -> None:
+                for step in steps:
+                    step()
+
+            kwargs["preexec_fn"] = before_exec
         try:
             self.proc = subprocess.Popen(
                 argv, cwd=scratch or "/", env=env, stdin=subprocess.DEVNULL, stdout=output_w, stderr=output_w,
-                pass_fds=(to_child_r, from_child_w), start_new_session=True, **kwargs,
+                pass_fds=tuple(pass_fds), start_new_session=True, **kwargs,
             )  # fmt: skip
         except (OSError, subprocess.SubprocessError) as error:  # SubprocessError: the isolation before exec failed
             for fd in (self.to_child, self.from_child, self.output_r):
@@ -422,7 +468,7 @@ class _Child:
             hint = "; the uid sandbox needs root and mount namespaces here: try --sandbox bwrap" if launch.mode == "uid" else ""
             raise SandboxError(f"the sandbox process could not be started ({error}){hint}") from None
         finally:
-            for fd in (to_child_r, from_child_w, output_w):
+            for fd in (to_child_r, from_child_w, output_w, *([policy_fd] if policy_fd is not None else [])):
                 os.close(fd)
 
     def send(self, data: bytes, timeout: float = SEND_TIMEOUT) -> bool:

@@ -152,6 +152,7 @@ def main():
     _limit(resource.RLIMIT_AS, config["memory"])
     _limit(resource.RLIMIT_FSIZE, config["fsize"])
     _limit(resource.RLIMIT_CORE, 0)
+    _limit(resource.RLIMIT_NOFILE, config["nofile"])  # few descriptors: no hoard of files, pipes or sockets
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write raises OSError instead of killing us
     layers = ["rlimits"]
     in_pid_namespace = _enter_pid_namespace(config["grader"])
@@ -219,6 +220,26 @@ def main():
         layers.append("no-new-privs")
     if libc.prctl(4, 0, 0, 0, 0) == 0:  # PR_SET_DUMPABLE 0: no ptrace, /proc/<pid> owned by root
         layers.append("non-dumpable")
+    if config["seccomp"]:
+        # The system-call policy (seccomp.py), last: after no_new_privs, before the student's code.
+        program = bytes.fromhex(config["seccomp"])
+        buffer = ctypes.create_string_buffer(program, len(program))
+
+        class SockFprog(ctypes.Structure):  # struct sock_fprog
+            _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+        fprog = SockFprog(len(program) // 8, ctypes.addressof(buffer))
+        libc.prctl(22, 2, ctypes.byref(fprog), 0, 0)  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+    try:
+        with open("/proc/self/status", "rb") as status:
+            filtered = any(line.split() == [b"Seccomp:", b"2"] for line in status)
+    except OSError:
+        filtered = False
+    if filtered:
+        layers += ["seccomp"] + (["no-network"] if "no-network" not in layers else [])  # no socket but AF_UNIX
+    elif config["need_seccomp"]:
+        send(b"E", b"the system-call policy (seccomp) could not be installed")
+        return
     os.umask(0o077)
     send(b"H", json.dumps({"layers": layers}).encode())
 

@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from . import exposure, seccomp
+
 logger = logging.getLogger(__name__)
 
 MODES = ("auto", "bwrap", "uid", "none")
@@ -165,7 +167,8 @@ def bwrap_launch(uid: Optional[int], gid: Optional[int], scratch_mb: int = DEFAU
                   drop_before_exec=False, layers=layers)  # fmt: skip
 
 
-def uid_launch(uid: int, gid: int, forbidden: tuple[str, ...] = (), scratch_mb: int = DEFAULT_SCRATCH_MB) -> Launch:
+def uid_launch(uid: int, gid: int, forbidden: tuple[str, ...] = (), scratch_mb: int = DEFAULT_SCRATCH_MB,
+               allow_weaker: bool = False) -> Launch:
     py = interpreter()
     readable = all(readable_by(p, uid, gid) for p in (py.executable, py.prefix, *py.packages))
     layers = ["uid"]
@@ -186,10 +189,13 @@ def uid_launch(uid: int, gid: int, forbidden: tuple[str, ...] = (), scratch_mb: 
         layers.append("drop-before-exec")
     visible = readable_packages(forbidden, uid, gid)
     if visible:
-        _warn_once(
-            f"in the uid sandbox submissions can read {', '.join(visible)} (refused only by an import hook); "
-            "install them where the sandbox user cannot read them, or use bwrap (docs/grading.md)"
-        )
+        message = (f"in the uid sandbox submissions could read {', '.join(visible)} (uid {uid} can open its files; an "
+                   "import hook is no barrier): install them where the sandbox user cannot read them, or use bwrap")  # fmt: skip
+        if not allow_weaker:
+            from . import SandboxError
+
+            raise SandboxError(message + " (--allow-weaker-sandbox runs anyway, for code you trust)")
+        _warn_once(message)
     else:
         layers.append("packages-unreadable")
     return Launch("uid", [], py.executable, [py.site], uid, gid, preload=not readable, unshare_net=True,
@@ -220,7 +226,9 @@ def bwrap_works(root: bool) -> tuple[bool, str]:
 
 @functools.lru_cache(maxsize=None)
 def readable_packages(names: tuple[str, ...], uid: int, gid: int) -> tuple[str, ...]:
-    """The packages among ``names`` installed for this grader whose files ``uid`` can read."""
+    """The packages among ``names`` installed for this grader that ``uid`` can read any file of:
+    decided by trying as that user, file by file (``exposure.py``) where the grader is root, else
+    by mode bits along each path."""
     found = []
     for name in names:
         try:
@@ -230,20 +238,38 @@ def readable_packages(names: tuple[str, ...], uid: int, gid: int) -> tuple[str, 
         locations = list(spec.submodule_search_locations or []) if spec else []
         if spec is not None and spec.origin and spec.origin not in ("built-in", "frozen"):
             locations.append(spec.origin)
-        if any(readable_by(str(p), uid, gid) for p in locations):
+        if os.geteuid() == 0:
+            try:
+                exposed = bool(exposure.readable_as(uid, gid, locations))
+            except exposure.ExposureCheckFailed:
+                exposed = any(readable_by(str(p), uid, gid) for p in locations)
+        else:
+            exposed = any(readable_by(str(p), uid, gid) for p in locations)
+        if exposed:
             found.append(name)
     return tuple(found)
 
 
 def resolve(
-    mode: str, uid: Optional[int], gid: Optional[int], forbidden: tuple[str, ...] = (), scratch_mb: int = DEFAULT_SCRATCH_MB
+    mode: str, uid: Optional[int], gid: Optional[int], forbidden: tuple[str, ...] = (), scratch_mb: int = DEFAULT_SCRATCH_MB,
+    allow_weaker: bool = False,
 ) -> Launch:
     """The launch for ``mode`` (auto: bwrap, else uid as root, else none with a warning);
-    ``scratch_mb`` bounds the private tmpfs scratch space (bwrap, and uid where mounts are allowed)."""
+    ``scratch_mb`` bounds the private tmpfs scratch space (bwrap, and uid where mounts are allowed).
+
+    Fails closed: raises SandboxError when a layer the threat model counts on cannot be set up (the
+    system-call policy; in uid mode, packages the sandbox user can read), unless ``allow_weaker``."""
     from . import SandboxError
 
     if mode not in MODES:
         raise ValueError(f"sandbox mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if mode != "none":
+        works, why = seccomp.available()
+        if not works:
+            if not allow_weaker:
+                raise SandboxError(f"the sandbox's system-call policy cannot be set up here: {why} "
+                                   "(--allow-weaker-sandbox runs without it, for code you trust)")  # fmt: skip
+            _warn_once(f"submissions run without the system-call policy: {why}")
     root = os.geteuid() == 0
     if uid is not None and not root and uid != os.geteuid():
         raise SandboxError(f"running submissions as uid {uid} needs the grader to run as root")
@@ -255,9 +281,12 @@ def resolve(
             raise SandboxError(f"--sandbox bwrap is unavailable: {why}")
         _warn_once(f"bwrap is unavailable ({why}); falling back to {'the uid sandbox' if root and uid is not None else 'no isolation'}")
     if mode in ("auto", "uid") and root and uid is not None:
-        return uid_launch(uid, gid if gid is not None else uid, forbidden, scratch_mb)
+        return uid_launch(uid, gid if gid is not None else uid, forbidden, scratch_mb, allow_weaker)
     if mode == "uid":
         raise SandboxError("--sandbox uid needs the grader to run as root with a sandbox user")
+    if mode == "auto" and not allow_weaker:
+        raise SandboxError("no isolating sandbox works here (bwrap cannot create namespaces and the grader is not root with a "
+                           "sandbox user); --sandbox none (or --allow-weaker-sandbox) runs submissions unisolated, for code you trust")  # fmt: skip
     _warn_once("submissions run without isolation (--sandbox none): only for code you trust")
     return none_launch()
 
