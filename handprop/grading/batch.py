@@ -324,7 +324,7 @@ def grade_folder_to_csv(
     rows = grade_folder(folder, config, progress, jobs, outputs=(csv_path, feedback, report_path(csv_path)))
     _replace_feedback(rows, feedback)
     write_atomic(csv_path, results_csv(rows, config))
-    write_class_report(rows, config, csv_path)
+    write_class_report(rows, config, csv_path, feedback)
     return rows
 
 

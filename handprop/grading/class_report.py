@@ -149,10 +149,10 @@ def render_class_report(rows: list[Any], config: Any, feedback_dir: str, pairs: 
     return "\n".join(out)
 
 
-def write_class_report(rows: list[Any], config: Any, csv_path: Any) -> Path:
-    """Write the class report beside ``csv_path`` (atomically) and return its path."""
-    from .batch import feedback_folder
+def write_class_report(rows: list[Any], config: Any, csv_path: Any, feedback: Path) -> Path:
+    """Write the class report beside ``csv_path`` (atomically), linking into the folder ``feedback``,
+    and return its path."""
     from .report import write_atomic
 
     target = report_path(csv_path)
-    return write_atomic(target, render_class_report(rows, config, feedback_folder(csv_path).name))
+    return write_atomic(target, render_class_report(rows, config, Path(feedback).name))

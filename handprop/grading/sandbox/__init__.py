@@ -36,6 +36,7 @@ from . import cgroup as _cgroup
 from . import modes as _modes
 from . import seccomp as _seccomp
 from .cleanup import remove_tree
+from .errors import SandboxError
 from .modes import MODES, Launch
 from .processes import become_subreaper, kill_escaped, process_table
 from .wire import HEADER, WireError, dump_npz, frame, load_npz, parse_header
@@ -59,10 +60,6 @@ __all__ = [
     "MODES", "Call", "CaseRun", "FunctionRun", "SandboxError", "SubmissionRun", "clean_text", "kill_escaped",
     "process_table", "read_results", "remove_tree", "run_submission",
 ]  # fmt: skip
-
-
-class SandboxError(RuntimeError):
-    """The grader could not run the submission at all (a setup problem, not the student's fault)."""
 
 
 @dataclass

@@ -192,7 +192,7 @@ def uid_launch(uid: int, gid: int, forbidden: tuple[str, ...] = (), scratch_mb: 
         message = (f"in the uid sandbox submissions could read {', '.join(visible)} (uid {uid} can open its files; an "
                    "import hook is no barrier): install them where the sandbox user cannot read them, or use bwrap")  # fmt: skip
         if not allow_weaker:
-            from . import SandboxError
+            from .errors import SandboxError
 
             raise SandboxError(message + " (--allow-weaker-sandbox runs anyway, for code you trust)")
         _warn_once(message)
@@ -259,7 +259,7 @@ def resolve(
 
     Fails closed: raises SandboxError when a layer the threat model counts on cannot be set up (the
     system-call policy; in uid mode, packages the sandbox user can read), unless ``allow_weaker``."""
-    from . import SandboxError
+    from .errors import SandboxError
 
     if mode not in MODES:
         raise ValueError(f"sandbox mode must be one of {', '.join(MODES)}, got {mode!r}")
