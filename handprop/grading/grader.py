@@ -13,7 +13,7 @@ from .assignments import Assignment
 from .cases import Case, sandbox_calls
 from .config import GradingConfig
 from .diagnose import RUN_TAGS, TAGS, Verdict, fail
-from .sandbox import FunctionRun, clean_text, run_submission
+from .sandbox import FunctionRun, SubmissionRun, clean_text, run_submission
 from .submission import load_submission
 
 logger = logging.getLogger(__name__)
@@ -101,9 +101,12 @@ def grade_source(source: Union[bytes, dict[str, bytes]], config: GradingConfig, 
     graded = assignment.functions
     max_score = float(sum(points[f] for f in graded))
     suite = assignment.build_cases(config.seed, config.cases, config.hidden)
-    submission = run_submission(source, sandbox_calls(suite), config.sandbox, config.sandbox_mode)
+    submission, hidden_runs = _run_separately(source, suite, config)
     runs = submission.functions
-    verdicts = {f: [judge_case(assignment, case, runs[f], config.rtol) for case in suite[f]] for f in graded}
+    # A hidden case's own run: its inputs never reached the child whose messages are visible.
+    case_runs = {(f, c.number): (hidden_runs if c.hidden else runs)[f] for f in graded for c in suite[f]}
+    runs = {f: runs.get(f) or hidden_runs[f] for f in graded}
+    verdicts = {f: [judge_case(assignment, case, case_runs[f, case.number], config.rtol) for case in suite[f]] for f in graded}
     sentences = assignment.sentences()
     for f in graded:
         _settle_ambiguities(verdicts[f], sentences)
@@ -114,7 +117,7 @@ def grade_source(source: Union[bytes, dict[str, bytes]], config: GradingConfig, 
     for f in graded:
         per_case = points[f] / config.cases
         for case, verdict in zip(suite[f], verdicts[f]):
-            tests.append(_test_result(case, verdict, runs[f], per_case, notes.get(f, ""), config))
+            tests.append(_test_result(case, verdict, case_runs[f, case.number], per_case, notes.get(f, ""), config))
         own = [t for t in tests if t.function == f]
         functions[f] = FunctionSummary(
             f,
@@ -140,6 +143,20 @@ def grade_source(source: Union[bytes, dict[str, bytes]], config: GradingConfig, 
     )
     logger.info("graded %s: %g / %g in %.2f s", name, score, max_score, report.execution_time)
     return report
+
+
+def _run_separately(source: Union[bytes, dict[str, bytes]], suite: dict[str, list[Case]], config: GradingConfig) -> tuple[SubmissionRun, dict[str, FunctionRun]]:
+    """The visible cases in one sandbox run, then the hidden ones in a run of their own: a
+    submission that reads its caller's frame (where a function's cases arrive together) and
+    prints or raises what it finds can show a student only the inputs of visible cases. Returns
+    the visible run (its mode and layers are the report's) and the hidden cases' function runs."""
+    visible = {f: [c for c in cases if not c.hidden] for f, cases in suite.items()}
+    hidden = {f: [c for c in cases if c.hidden] for f, cases in suite.items()}
+    first, second = (visible, hidden) if any(visible.values()) else (hidden, {})
+    run = run_submission(source, sandbox_calls(first), config.sandbox, config.sandbox_mode)
+    if not any(second.values()):
+        return run, run.functions
+    return run, run_submission(source, sandbox_calls(second), config.sandbox, config.sandbox_mode).functions
 
 
 def judge_case(assignment: Assignment, case: Case, run: FunctionRun, rtol: float) -> Verdict:

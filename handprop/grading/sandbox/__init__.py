@@ -36,7 +36,7 @@ from . import modes as _modes
 from .cleanup import remove_tree
 from .modes import MODES, Launch
 from .processes import become_subreaper, kill_escaped, process_table
-from .text import clean_text, shown_name
+from ...escaping import clean_text, shown_name
 from .wire import HEADER, WireError, dump, frame, load, parse_header
 
 logger = logging.getLogger(__name__)
