@@ -455,8 +455,11 @@ class _Child:
                         return f"unreadable: {error}"
                     del self.buffer[:HEADER]
                     continue
-                payload = bytes(self.buffer[:need])
-                del self.buffer[:need]
+                if len(self.buffer) == need:  # always, as reads stop at the frame's end: no copy
+                    payload, self.buffer = self.buffer, bytearray()
+                else:
+                    payload = bytes(self.buffer[:need])
+                    del self.buffer[:need]
                 return kind, payload
             left = deadline - time.monotonic()
             if left <= 0:
