@@ -268,6 +268,13 @@ def test_load_rejects_anything_else(kind):
         load(data, max_arrays=4, max_bytes=10_000)
 
 
+def test_load_bounds_the_numbers_that_the_grader_widens_to_8_bytes():
+    data = _message(np.zeros(2000, dtype=np.uint8))  # 2000 bytes, 16,000 as float64
+    assert load(data, max_arrays=4, max_bytes=10_000)[1][0].size == 2000
+    with pytest.raises(WireError, match="more than 1250 numbers"):
+        load(data, max_arrays=4, max_bytes=10_000, max_elements=10_000 // 8)
+
+
 def test_load_stops_at_its_deadline():
     with pytest.raises(WireError, match="longer than the time limit"):
         load(_message(np.zeros(1)), max_arrays=4, max_bytes=10_000, deadline=time.monotonic() - 1)

@@ -108,16 +108,20 @@ def grade_source(source: Union[bytes, dict[str, bytes]], config: GradingConfig, 
     runs = {f: runs.get(f) or hidden_runs[f] for f in graded}
     verdicts = {f: [judge_case(assignment, case, case_runs[f, case.number], config.rtol) for case in suite[f]] for f in graded}
     sentences = assignment.sentences()
+    # Visible and hidden cases are explained apart: a visible case's feedback (its chosen
+    # explanation, the note on a function it calls) must not depend on a hidden case's diagnosis.
+    visible = {f: [v for c, v in zip(suite[f], verdicts[f]) if not c.hidden] for f in graded}
     for f in graded:
-        _settle_ambiguities(verdicts[f], sentences)
-    notes = _propagation_notes(verdicts, assignment)
+        _settle_ambiguities(visible[f], sentences)
+        _settle_ambiguities([v for c, v in zip(suite[f], verdicts[f]) if c.hidden], sentences)
+    notes = {True: _propagation_notes(verdicts, assignment), False: _propagation_notes(visible, assignment)}
 
     tests: list[TestResult] = []
     functions: dict[str, FunctionSummary] = {}
     for f in graded:
         per_case = points[f] / config.cases
         for case, verdict in zip(suite[f], verdicts[f]):
-            tests.append(_test_result(case, verdict, case_runs[f, case.number], per_case, notes.get(f, ""), config))
+            tests.append(_test_result(case, verdict, case_runs[f, case.number], per_case, notes[case.hidden].get(f, ""), config))
         own = [t for t in tests if t.function == f]
         functions[f] = FunctionSummary(
             f,

@@ -298,7 +298,8 @@ def read_results(data: bytes, function: str, calls: list[Call], limits: SandboxL
     """Validate and rebuild the results of one function; anything malformed makes it unreadable, and
     so does a parse still going at ``deadline`` (time.monotonic)."""
     try:
-        meta, arrays = load(data, MAX_VALUE_ARRAYS * len(calls), limits.max_result_mb * 2**20, deadline=deadline)
+        max_bytes = limits.max_result_mb * 2**20
+        meta, arrays = load(data, MAX_VALUE_ARRAYS * len(calls), max_bytes, deadline=deadline, max_elements=max_bytes // 8)
         if not isinstance(meta, dict) or meta.get("function") != function or not isinstance(meta.get("cases"), dict):
             raise WireError("the results do not describe this function")
         args = {c.number: len(c.args) for c in calls}

@@ -68,12 +68,16 @@ def dump(meta: Any, arrays: list[Array]) -> bytes:
     return b"".join(head) + text + b"".join(body)
 
 
-def load(data: bytes, max_arrays: int, max_bytes: int, max_meta: int = 4 * 2**20, deadline: Optional[float] = None) -> tuple[Any, list[Array]]:
+def load(
+    data: bytes, max_arrays: int, max_bytes: int, max_meta: int = 4 * 2**20, deadline: Optional[float] = None, max_elements: Optional[int] = None
+) -> tuple[Any, list[Array]]:
     """(meta, arrays) from an array message the child wrote, trusting nothing about it.
 
     Refuses a wrong magic, more than ``max_arrays`` arrays, a description over ``max_meta`` bytes,
     an unknown dtype code, more than 32 dimensions, any array or total over ``max_bytes``, and a
-    total that is not exactly the bytes that follow, all before any array is built; and stops with
+    total that is not exactly the bytes that follow, more than ``max_elements`` numbers in all (the
+    grader widens each to 8 bytes: 64 MiB of bytes must not become 512 MiB of float64), all before
+    any array is built; and stops with
     WireError once ``deadline`` (time.monotonic) has passed.
     """
     view = memoryview(data)
@@ -88,7 +92,7 @@ def load(data: bytes, max_arrays: int, max_bytes: int, max_meta: int = 4 * 2**20
         raise WireError(f"{count} arrays came back; the limit is {max_arrays}")
     if meta_len > max_meta:
         raise WireError(f"a description of {meta_len} bytes came back; the limit is {max_meta}")
-    at, shapes, total = _FIXED.size, [], 0
+    at, shapes, total, elements = _FIXED.size, [], 0, 0
     for i in range(count):
         if i % 256 == 0:
             _check_time(deadline)
@@ -107,6 +111,9 @@ def load(data: bytes, max_arrays: int, max_bytes: int, max_meta: int = 4 * 2**20
         if any(d > max_bytes for d in shape) or nbytes > max_bytes:
             raise WireError(f"an array of shape {shape[:4]}{'...' if ndim > 4 else ''} came back; the limit is {max_bytes} bytes")
         total += nbytes
+        elements += nbytes // np.dtype(DTYPES[code]).itemsize
+        if max_elements is not None and elements > max_elements:
+            raise WireError(f"more than {max_elements} numbers came back")
         shapes.append((code, shape, nbytes))
     if at + meta_len + total != len(view):
         raise WireError(f"the description promises {at + meta_len + total} bytes but {len(view)} came")
