@@ -159,8 +159,23 @@ def _run_separately(source: Union[bytes, dict[str, bytes]], suite: dict[str, lis
     first, second = (visible, hidden) if any(visible.values()) else (hidden, {})
     run = run_submission(source, sandbox_calls(first), config.sandbox, config.sandbox_mode)
     if not any(second.values()):
-        return run, run.functions
-    return run, run_submission(source, sandbox_calls(second), config.sandbox, config.sandbox_mode).functions
+        return run, _quiet(run.functions) if first is hidden else run.functions
+    return run, _quiet(run_submission(source, sandbox_calls(second), config.sandbox, config.sandbox_mode).functions)
+
+
+HIDDEN_MESSAGE = "(what the submission said in a hidden case is not shown)"
+
+
+def _quiet(runs: dict[str, FunctionRun]) -> dict[str, FunctionRun]:
+    """The hidden child's own words (exception texts, import errors) are never shown: a submission
+    could print a hidden case's inputs there. The grader's verdicts and diagnoses remain."""
+    for run in runs.values():
+        if run.status == "import-error":
+            run.message = HIDDEN_MESSAGE
+        for case in run.cases.values():
+            if case.message:
+                case.message = HIDDEN_MESSAGE
+    return runs
 
 
 def judge_case(assignment: Assignment, case: Case, run: FunctionRun, rtol: float) -> Verdict:
