@@ -340,7 +340,9 @@ def test_random_file_names_give_one_csv_row_per_student_and_no_traceback(tmp_pat
         made.add(full)
         path = os.path.join(folder, full)
         if suffix == b"":
-            os.mkdir(path)  # a folder with nothing gradable in it
+            os.mkdir(path)  # a folder whose one Python file, of the same name, is too large
+            with open(os.path.join(path, name + b".py"), "wb") as f:
+                f.truncate(2_000_001)
         else:
             with open(path, "wb") as f:
                 if suffix == b".py":
