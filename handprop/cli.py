@@ -46,7 +46,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         _silence_stdout()
         return 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader left
     except (CLIError, ValueError, TypeError, OSError) as error:
-        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        from .escaping import clean_text  # the message may name a student's file (ESC sequences, bytes)
+
+        message = clean_text(str(error).splitlines()[0] if str(error) else type(error).__name__, newlines=False)
         print(f"handprop {args.command}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -392,7 +392,7 @@ def call_like_the_sandbox(fn: Callable[..., Any], args: list[Any]) -> Any:
     except (Exception, SystemExit) as error:  # the learner's exception is a result, reported per case
         return ReturnedValue("exception", f"{type(error).__name__}: {error}")
     try:
-        encode(value, 0, {}, MAX_ARRAYS)
+        encode(value, 0, [], MAX_ARRAYS)
     except BadReturn as error:
         return ReturnedValue("badreturn", str(error))
     except RecursionError:

@@ -30,6 +30,7 @@ from handprop.cli import main
 from handprop.grading import GradingConfig, SandboxLimits, grade_source
 from handprop.grading.config import NOBODY_UID
 from handprop.grading.sandbox import Call, modes, read_results, remove_tree, run_submission
+from handprop.grading.sandbox.wire import dump
 
 from grading_helpers import REFERENCE, fast_config
 from sandbox_helpers import IS_ROOT, available_modes, course, no_leftovers, reference_exposed, weaker, with_hostile_prime  # noqa: F401
@@ -238,10 +239,8 @@ def test_row_07_forged_results_fail_only_the_functions_they_describe():
         assert report.functions[name].score == 0 and report.functions[name].tags == ["not-an-array"]
 
 
-def _results(meta: object, **arrays: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.savez(buffer, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
-    return buffer.getvalue()
+def _results(meta: object, *arrays: np.ndarray) -> bytes:
+    return dump(meta, list(arrays))
 
 
 def _case(**entry) -> dict:
@@ -258,9 +257,9 @@ def _case(**entry) -> dict:
         _results(_case(modified=["²"])),
         _results(_case(modified=[7])),  # out of range
         _results(_case(value={"t": "list", "items": [{"t": "list", "items": [{"t": "list", "items": []}]}]})),
-        _results(_case(value={"t": "array", "k": "v0"})),  # missing array
-        _results(_case(value={"t": "float", "k": "v0"}), v0=np.zeros(3)),  # a "number" that is an array
-        _results(_case(value={"t": "pickle", "k": "v0"}), v0=np.zeros(3)),
+        _results(_case(value={"t": "array", "k": 0})),  # missing array
+        _results(_case(value={"t": "float", "k": 0}), np.zeros(3)),  # a "number" that is an array
+        _results(_case(value={"t": "pickle", "k": 0}), np.zeros(3)),
         _results(_case(status="passed")),
         _results(_case(message=["not", "text"])),
         _results({"function": "g", "cases": {}}),

@@ -20,7 +20,7 @@ from handprop.cli import main
 from handprop.grading import GradingConfig, SandboxLimits, grade_source
 from handprop.grading.cases import build_cases, sandbox_calls
 from handprop.grading.sandbox import Call, SandboxError, modes, run_submission
-from handprop.grading.sandbox.wire import WireError, dump_npz, load_npz
+from handprop.grading.sandbox.wire import WireError, dump, load
 
 from grading_helpers import REFERENCE, fast_config, mutate
 from sandbox_helpers import available_modes, leftovers, no_leftovers, weaker  # noqa: F401 (an autouse fixture)
@@ -232,43 +232,52 @@ def sigmoid_prime(z):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".results.json")]  # no temporary file left
 
 
-def _npz(**arrays) -> bytes:
+def _message(*arrays, meta=None) -> bytes:
+    return dump({"ok": 1} if meta is None else meta, list(arrays))
+
+
+def test_load_accepts_plain_numbers():
+    meta, data = load(_message(np.arange(3.0), np.int32(7), np.ones((2, 0, 3), dtype=np.uint8)), max_arrays=4, max_bytes=10_000)
+    assert meta == {"ok": 1} and np.array_equal(data[0], np.arange(3.0)) and int(data[1]) == 7
+    assert data[1].dtype == np.int32 and data[2].shape == (2, 0, 3)
+
+
+def _patched(data: bytes, at: int, new: bytes) -> bytes:
+    return data[:at] + new + data[at + len(new) :]
+
+
+@pytest.mark.parametrize("kind", ["npz", "unknown-dtype", "garbage", "too-many", "too-big", "lying-shape", "huge-shape", "deep", "short", "long", "bad-json"])
+def test_load_rejects_anything_else(kind):
     buffer = io.BytesIO()
-    np.savez(buffer, meta=np.frombuffer(b'{"ok": 1}', dtype=np.uint8), **arrays)
-    return buffer.getvalue()
-
-
-def test_load_npz_accepts_plain_numbers():
-    meta, data = load_npz(_npz(a=np.arange(3.0), b=np.int32(7)), max_arrays=4, max_bytes=10_000)
-    assert meta == {"ok": 1} and np.array_equal(data["a"], np.arange(3.0)) and int(data["b"]) == 7
-
-
-def _lying_header() -> bytes:
-    raw = bytearray(_npz(a=np.zeros(4)))
-    at = raw.index(b"(4,)")
-    raw[at : at + 4] = b"(9,)"  # the header claims more data than the member holds
-    return bytes(raw)
-
-
-@pytest.mark.parametrize("kind", ["object", "text", "compressed", "garbage", "too-many", "too-big", "lying-header", "no-meta"])
-def test_load_npz_rejects_anything_else(kind):
+    np.savez(buffer, meta=np.frombuffer(b"{}", dtype=np.uint8), a=np.zeros(10))
+    one = _message(np.zeros(4))  # header 12 bytes, then code, ndim, one u64
     data = {
-        "object": lambda: _npz(a=np.array([{"x": 1}], dtype=object)),
-        "text": lambda: _npz(a=np.array("full marks")),
-        "garbage": lambda: b'{"score": 100}',
-        "too-many": lambda: _npz(**{f"a{i}": np.zeros(1) for i in range(5)}),
-        "too-big": lambda: _npz(a=np.zeros(2000)),
-        "lying-header": _lying_header,
-        "no-meta": lambda: dump_npz({}, {}).replace(b"meta.npy", b"xeta.npy"),
-    }.get(kind)
-    if kind == "compressed":
-        buffer = io.BytesIO()
-        np.savez_compressed(buffer, meta=np.frombuffer(b"{}", dtype=np.uint8), a=np.zeros(10))
-        data = buffer.getvalue()
-    else:
-        data = data()
+        "npz": buffer.getvalue(),
+        "unknown-dtype": _patched(one, 12, bytes([99])),
+        "garbage": b'{"score": 100}',
+        "too-many": _message(*[np.zeros(1)] * 5),
+        "too-big": _message(np.zeros(2000)),
+        "lying-shape": _patched(one, 14, (9).to_bytes(8, "little")),
+        "huge-shape": _patched(one, 14, (2**62).to_bytes(8, "little")),
+        "deep": _patched(one, 13, bytes([200])),
+        "short": one[:-1],
+        "long": one + b"\0",
+        "bad-json": _message(np.zeros(1), meta=float("nan")),
+    }[kind]
     with pytest.raises(WireError):
-        load_npz(data, max_arrays=4, max_bytes=10_000)
+        load(data, max_arrays=4, max_bytes=10_000)
+
+
+def test_load_bounds_the_numbers_that_the_grader_widens_to_8_bytes():
+    data = _message(np.zeros(2000, dtype=np.uint8))  # 2000 bytes, 16,000 as float64
+    assert load(data, max_arrays=4, max_bytes=10_000)[1][0].size == 2000
+    with pytest.raises(WireError, match="more than 1250 numbers"):
+        load(data, max_arrays=4, max_bytes=10_000, max_elements=10_000 // 8)
+
+
+def test_load_stops_at_its_deadline():
+    with pytest.raises(WireError, match="longer than the time limit"):
+        load(_message(np.zeros(1)), max_arrays=4, max_bytes=10_000, deadline=time.monotonic() - 1)
 
 
 @pytest.mark.skipif(not IS_ROOT, reason="network isolation needs the grader to run as root")

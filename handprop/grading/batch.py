@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import hashlib
 import io
 import logging
 import os
@@ -27,7 +28,7 @@ from tqdm import tqdm
 from .config import GradingConfig
 from .grader import GradeReport, grade_file, points_text
 from .report import render, write_atomic
-from .sandbox import SandboxError, clean_text
+from .sandbox import SandboxError, clean_text, shown_name
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +62,9 @@ def find_submissions(folder: Union[str, os.PathLike]) -> list[Path]:
     return found
 
 
+MAX_KEY_BYTES = 200  # a student key, UTF-8: NAME.results.json must stay within a file name's 255 bytes
+
+
 def _student(path: Path) -> str:
     return path.name if path.is_dir() and not path.is_symlink() else path.stem
 
@@ -74,16 +78,55 @@ def _take_slot(slots) -> None:
     _slot = slots.get()
 
 
-def _grade_one(path: Path, config: GradingConfig) -> tuple[Optional[GradeReport], str]:
-    """Grade one submission; every failure becomes an error text: one row, never a lost batch."""
+def _short(key: str, original: str) -> str:
+    """``key`` within MAX_KEY_BYTES: cut, with a digest of the original name so that cuts stay distinct."""
+    if len(key.encode("utf-8")) <= MAX_KEY_BYTES:
+        return key
+    digest = hashlib.sha256(original.encode("utf-8", "surrogateescape")).hexdigest()[:10]
+    cut = key.encode("utf-8")[: MAX_KEY_BYTES - 11].decode("utf-8", "ignore")
+    return f"{cut}~{digest}"
+
+
+def student_keys(paths: list[Path]) -> dict[Path, str]:
+    """Each submission's student name: a unique key, escaped (shown_name: control characters and
+    the bytes of a name that is not UTF-8 as ``\\xNN``) and short enough to name a feedback file.
+
+    The key is the name without its suffix; where several submissions share it (``alice.py``,
+    ``alice.zip`` and the folder ``alice/``), each is keyed by its full name instead (``alice.py``,
+    ``alice.zip``, ``alice``), and any key still taken gets ``~2``, ``~3``… in name order. A clash
+    is logged as one line; every submission keeps its own row and feedback files."""
+    base = {p: _short(shown_name(_student(p)), _student(p)) for p in paths}
+    counts: dict[str, list[Path]] = {}
+    for p in paths:
+        counts.setdefault(base[p], []).append(p)
+    keys: dict[Path, str] = {}
+    taken: set[str] = set()
+    clashes = {k: ps for k, ps in counts.items() if len(ps) > 1}
+    for p in paths:
+        key = base[p] if base[p] not in clashes else _short(shown_name(p.name), p.name)
+        candidate, n = key, 1
+        while candidate in taken:
+            n += 1
+            candidate = f"{key}~{n}"
+        keys[p] = candidate
+        taken.add(candidate)
+    for key, ps in clashes.items():
+        logger.warning("submissions %s share the student name %s; their rows are named %s",
+                       ", ".join(shown_name(p.name) for p in ps), key, ", ".join(keys[p] for p in ps))  # fmt: skip
+    return keys
+
+
+def _grade_one(path: Path, config: GradingConfig, student: str) -> tuple[Optional[GradeReport], str]:
+    """Grade one submission; every failure becomes an error text: one row, never a lost batch.
+    ``student``: its unique key (``student_keys``), also the id of per-student cases."""
     if _slot is not None:  # its own uid: process limits, signals and keyrings never cross classmates
         config = dataclasses.replace(config, sandbox=config.sandbox.for_slot(_slot))
     try:
-        return grade_file(path, config, single_link=True, student=_student(path)), ""  # issue 20: per-student cases
+        return grade_file(path, config, single_link=True, student=student), ""
     except SandboxError as error:
         return None, f"the grader could not run: {error}"
     except Exception as error:  # one broken submission is one error row
-        logger.warning("could not grade %s: %s", path, error)
+        logger.warning("could not grade %s: %s", shown_name(path), clean_text(str(error), newlines=False))
         text = str(error) if isinstance(error, (OSError, ValueError)) else f"{type(error).__name__}: {error}"
         return None, clean_text(text or type(error).__name__).replace("\n", " ")
 
@@ -185,22 +228,23 @@ def grade_folder(
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
     jobs = min(jobs, len(paths))
     check_containment(Path(folder), paths, config, jobs, list(outputs))
+    keys = student_keys(paths)  # unique, escaped: the rows, the feedback files and the per-student case ids
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(total=len(paths), desc="grading", unit="submission", file=sys.stderr, disable=not show)
     outcomes: dict[Path, tuple[Optional[GradeReport], str]] = {}
     try:
         if jobs == 1 or len(paths) == 1:
             for path in paths:
-                outcomes[path] = _grade_one(path, config)
+                outcomes[path] = _grade_one(path, config, keys[path])
                 bar.update()
         else:
-            _grade_parallel(paths, config, jobs, outcomes, bar)
+            _grade_parallel(paths, keys, config, jobs, outcomes, bar)
     finally:
         bar.close()
-    return [BatchRow(_student(p), p, *outcomes[p]) for p in paths]
+    return [BatchRow(keys[p], p, *outcomes[p]) for p in paths]
 
 
-def _grade_parallel(paths: list[Path], config: GradingConfig, jobs: int, outcomes: dict, bar: tqdm) -> None:
+def _grade_parallel(paths: list[Path], keys: dict[Path, str], config: GradingConfig, jobs: int, outcomes: dict, bar: tqdm) -> None:
     import multiprocessing
 
     # forkserver: workers do not inherit this process's threads (the progress bar's) or its state.
@@ -209,7 +253,7 @@ def _grade_parallel(paths: list[Path], config: GradingConfig, jobs: int, outcome
     for slot in range(jobs):
         slots.put(slot)
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_take_slot, initargs=(slots,)) as pool:
-        futures: dict[Future, Path] = {pool.submit(_grade_one, path, config): path for path in paths}
+        futures: dict[Future, Path] = {pool.submit(_grade_one, path, config, keys[path]): path for path in paths}
         for future in as_completed(futures):
             path = futures[future]
             try:
@@ -249,15 +293,16 @@ def feedback_folder(output: Union[str, os.PathLike]) -> Path:
 
 
 def write_feedback(rows: list[BatchRow], folder: Path) -> None:
-    """Each student's text report (``NAME.txt``) and Gradescope results (``NAME.results.json``), 0600
-    in a folder of mode 0700: the grader's, never a submission's."""
+    """Each student's text report (``NAME.txt``, ready to hand back: hidden cases left out) and
+    Gradescope results (``NAME.results.json``, each test with its visibility), 0600 in a folder of
+    mode 0700: the grader's, never a submission's."""
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(folder, 0o700)
     for row in rows:
         if row.report is None:
-            write_atomic(folder / f"{row.student}.txt", f"{row.path.name}: not graded: {row.error}\n")
+            write_atomic(folder / f"{row.student}.txt", f"{shown_name(row.path.name)}: not graded: {clean_text(row.error, newlines=False)}\n")
             continue
-        write_atomic(folder / f"{row.student}.txt", render(row.report, "text"))
+        write_atomic(folder / f"{row.student}.txt", render(row.report, "text", student=True))
         write_atomic(folder / f"{row.student}.results.json", render(row.report, "gradescope"))
 
 

@@ -13,7 +13,7 @@ from .assignments import Assignment
 from .cases import Case, sandbox_calls
 from .config import GradingConfig
 from .diagnose import RUN_TAGS, TAGS, Verdict, fail
-from .sandbox import FunctionRun, SandboxError, clean_text, run_submission
+from .sandbox import FunctionRun, SandboxError, SubmissionRun, clean_text, run_submission
 from .submission import load_submission
 from . import consistency
 from .student_cases import build_suite, case_id, value_digest
@@ -113,25 +113,34 @@ def grade_source(
     points = dict(config.points or {}) if assignment.describe() == config.get_assignment().describe() else assignment.default_points()
     graded = assignment.functions
     max_score = float(sum(points[f] for f in graded))
-    suite = build_suite(assignment, config, student)  # issue 20: per-student cases when the course asks
-    submission = run_submission(source, sandbox_calls(suite), config.sandbox, config.sandbox_mode)
+    suite = build_suite(assignment, config, student)  # per-student cases when the course asks
+    submission, hidden_runs = _run_separately(source, suite, config)
     runs = submission.functions
     if locate is not None:
         locate(runs)
-    verdicts = {f: [judge_case(assignment, case, runs[f], config.rtol) for case in suite[f]] for f in graded}
+    # A hidden case's own run: its inputs never reached the child whose messages are visible.
+    case_runs = {(f, c.number): (hidden_runs if c.hidden else runs)[f] for f in graded for c in suite[f]}
+    every_case = _every_case(runs, hidden_runs)  # the grader's own view (self-consistency), never shown
+    runs = {f: runs.get(f) or hidden_runs[f] for f in graded}
+    verdicts = {f: [judge_case(assignment, case, case_runs[f, case.number], config.rtol) for case in suite[f]] for f in graded}
     sentences = assignment.sentences()
+    # Visible and hidden cases are explained apart: a visible case's feedback (its chosen
+    # explanation, the note on a function it calls) must not depend on a hidden case's diagnosis.
+    visible = {f: [v for c, v in zip(suite[f], verdicts[f]) if not c.hidden] for f in graded}
     for f in graded:
-        _settle_ambiguities(verdicts[f], sentences)
-    _self_consistency(source, assignment, suite, verdicts, runs, config)  # issue 20
-    notes = _propagation_notes(verdicts, assignment)
+        _settle_ambiguities(visible[f], sentences)
+        _settle_ambiguities([v for c, v in zip(suite[f], verdicts[f]) if c.hidden], sentences)
+    _self_consistency(source, assignment, suite, verdicts, every_case, config)
+    notes = {True: _propagation_notes(verdicts, assignment), False: _propagation_notes(visible, assignment)}
 
     tests: list[TestResult] = []
     functions: dict[str, FunctionSummary] = {}
     for f in graded:
         per_case = points[f] / config.cases
         for case, verdict in zip(suite[f], verdicts[f]):
-            tests.append(_test_result(case, verdict, runs[f], per_case, notes.get(f, ""), config))
-            _issue20_fields(tests[-1], case, runs[f], per_case, config)
+            run = case_runs[f, case.number]
+            tests.append(_test_result(case, verdict, run, per_case, notes[case.hidden].get(f, ""), config))
+            _issue20_fields(tests[-1], case, run, per_case, config)
         own = [t for t in tests if t.function == f]
         credit = sum(t.passed or config.features.consistency_credit * (consistency.TAG in t.tags) for t in own)
         functions[f] = FunctionSummary(
@@ -182,6 +191,47 @@ def _issue20_fields(test: TestResult, case: Case, run: FunctionRun, per_case: fl
         test.value_digest = value_digest(case_run.value)
     if consistency.TAG in test.tags:
         test.score = round(per_case * config.features.consistency_credit, 6)
+
+
+def _run_separately(source: Union[bytes, dict[str, bytes]], suite: dict[str, list[Case]], config: GradingConfig) -> tuple[SubmissionRun, dict[str, FunctionRun]]:
+    """The visible cases in one sandbox run, then the hidden ones in a run of their own: a
+    submission that reads its caller's frame (where a function's cases arrive together) and
+    prints or raises what it finds can show a student only the inputs of visible cases. Returns
+    the visible run (its mode and layers are the report's) and the hidden cases' function runs."""
+    visible = {f: [c for c in cases if not c.hidden] for f, cases in suite.items()}
+    hidden = {f: [c for c in cases if c.hidden] for f, cases in suite.items()}
+    first, second = (visible, hidden) if any(visible.values()) else (hidden, {})
+    run = run_submission(source, sandbox_calls(first), config.sandbox, config.sandbox_mode)
+    if not any(second.values()):
+        return run, _quiet(run.functions) if first is hidden else run.functions
+    return run, _quiet(run_submission(source, sandbox_calls(second), config.sandbox, config.sandbox_mode).functions)
+
+
+HIDDEN_MESSAGE = "(what the submission said in a hidden case is not shown)"
+
+
+def _quiet(runs: dict[str, FunctionRun]) -> dict[str, FunctionRun]:
+    """The hidden child's own words (exception texts, import errors) are never shown: a submission
+    could print a hidden case's inputs there. The grader's verdicts and diagnoses remain."""
+    for run in runs.values():
+        if run.status == "import-error":
+            run.message = HIDDEN_MESSAGE
+        for case in run.cases.values():
+            if case.message:
+                case.message = HIDDEN_MESSAGE
+    return runs
+
+
+def _every_case(visible: dict[str, FunctionRun], hidden: dict[str, FunctionRun]) -> dict[str, FunctionRun]:
+    """Each function's runs of its visible and hidden cases together, for the grader's own checks
+    (the self-consistency probes); the status and message are the visible run's where there is one."""
+    view: dict[str, FunctionRun] = {}
+    for f in {**hidden, **visible}:
+        shown, kept = visible.get(f), hidden.get(f)
+        first = shown if shown is not None else kept
+        cases = {**(kept.cases if kept is not None else {}), **(shown.cases if shown is not None else {})}
+        view[f] = FunctionRun(first.status, first.message, cases)
+    return view
 
 
 def judge_case(assignment: Assignment, case: Case, run: FunctionRun, rtol: float) -> Verdict:

@@ -15,22 +15,38 @@ from pathlib import Path
 from typing import Any, Union
 
 from ..atomic import atomic_open
+from .diagnose import TAGS
 from .grader import GradeReport, points_text
 
 FORMATS = ("text", "json", "gradescope")
 
 
-def to_text(report: GradeReport, verbose: bool = False) -> str:
-    """A person's summary: the score per function, then every failed case's feedback."""
-    lines = [f"{report.submission}: {points_text(report.score)} / {points_text(report.max_score)} points ({report.execution_time:.2f} s)"]
+def to_text(report: GradeReport, verbose: bool = False, student: bool = False) -> str:
+    """A person's summary: the score per function, then every failed case's feedback.
+
+    ``student``: the text handed back to the student (``--batch``'s NAME.txt): hidden cases are
+    left out entirely (no input, shape, score or diagnosis of theirs), as Gradescope would keep
+    them back; the scores are those of the visible cases."""
+    hidden = [t for t in report.tests if t.hidden] if student else []
+    tests = [t for t in report.tests if not (student and t.hidden)]
+    if hidden:
+        score, max_score = sum(t.score for t in tests), sum(t.max_score for t in tests)
+        lines = [f"{report.submission}: {points_text(score)} / {points_text(max_score)} points on the visible cases; "
+                 f"{len(hidden)} hidden case(s) are not shown ({report.execution_time:.2f} s)"]  # fmt: skip
+    else:
+        lines = [f"{report.submission}: {points_text(report.score)} / {points_text(report.max_score)} points ({report.execution_time:.2f} s)"]
     lines += [f"  {note}" for note in report.notes]
     if report.sandbox_mode:
         lines.append(f"  sandbox: {report.sandbox_mode} ({', '.join(report.sandbox_layers)})")
     width = max(len(f) for f in report.functions) if report.functions else 0
     for s in report.functions.values():
+        if hidden:
+            own = [t for t in tests if t.function == s.name]
+            tags_of = sorted({tag for t in own for tag in t.tags}, key=list(TAGS).index)
+            s = type(s)(s.name, sum(t.score for t in own), sum(t.max_score for t in own), sum(t.passed for t in own), len(own), tags_of)
         tags = f"  [{', '.join(s.tags)}]" if s.tags else ""
         lines.append(f"  {s.name:<{width}}  {points_text(s.score):>6} / {points_text(s.max_score):<4} {s.passed}/{s.cases} cases{tags}")
-    shown = [t for t in report.tests if verbose or not t.passed]
+    shown = [t for t in tests if verbose or not t.passed]
     if shown:
         lines.append("")
     # Cases of one function with the same feedback (an import error, a timeout) are listed once.
@@ -88,9 +104,10 @@ def to_gradescope(report: GradeReport) -> dict[str, Any]:
     }
 
 
-def render(report: GradeReport, fmt: str, verbose: bool = False) -> str:
+def render(report: GradeReport, fmt: str, verbose: bool = False, student: bool = False) -> str:
+    """``student``: text for the student only (hidden cases left out; see ``to_text``)."""
     if fmt == "text":
-        return to_text(report, verbose)
+        return to_text(report, verbose, student)
     if fmt == "json":
         return json.dumps(to_json(report), indent=2, ensure_ascii=True, allow_nan=False) + "\n"
     if fmt == "gradescope":

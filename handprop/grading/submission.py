@@ -14,11 +14,14 @@ import logging
 import os
 import re
 import stat
+import struct
 import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Optional, Union
+
+from ..escaping import clean_text, shown_name
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +31,8 @@ MAX_ZIP_MEMBERS = 1000  # files in a zip or a folder submission
 MAX_FOLDER_DEPTH = 8  # folders below a folder submission that are looked into
 MAX_HELPERS = 20  # Python files beside the graded one that it may import
 MAX_ZIP_BYTES = 50_000_000  # all members together, uncompressed
+MAX_ZIP_ENTRIES = 4 * MAX_ZIP_MEMBERS  # entries of a zip's directory, folders and __MACOSX copies included
+MAX_ENTRY_BYTES = 46 + 1024  # one directory entry: its fixed part, name, extra field and comment
 SOURCE_SUFFIXES = (".py", ".ipynb")
 IGNORED_PARTS = ("__MACOSX", ".ipynb_checkpoints", "__pycache__")
 
@@ -37,7 +42,11 @@ _TRACEBACK_LINE = re.compile(r'File "submission\.py", line (\d+)')
 
 
 class SubmissionError(ValueError):
-    """The submission holds nothing gradable; the message is meant for the student."""
+    """The submission holds nothing gradable; the message is meant for the student. It names files
+    and members the student chose, so it is escaped here once, whoever shows it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(clean_text(message, newlines=False))
 
 
 @dataclass
@@ -102,7 +111,7 @@ def load_submission(
         submission.helpers = _helpers({n: files[n].stat().st_size for n in files}, chosen, lambda n: read_file(files[n], single_link))
         return submission
     if target.suffix.lower() == ".zip":
-        return _from_zip(target, file, default_name, read_file(target, single_link, MAX_ZIP_BYTES))
+        return _from_zip(target, file, default_name, read_file(target, single_link, MAX_ZIP_BYTES, check_zip_end))
     return _from_bytes(read_file(target, single_link, _file_limit(target.name)), str(target), [])
 
 
@@ -174,9 +183,11 @@ def _several(files: dict, chosen: str) -> list[str]:
     return [f"Graded {chosen}; also found {', '.join(others)} (not graded)."] if others else []
 
 
-def read_file(path: Path, single_link: bool = False, limit: int = MAX_SUBMISSION_BYTES) -> bytes:
+def read_file(path: Path, single_link: bool = False, limit: int = MAX_SUBMISSION_BYTES, check_end=None) -> bytes:
     """A regular file's bytes, read through one descriptor (never through a link with
-    ``single_link``, and never a file with several hard links then), at most ``limit`` bytes."""
+    ``single_link``, and never a file with several hard links then), at most ``limit`` bytes.
+    ``check_end(tail, name)``, given, sees the file's last 64 KiB first and may refuse it by raising
+    before the rest is read."""
     flags = os.O_RDONLY | os.O_NONBLOCK | (os.O_NOFOLLOW if single_link else 0)
     try:
         fd = os.open(path, flags)
@@ -191,14 +202,72 @@ def read_file(path: Path, single_link: bool = False, limit: int = MAX_SUBMISSION
         if single_link and info.st_nlink != 1:
             raise SubmissionError(f"{path.name} has {info.st_nlink} hard links; copy it instead")
         if info.st_size > limit:
-            raise SubmissionError(_too_large(path.name, info.st_size, limit))
+            raise SubmissionError(_too_large(shown_name(path.name), info.st_size, limit))
+        if check_end is not None:
+            f.seek(max(0, info.st_size - _TAIL))
+            check_end(f.read(_TAIL), shown_name(path.name))
+            f.seek(0)
         data = f.read(limit + 1)
     if len(data) > limit:
-        raise SubmissionError(_too_large(path.name, f"more than {limit}", limit))
+        raise SubmissionError(_too_large(shown_name(path.name), f"more than {limit}", limit))
     return data
 
 
+_TAIL = 22 + 65535 + 20 + 56  # the end record, its longest comment, the zip64 locator and record
+_END = struct.Struct("<4s4H2LH")  # end of central directory: signature … entries, size, offset, comment length
+_END64 = struct.Struct("<4sQ2H2L4Q")  # zip64 end record: … entries, size, offset
+_ENTRY = struct.Struct("<4s4B4HL2L5H2L")  # one central directory entry (46 bytes before its name)
+
+
+def _zip_end(data: bytes, name: str) -> tuple[int, int, int]:
+    """(entries, directory size, where the directory ends) from the end of ``data`` (the file's
+    tail or all of it), refusing more than MAX_ZIP_ENTRIES entries or a directory larger than its
+    entries can need: the limits hold before anything reads the directory itself."""
+    at = data.rfind(b"PK\x05\x06", max(0, len(data) - 22 - 65535))
+    if at < 0 or at + _END.size > len(data):
+        raise SubmissionError(f"{name} is not a readable zip file (no end of central directory record)")
+    _, _, _, _, entries, size, _, _ = _END.unpack_from(data, at)
+    end = at
+    if entries == 0xFFFF or size == 0xFFFFFFFF:  # zip64: the real numbers are in the zip64 record
+        at64 = at - 20 - _END64.size
+        if at64 < 0 or data[at64 : at64 + 4] != b"PK\x06\x06":
+            raise SubmissionError(f"{name} is not a readable zip file (a damaged zip64 record)")
+        _, _, _, _, _, _, _, entries, size, _ = _END64.unpack_from(data, at64)
+        end = at64
+    if entries > MAX_ZIP_ENTRIES or size > max(entries, 1) * MAX_ENTRY_BYTES:
+        raise SubmissionError(
+            f"{name} lists {entries} entries in a directory of {size} bytes; at most {MAX_ZIP_MEMBERS} files are accepted"
+        )
+    return entries, size, end
+
+
+def check_zip_end(tail: bytes, name: str) -> None:
+    """Refuse a zip from its end record alone (read before the rest of the file)."""
+    _zip_end(tail, name)
+
+
+def _check_zip_directory(data: bytes, name: str) -> None:
+    """Walk the central directory that the end record bounds, before ``zipfile`` reads it: the entry
+    count must match, and the members' sizes together stay within MAX_ZIP_BYTES."""
+    entries, size, end = _zip_end(data, name)
+    at, total, count = end - size, 0, 0
+    if at < 0:
+        raise SubmissionError(f"{name} is not a readable zip file (its directory lies outside it)")
+    while at < end:
+        if count >= entries or at + _ENTRY.size > end or data[at : at + 4] != b"PK\x01\x02":
+            raise SubmissionError(f"{name} is not a readable zip file (its directory does not match its end record)")
+        fields = _ENTRY.unpack_from(data, at)
+        total += fields[11]  # the uncompressed size (0xFFFFFFFF for zip64: far over the limit anyway)
+        if total > MAX_ZIP_BYTES:
+            raise SubmissionError(f"{name} holds more than {MAX_ZIP_MEMBERS} files or {MAX_ZIP_BYTES} bytes")
+        at += _ENTRY.size + fields[12] + fields[13] + fields[14]
+        count += 1
+    if count != entries:
+        raise SubmissionError(f"{name} is not a readable zip file (its directory does not match its end record)")
+
+
 def _from_zip(path: Path, file: Optional[str], default_name: str, data: bytes) -> Submission:
+    _check_zip_directory(data, shown_name(path.name))
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = [m for m in archive.infolist() if not m.is_dir() and _wanted(PurePosixPath(m.filename).parts)]

@@ -39,7 +39,8 @@ from .cleanup import remove_tree
 from .errors import SandboxError
 from .modes import MODES, Launch
 from .processes import become_subreaper, kill_escaped, process_table
-from .wire import HEADER, WireError, dump_npz, frame, load_npz, parse_header
+from ...escaping import clean_text, shown_name
+from .wire import HEADER, WireError, dump, frame, load, parse_header
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +49,6 @@ Array = np.ndarray
 CHILD_SOURCE = Path(__file__).with_name("_child.py").read_text(encoding="utf-8")
 STARTUP_TIMEOUT = 60.0  # seconds for the child to import numpy (our code, not theirs)
 SEND_TIMEOUT = 10.0  # seconds to hand the child its inputs (a child that stops reading is cut off)
-MAX_MESSAGE = 4000  # characters kept of a traceback or message coming back from the child
 MAX_ITEMS = 1000  # items in one returned list
 MAX_VALUE_ARRAYS = 2000  # arrays in one returned value
 MAX_SOURCE = 4 * 2**20
@@ -58,7 +58,7 @@ CASE_STATUSES = ("ok", "exception", "badreturn")
 
 __all__ = [
     "MODES", "Call", "CaseRun", "FunctionRun", "SandboxError", "SubmissionRun", "clean_text", "kill_escaped",
-    "process_table", "read_results", "remove_tree", "run_submission",
+    "process_table", "read_results", "remove_tree", "run_submission", "shown_name",
 ]  # fmt: skip
 
 
@@ -203,13 +203,12 @@ def _sources(source: Union[bytes, dict[str, bytes]]) -> dict[str, str]:
 
 
 def _task_payload(function: str, calls: list[Call]) -> bytes:
-    arrays: dict[str, Array] = {}
+    arrays: list[Array] = []
 
     def spec(value: Any, depth: int) -> dict:
         if isinstance(value, np.ndarray):
-            key = f"a{len(arrays)}"
-            arrays[key] = value
-            return {"t": "array", "k": key}
+            arrays.append(value)
+            return {"t": "array", "k": len(arrays) - 1}
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, (list, int, float, np.integer, np.floating)):
             raise ValueError(f"a call argument must be an array, a number or a list of arrays, got {type(value).__name__}")
         if isinstance(value, list):
@@ -225,7 +224,7 @@ def _task_payload(function: str, calls: list[Call]) -> bytes:
         if type(call.number) is not int or call.number < 1:
             raise ValueError(f"case numbers must be positive integers, got {call.number!r}")
         cases.append({"number": call.number, "args": [spec(a, 1) for a in call.args]})
-    return dump_npz({"function": function, "cases": cases}, arrays)
+    return dump({"function": function, "cases": cases}, arrays)
 
 
 def _exchange_folder() -> Path:
@@ -293,6 +292,7 @@ def _serve(child: "_Child", sources: dict[str, str], remaining: list[str], tasks
         if not child.send(frame(b"F", payloads[function]), limits.timeout):
             results[function] = FunctionRun("crashed", f"the process stopped reading before running {function}")
             return True, child_layers
+        deadline = time.monotonic() + limits.timeout  # reading and parsing the results count against it
         got = child.receive(b"D", limits.timeout, limits.max_result_mb * 2**20)
         if got is None:
             results[function] = FunctionRun("timeout", f"{function} did not return within {limits.timeout:g} s")
@@ -301,7 +301,7 @@ def _serve(child: "_Child", sources: dict[str, str], remaining: list[str], tasks
             status = "timeout" if "CPU time" in got else ("unreadable" if got.startswith("unreadable") else "crashed")
             results[function] = FunctionRun(status, f"the process ended while running {function} ({got})")
             return True, child_layers
-        results[function] = read_results(got[1], function, tasks[function], limits)
+        results[function] = read_results(got[1], function, tasks[function], limits, max(deadline, time.monotonic() + 1.0))
     return False, child_layers
 
 
@@ -316,16 +316,20 @@ def _startup_failure(detail: str, limits: SandboxLimits) -> str:
 # -- reading results back ------------------------------------------------------------------------
 
 
-def read_results(data: bytes, function: str, calls: list[Call], limits: SandboxLimits) -> FunctionRun:
-    """Validate and rebuild the results of one function; anything malformed makes it unreadable."""
+def read_results(data: bytes, function: str, calls: list[Call], limits: SandboxLimits, deadline: Optional[float] = None) -> FunctionRun:
+    """Validate and rebuild the results of one function; anything malformed makes it unreadable, and
+    so does a parse still going at ``deadline`` (time.monotonic)."""
     try:
-        meta, arrays = load_npz(data, MAX_VALUE_ARRAYS * len(calls) + 1, limits.max_result_mb * 2**20)
+        max_bytes = limits.max_result_mb * 2**20
+        meta, arrays = load(data, MAX_VALUE_ARRAYS * len(calls), max_bytes, deadline=deadline, max_elements=max_bytes // 8)
         if not isinstance(meta, dict) or meta.get("function") != function or not isinstance(meta.get("cases"), dict):
             raise WireError("the results do not describe this function")
         args = {c.number: len(c.args) for c in calls}
         cases: dict[int, CaseRun] = {}
-        used: set[str] = set()
+        used: set[int] = set()
         for key, entry in meta["cases"].items():
+            if deadline is not None and time.monotonic() > deadline:
+                raise WireError("reading the results back took longer than the time limit")
             number = _count(key, "case number")
             if number not in args or not isinstance(entry, dict):
                 raise WireError(f"results for a case that was not asked for ({str(key)[:20]!r})")
@@ -360,7 +364,7 @@ def _count(value: Any, what: str) -> int:
     return value
 
 
-def _rebuild(spec: Any, arrays: dict[str, Array], depth: int, used: set[str], budget: list[int]) -> Any:
+def _rebuild(spec: Any, arrays: list[Array], depth: int, used: set[int], budget: list[int]) -> Any:
     if not isinstance(spec, dict) or spec.get("t") not in ("array", "float", "int", "list", "tuple"):
         raise WireError("a returned value has an unknown description")
     kind = spec["t"]
@@ -371,7 +375,7 @@ def _rebuild(spec: Any, arrays: dict[str, Array], depth: int, used: set[str], bu
         built = [_rebuild(item, arrays, depth + 1, used, budget) for item in items]
         return built if kind == "list" else tuple(built)
     key = spec.get("k")
-    if not isinstance(key, str) or key not in arrays or key in used:
+    if type(key) is not int or not 0 <= key < len(arrays) or key in used:
         raise WireError("a returned array is missing")
     used.add(key)
     budget[0] -= 1
@@ -387,14 +391,6 @@ def _rebuild(spec: Any, arrays: dict[str, Array], depth: int, used: set[str], bu
     if array.dtype.kind not in "iu":
         raise WireError("a returned integer is not an integer")
     return int(array)
-
-
-def clean_text(text: str, limit: int = MAX_MESSAGE) -> str:
-    """Text from the child made safe to print and store: lone surrogates and control characters
-    escaped, trimmed to ``limit`` characters."""
-    text = text[: limit * 2].encode("utf-8", "backslashreplace").decode("utf-8")
-    text = "".join(c if c.isprintable() or c in "\n\t" else f"\\x{ord(c):02x}" for c in text)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 # -- the child process -----------------------------------------------------------------------------
@@ -503,8 +499,11 @@ class _Child:
                         return f"unreadable: {error}"
                     del self.buffer[:HEADER]
                     continue
-                payload = bytes(self.buffer[:need])
-                del self.buffer[:need]
+                if len(self.buffer) == need:  # always, as reads stop at the frame's end: no copy
+                    payload, self.buffer = self.buffer, bytearray()
+                else:
+                    payload = bytes(self.buffer[:need])
+                    del self.buffer[:need]
                 return kind, payload
             left = deadline - time.monotonic()
             if left <= 0:

@@ -8,8 +8,10 @@ grader reads, and the student's stdout/stderr go to a third pipe the grader drai
   child → grader  E message           the child could not start (e.g. NumPy does not fit the memory limit)
   grader → child  S {functions, forbidden}   then  P {name: source}
   child → grader  R [defined names]   or  I message (importing the submission failed)
-  grader → child  F npz(function, cases, args)
-  child → grader  D npz(results)      every value as arrays plus a JSON description
+  grader → child  F array message (function, cases, args)
+  child → grader  D array message (results)   every value as arrays plus a JSON description
+An array message is wire.py's fixed layout (a header with counts, dtypes and shapes, JSON, raw
+little-endian bytes): no zip, .npy or pickle is parsed on either side.
 The child never interprets a function's meaning: it calls ``module.<function>(*args)`` with fresh
 copies for each case and describes what came back. The grader re-validates all of it.
 """
@@ -38,14 +40,14 @@ class BadReturn(Exception):
 def decode(spec, arrays):
     kind = spec["t"]
     if kind == "array":
-        return arrays[spec["k"]].copy()
+        return arrays[spec["k"]].copy()  # k: the array's index in the message
     if kind == "list":
         return [decode(item, arrays) for item in spec["items"]]
     return float(spec["v"]) if kind == "float" else int(spec["v"])
 
 
 def encode(value, depth, out, limit, what="the returned value"):
-    """Describe ``value`` for the wire, its arrays put in ``out``; BadReturn for anything but real
+    """Describe ``value`` for the wire, its arrays appended to the list ``out``; BadReturn for anything but real
     numbers in lists and tuples. ``handprop.check_backprop`` passes its in-process results through
     this same gate, so a value is judged alike in the sandbox and out of it."""
     import numpy as np
@@ -56,18 +58,16 @@ def encode(value, depth, out, limit, what="the returned value"):
         array = np.array(value)
         if array.dtype.kind not in "iuf":
             raise BadReturn(f"{what} is not a real number")
-        key = f"v{len(out)}"
-        out[key] = array
-        return {"t": "float" if array.dtype.kind == "f" else "int", "k": key}
+        out.append(array)
+        return {"t": "float" if array.dtype.kind == "f" else "int", "k": len(out) - 1}
     if len(out) >= limit:
         raise BadReturn(f"the returned value holds more than {MAX_ARRAYS} arrays")
     if isinstance(value, np.ndarray):
         array = np.array(value, copy=True, subok=False)
         if array.dtype.kind not in "iuf" or array.dtype.names is not None:
             raise BadReturn(f"{what} has dtype {array.dtype}, expected numbers (float64)")
-        key = f"v{len(out)}"
-        out[key] = np.ascontiguousarray(array)
-        return {"t": "array", "k": key}
+        out.append(np.ascontiguousarray(array))
+        return {"t": "array", "k": len(out) - 1}
     if isinstance(value, (list, tuple)):
         if depth >= 2:
             raise BadReturn(f"{what} is nested too deeply (lists of lists of lists)")
@@ -177,11 +177,8 @@ def main():
                 __import__(name)
             except ImportError:
                 pass
-        # What the protocol itself loads lazily: an .npz round trip and a formatted traceback.
-        buffer = io.BytesIO()
-        np.savez(buffer, a=np.zeros(1))
-        with np.load(io.BytesIO(buffer.getvalue()), allow_pickle=False) as stored:
-            stored["a"]
+        # What the protocol itself loads lazily: an array message round trip and a formatted traceback.
+        unpack(np, json, pack(np, json, {}, [np.zeros(1)]))
         try:
             raise ValueError("warm-up")
         except ValueError as error:
@@ -323,11 +320,9 @@ def main():
 
     while True:
         kind, payload = receive()
-        with np.load(io.BytesIO(payload), allow_pickle=False) as stored:
-            arrays = {key: stored[key] for key in stored.files}
-        task = json.loads(arrays.pop("meta").tobytes())
+        task, arrays = unpack(np, json, payload)
         function = module.__dict__.get(task["function"])
-        results, out = {}, {}
+        results, out = {}, []
         for case in task["cases"]:
             pristine = [decode(spec, arrays) for spec in case["args"]]
             args = [decode(spec, arrays) for spec in case["args"]]
@@ -338,8 +333,7 @@ def main():
                 try:
                     entry["value"] = encode(value, 0, out, mark + MAX_ARRAYS)
                 except BadReturn as error:
-                    for key in list(out)[mark:]:
-                        del out[key]
+                    del out[mark:]
                     entry["status"], entry["message"] = "badreturn", str(error)
             except BaseException as error:  # the student's exception, SystemExit included
                 entry["status"], entry["message"] = "exception", trimmed(error)
@@ -350,19 +344,51 @@ def main():
             entry["message"] = entry["message"][:MAX_MESSAGE]
             results[str(case["number"])] = entry
         try:
-            send(b"D", pack(np, io, json, task["function"], results, out))
+            send(b"D", pack(np, json, {"function": task["function"], "cases": results}, out))
         except (OSError, MemoryError, ValueError):  # results too large for the file-size or memory limit
             for entry in results.values():
                 if entry["value"] is not None:
                     entry.update(status="badreturn", value=None, message="the returned arrays were too large to hand back")
-            send(b"D", pack(np, io, json, task["function"], results, {}))
+            send(b"D", pack(np, json, {"function": task["function"], "cases": results}, []))
 
 
-def pack(np, io, json, function, results, arrays):
-    buffer = io.BytesIO()
-    meta = json.dumps({"function": function, "cases": results}).encode("utf-8", "surrogatepass")
-    np.savez(buffer, meta=np.frombuffer(meta, dtype=np.uint8), **arrays)
-    return buffer.getvalue()
+# The array message of wire.py (the child imports nothing of handprop): the same codes, in order.
+DTYPES = ("<f8", "<f4", "<f2", "<i8", "<i4", "<i2", "|i1", "<u8", "<u4", "<u2", "|u1", "|b1")
+
+
+def pack(np, json, meta, arrays):
+    import struct
+
+    text = json.dumps(meta).encode("utf-8", "surrogatepass")
+    head, body = [b"HPW1" + struct.pack("<II", len(text), len(arrays))], []
+    for array in arrays:
+        array = np.asarray(array, order="C")
+        dtype = array.dtype.newbyteorder("<") if array.dtype.byteorder != "|" else array.dtype
+        head.append(struct.pack(f"<BB{array.ndim}Q", DTYPES.index(dtype.str), array.ndim, *array.shape))
+        body.append(array.astype(dtype, copy=False).tobytes())
+    return b"".join(head) + text + b"".join(body)
+
+
+def unpack(np, json, data):
+    """What the grader sent (trusted: the grader built it with wire.dump)."""
+    import struct
+
+    meta_len, count = struct.unpack_from("<II", data, 4)
+    at, shapes = 12, []
+    for _ in range(count):
+        code, ndim = data[at], data[at + 1]
+        shapes.append((np.dtype(DTYPES[code]), struct.unpack_from(f"<{ndim}Q", data, at + 2)))
+        at += 2 + 8 * ndim
+    meta = json.loads(data[at : at + meta_len])
+    at += meta_len
+    arrays = []
+    for dtype, shape in shapes:
+        size = dtype.itemsize
+        for d in shape:
+            size *= d
+        arrays.append(np.frombuffer(data, dtype=dtype, count=size // dtype.itemsize, offset=at).reshape(shape).astype(dtype.newbyteorder("="), copy=True))
+        at += size
+    return meta, arrays
 
 
 if __name__ == "__main__":  # run by the grader as python -c; imported for encode() only
