@@ -414,7 +414,7 @@ def test_row_11_the_grader_s_outputs_and_the_bundle_s_seed_are_its_own(course, t
     (feedback / "bob.txt").chmod(0o644)
     feedback.chmod(0o755)
     code = main(["grade", "--batch", str(course), "--output", str(output), "--no-progress", "--timeout", "5", "--cases", "1", "--jobs", "1",
-                 *(["--sandbox", MODES[0], *weaker(MODES[0])] if MODES else ["--sandbox", "none"])])  # fmt: skip
+                 "--force", *(["--sandbox", MODES[0], *weaker(MODES[0])] if MODES else ["--sandbox", "none"])])  # fmt: skip
     assert code == 0, capsys.readouterr().err
     assert _mode(output) == 0o600 and _mode(feedback) == 0o700
     assert all(_mode(p) == 0o600 for p in feedback.iterdir()), {p.name: oct(_mode(p)) for p in feedback.iterdir()}
@@ -454,10 +454,10 @@ except OSError:
     course.chmod(0o700)
     output = outputs / "grades.csv"
     code = main(["grade", "--batch", str(course), "--output", str(output), "--no-progress", "--sandbox", "uid", "--timeout", "5",
-                 "--cases", "1", "--jobs", "1", *weaker("uid")])  # fmt: skip
+                 "--cases", "1", "--jobs", "1", "--force", *weaker("uid")])  # fmt: skip  (--force: a regrade replaces the feedback)
     assert code == 0, capsys.readouterr().err
     assert "BOB-FEEDBACK-MARKER" not in (feedback / "alice.txt").read_text()
-    assert (feedback / "bob.txt").read_text() == "BOB-FEEDBACK-MARKER\n"  # the grader never deletes what it did not write
+    assert not (feedback / "bob.txt").exists()  # replaced whole: no former student's file survives a forced regrade
     rows = {r["student"]: r for r in csv.DictReader(io.StringIO(output.read_text()))}
     assert rows["alice"]["total"] == "10", rows
 
