@@ -103,9 +103,9 @@ def check_new_folder(
     return target
 
 
-def write_text(path: PathLike, text: str) -> Path:
-    """Rule 3: ``text`` to ``path`` atomically (UTF-8)."""
-    with atomic_open(path, "w", encoding="utf-8") as f:
+def write_text(path: PathLike, text: str, file_mode: int = 0o644) -> Path:
+    """Rule 3: ``text`` to ``path`` atomically (UTF-8); ``file_mode`` 0o600 for the grader's own files."""
+    with atomic_open(path, "w", encoding="utf-8", file_mode=file_mode) as f:
         f.write(text)
     return Path(path)
 

@@ -197,7 +197,7 @@ def _single(args: argparse.Namespace, config: GradingConfig) -> int:
     report = grade_file(path, config, student=path.name if path.is_dir() else path.stem)  # the id of per-student cases
     text = render(report, args.format, verbose=args.all)
     if args.output:
-        write_text(args.output, text)
+        write_text(args.output, text, file_mode=0o600)  # the grader's own file: no sandbox user reads it
         print(f"{report.submission}: {points_text(report.score)} / {points_text(report.max_score)}; wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
@@ -219,7 +219,7 @@ def _batch(args: argparse.Namespace, config: GradingConfig) -> int:
     if args.canvas_csv:
         from ..grading.canvas import canvas_csv
 
-        write_text(args.canvas_csv, canvas_csv(rows, config, args.canvas_column or ""))
+        write_text(args.canvas_csv, canvas_csv(rows, config, args.canvas_column or ""), file_mode=0o600)
         print(f"wrote the Canvas gradebook import {args.canvas_csv}", file=sys.stderr)
     failed = [row.error for row in rows if row.report is None]
     if failed and len(failed) == len(rows) and all(e.startswith("the grader could not run") for e in failed):
