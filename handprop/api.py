@@ -19,6 +19,7 @@ import dataclasses
 import logging
 import math
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional, Union
@@ -207,6 +208,7 @@ def train(
     progress: Optional[bool] = None,
     on_start: Optional[Callable[[Run], None]] = None,
     on_epoch: Optional[Callable[[Run], None]] = None,
+    on_wait: Optional[Callable[[str], None]] = None,
     **settings: Any,
 ) -> Run:
     """Mini-batch SGD on MNIST (or Fashion-MNIST) with either backend, or both in lockstep.
@@ -225,7 +227,11 @@ def train(
     and ``batch_size`` may change too (each epoch's metrics record the values it used); any other
     setting given must equal the checkpoint's.
     ``progress``: the per-batch progress bar (None: only on a terminal).
-    ``on_start(run)`` is called once the data are loaded, ``on_epoch(run)`` after every epoch.
+    ``on_start(run)`` is called once the data are loaded, ``on_epoch(run)`` after every epoch, and
+    ``on_wait(sentence)`` before a wait longer than a second, saying what for (the first run on a
+    machine compiling the training kernels, which happens while the data load).
+    Everything cheap is checked before the data are loaded: the settings, the device, and that
+    ``out`` can be written.
 
     Raises ``TrainingDiverged`` when the cost becomes NaN or infinite and ``LockstepError`` when the
     backends of a "both" run disagree; the folder then holds the last complete epoch (and its plots).
@@ -266,6 +272,13 @@ def train(
     names = backend_names(backend)
     if device != "cpu" and "torch" not in names:
         raise ValueError(f"device {device!r} is for the torch backend; the handprop backend runs on the CPU only")
+    if "torch" in names:
+        check_device(device)
+    if out_path is not None:
+        from .atomic import check_writable
+
+        check_writable(out_path)
+    compiling = _start_compiling(names, engine, config, on_wait)
 
     from . import data as data_module  # looked up at call time, so tests can substitute the loader
 
@@ -297,6 +310,8 @@ def train(
             config, backends, dataset, state.shuffle_rng,
             start_epoch=state.epoch, history=state.history, lockstep=state.lockstep, progress=progress,
         )
+    if compiling is not None:
+        compiling.join()  # so that the first epoch's time is the training's alone
     start_epoch = trainer.start_epoch
     if out_path is not None:
         if state is None and (out_path / CHECKPOINT_NAME).is_file():  # rerunning a command is easy; losing 30 epochs too
@@ -339,6 +354,56 @@ def train(
     run = snapshot()
     _write_plots(run)
     return run
+
+
+def check_device(device: str) -> None:
+    """Refuse, in words and before anything slow, a torch device this machine does not have.
+
+    Without an NVIDIA driver (no /proc/driver/nvidia/version) a CUDA device is refused at once, with
+    no torch import (2 s); with one, torch is asked (the torch backend imports it anyway).
+    """
+    if not isinstance(device, str) or device.split(":")[0] not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {device!r}; expected cpu or cuda")
+    if device == "cpu":
+        return
+    if not os.path.exists("/proc/driver/nvidia/version") and not os.path.exists("/dev/nvidia0"):
+        raise ValueError(
+            f"--device {device} asked for, but this machine has no NVIDIA driver (no /proc/driver/nvidia/version), "
+            f"so no CUDA GPU; use --device cpu"
+        )
+    from verify.backend import resolve_device  # imports torch
+
+    resolve_device(device)
+
+
+def _start_compiling(
+    names: list[str], engine: str, config: TrainConfig, on_wait: Optional[Callable[[str], None]]
+) -> Optional[threading.Thread]:
+    """Compile the training kernel in a thread while the data load, when Numba's cache lacks it.
+
+    Says so first through ``on_wait`` (and the log); returns the thread to join before training, or
+    None when there is nothing to compile (the kernel then loads from the cache in 0.1 s).
+    """
+    if "handprop" not in names or engine != "compiled":
+        return None
+    try:
+        from . import compiled
+    except ImportError:  # Numba missing: handprop_backend says so and trains with the NumPy steps
+        return None
+    if compiled.kernels_ready(config.arch[0], config.dtype):
+        return None
+    sentence = (
+        f"compiling the training kernels once for this machine, about {compiled.COMPILE_SECONDS} s "
+        f"(later runs load them from Numba's cache)"
+    )
+    logger.info(sentence)
+    if on_wait is not None:
+        on_wait(sentence)
+    thread = threading.Thread(
+        target=compiled.warm_up, args=(config.arch[0], config.dtype), name="handprop-compile", daemon=True
+    )
+    thread.start()
+    return thread
 
 
 def _write_plots(run: Run) -> None:

@@ -91,6 +91,7 @@ def _header(run: Any) -> str:
         f"training {'-'.join(map(str, c.arch))} ({','.join(c.hidden_per_layer) or '-'} → {c.output}, {c.cost}, "
         f"{c.init} init, {c.dtype}) on {c.dataset} with {run.backend}: {c.epochs} epoch{'s' if c.epochs != 1 else ''}, batch {c.batch_size}, "
         f"lr {c.lr:g}, l2 {c.l2:g}, seed {c.seed}"
+        + (f"; resuming from epoch {run.start_epoch}" if run.start_epoch else "")
     )
 
 
@@ -125,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
         result = train(
             on_start=lambda r: print(_header(r), flush=True),
             on_epoch=lambda r: print(_epoch_line(r), flush=True),
+            on_wait=lambda sentence: print(f"handprop train: {sentence}", file=sys.stderr, flush=True),
             **train_keywords(args),
         )
     except (TrainingDiverged, LockstepError) as error:
