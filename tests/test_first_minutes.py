@@ -1,0 +1,170 @@
+"""What a newcomer meets first: the version, -v anywhere, cheap checks before slow work, the data read.
+
+Each refusal is checked to come before the data load: the loader is replaced by one that fails the
+test if it is called.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import handprop.data
+from handprop.atomic import check_writable
+from handprop.cli import build_parser, main
+
+from train_helpers import synthetic_mnist  # noqa: F401  (a fixture)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def no_data_load(monkeypatch):
+    """Any MNIST load fails the test: the refusal must come first."""
+
+    def refuse(*args, **kwargs):
+        pytest.fail("the data were loaded before a cheap check refused the command")
+
+    monkeypatch.setattr(handprop.data, "load_dataset", refuse)
+
+
+def test_version_prints_the_package_version(capsys):
+    from handprop import __version__
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"handprop {__version__}"
+
+
+@pytest.mark.parametrize("argv", [["-v", "train"], ["train", "-v"], ["train", "--verbose"], ["check", "-v"]])
+def test_verbose_is_accepted_before_or_after_the_command(argv):
+    assert build_parser().parse_args(argv).verbose is True
+
+
+def test_verbose_is_off_by_default():
+    assert build_parser().parse_args(["train"]).verbose is False
+
+
+@pytest.mark.parametrize(
+    "path, kind, expected",
+    [
+        ("/sys/handprop-x", "folder", "cannot write to /sys/handprop-x: "),
+        ("/proc/handprop-x/run", "folder", "cannot write to /proc/handprop-x/run: "),
+        ("/sys/handprop-x.json", "file", "cannot write to /sys/handprop-x.json: "),
+    ],
+)
+def test_an_unwritable_place_is_named_in_words(path, kind, expected):
+    if not Path("/sys").is_dir() or not Path("/proc").is_dir():
+        pytest.skip("no /sys and /proc on this system")
+    with pytest.raises(ValueError, match=f"^{expected}") as error:
+        check_writable(path, kind)
+    assert "Errno" not in str(error.value)
+
+
+def test_a_file_where_a_folder_is_needed_is_named(tmp_path):
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(ValueError, match=r"is a file, not a folder"):
+        check_writable(tmp_path / "f" / "run")
+    with pytest.raises(ValueError, match=r"it is a folder; give a file name"):
+        check_writable(tmp_path, "file")
+
+
+def test_a_writable_place_passes_and_nothing_is_left_behind(tmp_path):
+    check_writable(tmp_path / "new" / "run")
+    check_writable(tmp_path / "report.json", "file")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_train_refuses_an_unwritable_out_before_loading_data(no_data_load, capsys):
+    if not Path("/sys").is_dir():
+        pytest.skip("no /sys on this system")
+    assert main(["train", "--epochs", "1", "--out", "/sys/handprop-run", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["handprop train: error: cannot write to /sys/handprop-run: permission denied (/sys does not let it be made)"]
+
+
+def test_train_refuses_cuda_without_a_driver_before_loading_data(no_data_load, capsys):
+    if os.path.exists("/proc/driver/nvidia/version") or os.path.exists("/dev/nvidia0"):
+        pytest.skip("this machine has an NVIDIA driver; the refusal is for machines without one")
+    assert main(["train", "--backend", "torch", "--device", "cuda", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no CUDA GPU; use --device cpu" in err[0]
+
+
+def test_the_cuda_refusal_imports_no_torch_and_is_fast():
+    if os.path.exists("/proc/driver/nvidia/version") or os.path.exists("/dev/nvidia0"):
+        pytest.skip("this machine has an NVIDIA driver; the refusal is for machines without one")
+    code = (
+        "import sys; from handprop.cli import main; rc = main(['train', '--backend', 'torch', '--device', 'cuda']); "
+        "print(rc, 'torch' in sys.modules, 'torchvision' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert out.stdout.split() == ["2", "False", "False"], out.stderr
+
+
+def test_grade_refuses_a_file_of_another_kind(tmp_path, capsys):
+    text = tmp_path / "answer.txt"
+    text.write_text("def backprop(): pass\n")
+    assert main(["grade", str(text)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"handprop grade: error: {text} is not a submission handprop grades: expected a .py file, a notebook (.ipynb), a folder or a .zip"
+    ]
+
+
+def test_grade_refuses_an_unwritable_report_before_grading(tmp_path, capsys):
+    if not Path("/sys").is_dir():
+        pytest.skip("no /sys on this system")
+    submission = tmp_path / "hw.py"
+    submission.write_text("x = 1\n")
+    assert main(["grade", str(submission), "-o", "/sys/handprop-results.json"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write to /sys/handprop-results.json: permission denied" in err
+
+
+def test_template_then_flags_then_dash_prints_the_template(capsys):
+    assert main(["grade", "--template", "--assignment", "layers", "-"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith('"""Backpropagation, one layer at a time')
+
+
+def test_the_resumed_run_says_from_which_epoch(synthetic_mnist, tmp_path, capsys):  # noqa: F811
+    run = tmp_path / "run"
+    assert main(["train", "--epochs", "1", "--out", str(run), "--no-progress", "--engine", "numpy"]) == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--epochs", "2", "--no-progress", "--engine", "numpy"]) == 0
+    header = capsys.readouterr().out.splitlines()[0]
+    assert header.endswith("; resuming from epoch 1"), header
+
+
+def test_a_fresh_run_says_nothing_of_resuming(synthetic_mnist, capsys):  # noqa: F811
+    assert main(["train", "--epochs", "1", "--no-progress", "--engine", "numpy"]) == 0
+    assert "resuming" not in capsys.readouterr().out
+
+
+# -- the data read: NumPy alone, the same numbers as torchvision's -----------------------------
+
+
+def test_reading_mnist_imports_no_torch(data_root):
+    code = (
+        "import sys; from handprop.data import load_dataset; "
+        f"x, y = load_dataset('mnist', 'test', {str(data_root)!r}, download=False, dtype='float32'); "
+        "print(x.shape, x.dtype, 'torch' in sys.modules, 'torchvision' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert out.stdout.split() == ["(10000,", "784)", "float32", "False", "False"], out.stderr
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_numpy_read_equals_torchvisions(data_root, dtype):
+    torchvision = pytest.importorskip("torchvision")
+    ds = torchvision.datasets.MNIST(root=str(data_root), train=False, download=False)
+    expected = (ds.data.numpy().reshape(len(ds.targets), -1).astype(np.float64) / 255.0).astype(dtype)
+    x, y = handprop.data.load_dataset("mnist", "test", data_root, download=False, dtype=dtype)
+    assert x.dtype == np.dtype(dtype) and x.shape == expected.shape
+    assert np.array_equal(x, expected)  # bit for bit: the same quotient, rounded once
+    assert np.array_equal(y, ds.targets.numpy()) and y.dtype == np.int64
