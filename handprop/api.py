@@ -149,7 +149,7 @@ def load_mnist(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(x (n, 784) with pixels in [0, 1], labels (n,) int64) of one split of MNIST or Fashion-MNIST.
 
-    ``data_root`` is the folder holding ``MNIST/raw`` (default: ``$HANDPROP_DATA``, else ``./data``);
+    ``data_root`` is the folder holding ``MNIST/raw`` (default: ``$HANDPROP_DATA``, else ``~/.local/share/handprop``);
     missing files are downloaded when a network is reachable, else a FileNotFoundError names them.
     """
     from . import data

@@ -1,8 +1,9 @@
 """MNIST and Fashion-MNIST as NumPy arrays, read from their IDX files, validated file by file.
 
 Images come back flattened to ``(n, 784)`` with pixels scaled to [0, 1]; labels as ``(n,)`` int64 in
-0–9. The root folder is ``--data-root``, else ``$HANDPROP_DATA``, else ``data/`` in the working
-directory. When the files are missing torchvision downloads them; when that fails (no network) the
+0–9. The root folder is ``--data-root`` (``data_root=``), else ``$HANDPROP_DATA``, else one default
+per user (``default_root()``: ``~/.local/share/handprop``), the same rule for every command, the API,
+the notebook and the examples. When the files are missing torchvision downloads them; when that fails (no network) the
 error lists where it looked and how to point at a copy, and the folders made for the download are
 removed again.
 
@@ -59,12 +60,43 @@ class DataFileError(ValueError):
     """A dataset file exists but is not what it should be; the message names the file."""
 
 
+def default_root() -> Path:
+    """The one default: ``$XDG_DATA_HOME/handprop``, else ``~/.local/share/handprop``.
+
+    Per user, not per folder, so that the command line, the API, the notebook (which runs in
+    ``examples/``) and the examples all find the one copy a first run downloaded.
+    """
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "handprop"
+
+
 def resolve_root(data_root: Union[str, os.PathLike, None] = None) -> Path:
-    """``data_root`` if given, else ``$HANDPROP_DATA``, else ``./data``."""
+    """``data_root`` (``--data-root``) if given, else ``$HANDPROP_DATA``, else ``default_root()``."""
     if data_root is not None:
         return Path(data_root)
     env = os.environ.get("HANDPROP_DATA")
-    return Path(env) if env else Path("data")
+    return Path(env) if env else default_root()
+
+
+def root_origin(data_root: Union[str, os.PathLike, None] = None) -> str:
+    """Where ``resolve_root(data_root)`` came from, in words, for messages."""
+    env = os.environ.get("HANDPROP_DATA")
+    if data_root is not None:
+        return "given as --data-root / data_root=" + (f"; $HANDPROP_DATA={env} was not looked at" if env else "")
+    if env:
+        return "from $HANDPROP_DATA"
+    return "the default, as neither --data-root / data_root= nor $HANDPROP_DATA was given"
+
+
+def missing_message(name: str, root: Path, missing: list[Path], origin: str) -> str:
+    """One message: what is missing, every place looked at, and how to point at a copy."""
+    folder = DATASETS[name]
+    return (
+        f"{folder} files missing from {raw_folder(name, root)}: {', '.join(p.name for p in missing)}. "
+        f"Looked in {root} only ({origin}), and downloading failed (no network?). Point at a copy with "
+        f"--data-root DIR (data_root=DIR in Python) or HANDPROP_DATA=DIR, where DIR holds {folder}/raw/ with the "
+        f"four uncompressed IDX files, or put them into {raw_folder(name, root)}"
+    )
 
 
 def raw_folder(name: str, root: Path) -> Path:
@@ -150,23 +182,18 @@ def load_dataset(
         raise ValueError(f"unknown split {split!r}; expected one of: {', '.join(SPLITS)}")
     resolved = as_dtype(dtype)  # pixels in [0, 1]: an integer dtype would turn every one of them into 0
     root = resolve_root(data_root).resolve()
-    pixels, labels = _load(name, split, str(root), download)
+    pixels, labels = _load(name, split, str(root), download, root_origin(data_root))
     return _pixel_table(resolved.name)[pixels], labels.copy()  # (n, 784) in [0, 1], without a float64 copy
 
 
-def _load(name: str, split: str, root: str, download: bool) -> tuple[np.ndarray, np.ndarray]:
+def _load(name: str, split: str, root: str, download: bool, origin: str) -> tuple[np.ndarray, np.ndarray]:
     root_path = Path(root)
     if missing_files(name, root_path):
         if download:
             _download(name, root_path)
         missing = missing_files(name, root_path)
         if missing:
-            folder = raw_folder(name, root_path)
-            raise DatasetNotFoundError(
-                f"{DATASETS[name]} files missing from {folder}: {', '.join(p.name for p in missing)}; "
-                f"download them (uncompressed IDX) into that folder, or point --data-root / HANDPROP_DATA "
-                f"at the folder that contains {DATASETS[name]}/raw"
-            )
+            raise DatasetNotFoundError(missing_message(name, root_path, missing, origin))
     image_path, label_path = (raw_folder(name, root_path) / f for f in RAW_FILES[split])
     n_images = check_idx_file(image_path, 3)[0]
     n_labels = check_idx_file(label_path, 1)[0]

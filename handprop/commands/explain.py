@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="a handprop checkpoint (.npz), or the --out folder of handprop train holding it; default: a fresh 784-16-16-10 sigmoid network from --seed")
     p.add_argument("--index", type=int, default=0, metavar="I", help="which example of the split (default 0)")
     p.add_argument("--split", choices=("train", "test"), default="train", help="where the example comes from")
-    p.add_argument("--data-root", metavar="DIR", help="folder containing MNIST/raw (default $HANDPROP_DATA or ./data)")
+    p.add_argument("--data-root", metavar="DIR", help="folder containing MNIST/raw (default: $HANDPROP_DATA, else ~/.local/share/handprop)")
     p.add_argument("--dataset", choices=("mnist", "fashion-mnist"), default=None,
                    help="default: the dataset the checkpoint was trained on, else mnist")
     p.add_argument("--seed", type=int, default=0, help="seed of the fresh network and of the mini-batch draws")

@@ -24,7 +24,7 @@ def register(subparsers: Any) -> None:
     # hyperparameters default to None so that --resume can tell which ones were given
     p.add_argument("--backend", choices=BACKENDS, default=None, help="engine to train (default: handprop)")
     p.add_argument("--dataset", choices=list(DATASETS), default=None, help=f"default: {d.dataset}")
-    p.add_argument("--data-root", default=None, help="folder holding MNIST/raw (default: $HANDPROP_DATA, else ./data)")
+    p.add_argument("--data-root", default=None, help="folder holding MNIST/raw (default: $HANDPROP_DATA, else ~/.local/share/handprop)")
     p.add_argument("--arch", default=None, help=f"layer widths (default: {'-'.join(map(str, d.arch))})")
     p.add_argument(
         "--hidden", default=None,
