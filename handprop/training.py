@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterator, Optional, Protocol, Sequence
 import numpy as np
 
 from .activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
-from .checks import DTYPES, check_parameter_memory
+from .checks import DTYPES, check_inputs, check_parameter_memory
 from .costs import COSTS
 from .init import INITS
 from .network import Network
@@ -279,9 +279,10 @@ class HandpropBackend:
             b[...] = b0
 
     def evaluate(self, x: Array, y: Array) -> tuple[float, Array]:
+        x = self._checked_inputs(x)
         costs, predictions = [], []
         for start in range(0, x.shape[0], EVAL_CHUNK):
-            fp = self.net.feedforward(x[start : start + EVAL_CHUNK])
+            fp = self.net._forward(x[start : start + EVAL_CHUNK])  # checked once above, not once per epoch
             chunk_y = y[start : start + EVAL_CHUNK]
             out = self.net.activations[-1]
             costs.append(self.net.cost_function.per_example(fp.zs[-1], fp.output, chunk_y, out))  # (chunk,)
@@ -290,6 +291,20 @@ class HandpropBackend:
 
     def synchronize(self) -> None:
         pass
+
+    def _checked_inputs(self, x: Array) -> Array:
+        """``x`` checked (finite, shape) and in the network's dtype; each array once, as the trainer
+        evaluates the same training and test arrays after every epoch (the check cost half an evaluation)."""
+        checked = getattr(self, "_checked", None)
+        if checked is None:
+            checked = self._checked = []  # (the array given, the checked one)
+        for given, ready in checked:
+            if given is x:
+                return ready
+        ready = check_inputs(x, self.net.sizes[0], self.net.dtype)
+        checked.append((x, ready))
+        del checked[:-2]  # the training and the test set
+        return ready
 
 
 def _network_cost(net: Network, x: Array, y: Array) -> float:

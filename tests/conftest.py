@@ -9,6 +9,11 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+# pytest-xdist's workers (addopts: -n 2) must collect the same test ids; an id made with hash() of a
+# str or bytes differs between interpreters unless their hash seed is the same. The controller loads
+# this file before it starts the workers, which inherit its environment.
+os.environ.setdefault("PYTHONHASHSEED", "0")
+
 
 def mnist_root() -> Path:
     """HANDPROP_DATA if set, else the ``shared/data`` folder beside the checkout (developers and CI)."""
