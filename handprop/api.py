@@ -130,13 +130,19 @@ class Run:
         """Cost and test accuracy per epoch, one line per backend; writes a PNG only when given ``path``."""
         from .plots import plot_curves
 
-        return plot_curves(self.history, path)
+        return plot_curves(self.history, path, cost=self.config.cost, title=self._title())
 
     def plot_first_layer(self, path: Optional[PathLike] = None) -> "Figure":
         """Each first-layer unit's weights as an image (square inputs only); writes only when given ``path``."""
         from .plots import plot_first_layer
 
-        return plot_first_layer(self.network.weights[0], path)
+        return plot_first_layer(self.network.weights[0], path, title=self._title())
+
+    def _title(self) -> str:
+        """The run in a few words for figures: its folder (when saved), network, backend and epochs."""
+        c = self.config
+        where = f"{self.out}: " if self.out is not None else ""
+        return f"{where}{'-'.join(map(str, c.arch))} {c.dtype}, {self.backend}, {self.epoch} epoch{'s' if self.epoch != 1 else ''}, seed {c.seed}"
 
     def __repr__(self) -> str:
         arch = "-".join(map(str, self.config.arch))

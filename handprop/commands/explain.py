@@ -76,6 +76,12 @@ def run(args: argparse.Namespace) -> int:
     config = ExplainConfig(top=args.top, neuron=args.neuron, batch_size=args.batch_size,
                            trials=args.trials, seed=args.seed)
     out = figure_path(args.out)  # before the work: a bad name fails fast, and this is what gets written
+    from ..atomic import check_writable
+
+    try:
+        check_writable(out, "file")  # before loading anything: "cannot write to /sys/x.png: permission denied"
+    except ValueError as error:
+        raise CLIError(str(error)) from None
     net, source, args.dataset = _network(args)
     names = CLASS_NAMES[args.dataset] if args.dataset != "mnist" else None  # digits name themselves
     X, labels = load_dataset(args.dataset, args.split, args.data_root)
@@ -103,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
         study = minibatch_study(net, X_train, y_train, sizes, config.trials, config.seed, progress=not args.no_progress)
 
     print(format_explanation(explanation, net, title, batch, study, class_names=names), end="")
-    short = source if args.checkpoint is None else f"checkpoint {args.checkpoint.name}"
+    short = source  # the checkpoint's path as given: its folder names the run
     path = save_figure(explanation, out, title=f"{args.dataset.upper()} {args.split} #{args.index} — {short}",
                        class_names=names)
     print(f"\nfigure: {path}")
