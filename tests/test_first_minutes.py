@@ -168,3 +168,56 @@ def test_the_numpy_read_equals_torchvisions(data_root, dtype):
     assert x.dtype == np.dtype(dtype) and x.shape == expected.shape
     assert np.array_equal(x, expected)  # bit for bit: the same quotient, rounded once
     assert np.array_equal(y, ds.targets.numpy()) and y.dtype == np.int64
+
+
+# -- figures read at a glance -------------------------------------------------------------------
+
+
+def _epochs(n):
+    from handprop.training import EpochMetrics
+
+    return [EpochMetrics(e, 0.2 / e, 0.21 / e, 0.7 + 0.01 * e, 0.1, 3.0, 0.0, 10) for e in range(1, n + 1)]
+
+
+def test_the_curves_name_the_cost_and_the_run():
+    from handprop.plots import plot_curves
+
+    fig = plot_curves({"handprop": _epochs(5)}, cost="quadratic", title="runs/video: 784-16-16-10")
+    ax_cost, ax_acc = fig.axes
+    assert "quadratic cost" in ax_cost.get_ylabel() and "mean per example" in ax_cost.get_ylabel()
+    assert fig._suptitle is not None and fig._suptitle.get_text() == "runs/video: 784-16-16-10"
+    assert len(ax_cost.texts) == 0  # five epochs: curves, no labelled points
+
+
+def test_one_epoch_of_both_backends_is_readable():
+    from handprop.plots import plot_curves
+
+    fig = plot_curves({"handprop": _epochs(1), "torch": _epochs(1)}, cost="cross_entropy")
+    ax_cost, ax_acc = fig.axes
+    markers = {line.get_label(): line.get_marker() for line in ax_acc.get_lines()}
+    assert markers["handprop"] != markers["torch"]  # identical values stay distinguishable
+    assert ax_acc.get_xlim() == (0.5, 1.5) and list(ax_acc.get_xticks()) == [1]
+    labels = [t.get_text() for t in ax_acc.texts]
+    assert labels == ["71.00%", "71.00%"]  # each point says its value
+    low, high = ax_cost.get_ylim()
+    assert "cross-entropy" in ax_cost.get_ylabel() and high - low > 0.05 * 0.21
+
+
+def test_the_first_layer_figure_has_one_scale_and_a_colour_bar():
+    from handprop.plots import plot_first_layer
+
+    W = np.random.default_rng(0).standard_normal((16, 784))
+    W[3] *= 10  # one unit with larger weights must look larger, not the same
+    fig = plot_first_layer(W, title="runs/video")
+    images = [im for ax in fig.axes for im in ax.get_images()]
+    assert len(images) == 16 and {im.get_clim() for im in images} == {(-np.abs(W).max(), np.abs(W).max())}
+    bars = [ax for ax in fig.axes if ax.get_ylabel().startswith("weight from each pixel")]
+    assert len(bars) == 1
+    assert fig._suptitle.get_text().startswith("runs/video\n")
+
+
+def test_a_runs_figures_name_its_folder(synthetic_mnist, tmp_path):  # noqa: F811
+    import handprop
+
+    run = handprop.train(epochs=1, out=tmp_path / "run", progress=False, engine="numpy")
+    assert run.plot()._suptitle.get_text().startswith(f"{tmp_path / 'run'}: 784-16-16-10 float32, handprop, 1 epoch")
