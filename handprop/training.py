@@ -238,6 +238,7 @@ class HandpropBackend:
 
     def load_training_data(self, x: Array, y: Array) -> None:
         self._x, self._y = self.net.prepare(x, y)  # checked and converted once, not per batch
+        self._checked = [(x, self._x)]  # evaluate() need not check the training set again
         self.decay = 1.0 - self.lr * self.l2 / self._x.shape[0]  # (1 − ηλ/n)
 
     def begin_epoch(self, order: Array) -> None:
