@@ -280,13 +280,19 @@ def train(
         raise ValueError(f"device {device!r} is for the torch backend; the handprop backend runs on the CPU only")
     if "torch" in names:
         check_device(device)
+    from . import data as data_module  # looked up at call time, so tests can substitute the loader
+
+    pixels = data_module.IMAGE_SIDE * data_module.IMAGE_SIDE
+    if config.arch[0] != pixels or config.arch[-1] != data_module.N_CLASSES:  # before loading anything
+        raise ValueError(
+            f"arch {'-'.join(map(str, config.arch))} does not fit {config.dataset}: the first width must be "
+            f"{pixels} (pixels) and the last {data_module.N_CLASSES} (classes)"
+        )
     if out_path is not None:
         from .atomic import check_writable
 
         check_writable(out_path)
     compiling = _start_compiling(names, engine, config, on_wait)
-
-    from . import data as data_module  # looked up at call time, so tests can substitute the loader
 
     x_train, y_train = data_module.load_dataset(config.dataset, "train", data_root, download=True, dtype=config.dtype)
     x_test, y_test = data_module.load_dataset(config.dataset, "test", data_root, download=True, dtype=config.dtype)

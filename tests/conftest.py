@@ -31,3 +31,20 @@ def data_root() -> Path:
             pytest.fail(message + "; CI must have them")
         pytest.skip(message)
     return root
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_kernels_ready():
+    """The compiled training kernels loaded (or, on a fresh clone, compiled) once per test process first.
+
+    On a cold cache ``handprop train`` prints a line while Numba compiles; tests that count the lines
+    a command prints would otherwise see it in whichever test ran first. tests/test_compiled.py checks
+    that line with a cache of its own.
+    """
+    try:
+        from handprop import compiled
+    except ImportError:  # no Numba: the NumPy steps train, and nothing compiles
+        return
+    for dtype in ("float32", "float64"):
+        compiled.warm_up(784, dtype)
+
