@@ -221,3 +221,41 @@ def test_a_runs_figures_name_its_folder(synthetic_mnist, tmp_path):  # noqa: F81
 
     run = handprop.train(epochs=1, out=tmp_path / "run", progress=False, engine="numpy")
     assert run.plot()._suptitle.get_text().startswith(f"{tmp_path / 'run'}: 784-16-16-10 float32, handprop, 1 epoch")
+
+
+# -- one data rule: --data-root > $HANDPROP_DATA > ~/.local/share/handprop -----------------------
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """No download: the files stay missing, as on a machine without a network."""
+    monkeypatch.setattr(handprop.data, "_download", lambda name, root: None)
+
+
+def test_the_default_is_per_user(monkeypatch, tmp_path):
+    monkeypatch.delenv("HANDPROP_DATA", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    assert handprop.data.resolve_root() == tmp_path / "handprop"
+    monkeypatch.setenv("HANDPROP_DATA", str(tmp_path / "env"))
+    assert handprop.data.resolve_root() == tmp_path / "env"
+    assert handprop.data.resolve_root(tmp_path / "given") == tmp_path / "given"
+
+
+@pytest.mark.parametrize("how", ["default", "env", "given"])
+def test_missing_files_give_one_message_naming_where_it_looked(offline, monkeypatch, tmp_path, how):
+    monkeypatch.delenv("HANDPROP_DATA", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    expected_root = tmp_path / "xdg" / "handprop"
+    origin = "the default, as neither --data-root / data_root= nor $HANDPROP_DATA was given"
+    if how == "env":
+        monkeypatch.setenv("HANDPROP_DATA", str(tmp_path / "env"))
+        expected_root, origin = tmp_path / "env", "from $HANDPROP_DATA"
+    elif how == "given":
+        expected_root, origin = tmp_path / "given", "given as --data-root / data_root="
+    with pytest.raises(handprop.data.DatasetNotFoundError) as error:
+        handprop.data.load_dataset("mnist", "test", None if how != "given" else tmp_path / "given")
+    message = str(error.value)
+    assert "\n" not in message
+    assert message.startswith(f"MNIST files missing from {expected_root / 'MNIST' / 'raw'}: ")
+    assert f"Looked in {expected_root} only ({origin})" in message
+    assert "--data-root DIR (data_root=DIR in Python) or HANDPROP_DATA=DIR" in message
