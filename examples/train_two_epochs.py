@@ -1,6 +1,6 @@
 """Train the video's network for two epochs from Python, read the run back, and plot it.
 
-    python examples/train_two_epochs.py        # MNIST from $HANDPROP_DATA, else ./data
+    python examples/train_two_epochs.py        # MNIST from $HANDPROP_DATA, else ~/.local/share/handprop (as every command)
 """
 
 import handprop

@@ -19,6 +19,7 @@ import dataclasses
 import logging
 import math
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional, Union
@@ -135,13 +136,19 @@ class Run:
         """Cost and test accuracy per epoch, one line per backend; writes a PNG only when given ``path``."""
         from .plots import plot_curves
 
-        return plot_curves(self.history, path)
+        return plot_curves(self.history, path, cost=self.config.cost, title=self._title())
 
     def plot_first_layer(self, path: Optional[PathLike] = None) -> "Figure":
         """Each first-layer unit's weights as an image (square inputs only); writes only when given ``path``."""
         from .plots import plot_first_layer
 
-        return plot_first_layer(self.network.weights[0], path)
+        return plot_first_layer(self.network.weights[0], path, title=self._title())
+
+    def _title(self) -> str:
+        """The run in a few words for figures: its folder (when saved), network, backend and epochs."""
+        c = self.config
+        where = f"{self.out}: " if self.out is not None else ""
+        return f"{where}{'-'.join(map(str, c.arch))} {c.dtype}, {self.backend}, {self.epoch} epoch{'s' if self.epoch != 1 else ''}, seed {c.seed}"
 
     def __repr__(self) -> str:
         arch = "-".join(map(str, self.config.arch))
@@ -154,7 +161,7 @@ def load_mnist(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(x (n, 784) with pixels in [0, 1], labels (n,) int64) of one split of MNIST or Fashion-MNIST.
 
-    ``data_root`` is the folder holding ``MNIST/raw`` (default: ``$HANDPROP_DATA``, else ``./data``);
+    ``data_root`` is the folder holding ``MNIST/raw`` (default: ``$HANDPROP_DATA``, else ``~/.local/share/handprop``);
     missing files are downloaded when a network is reachable, else a FileNotFoundError names them.
     """
     from . import data
@@ -210,6 +217,7 @@ def train(
     on_start: Optional[Callable[[Run], None]] = None,
     on_epoch: Optional[Callable[[Run], None]] = None,
     force: bool = False,
+    on_wait: Optional[Callable[[str], None]] = None,
     **settings: Any,
 ) -> Run:
     """Mini-batch SGD on MNIST (or Fashion-MNIST) with either backend, or both in lockstep.
@@ -231,7 +239,11 @@ def train(
     ``force``: let a new run replace the run already in ``out`` (or a resumed run write into a folder
     holding another run); without it that is refused before any work, since it would lose the old run.
     ``out`` is locked while the run writes it: a second run into the same folder is refused.
-    ``on_start(run)`` is called once the data are loaded, ``on_epoch(run)`` after every epoch.
+    ``on_start(run)`` is called once the data are loaded, ``on_epoch(run)`` after every epoch, and
+    ``on_wait(sentence)`` before a wait longer than a second, saying what for (the first run on a
+    machine compiling the training kernels, which happens while the data load).
+    Everything cheap is checked before the data are loaded: the settings, the device, and that
+    ``out`` can be written.
 
     Raises ``TrainingDiverged`` when the cost becomes NaN or infinite and ``LockstepError`` when the
     backends of a "both" run disagree; the folder then holds the last complete epoch (and its plots).
@@ -276,11 +288,25 @@ def train(
     names = backend_names(backend)
     if device != "cpu" and "torch" not in names:
         raise ValueError(f"device {device!r} is for the torch backend; the handprop backend runs on the CPU only")
+    if "torch" in names:
+        check_device(device)
+    from . import data as data_module  # looked up at call time, so tests can substitute the loader
+
+    pixels = data_module.IMAGE_SIDE * data_module.IMAGE_SIDE
+    if config.arch[0] != pixels or config.arch[-1] != data_module.N_CLASSES:  # before loading anything
+        raise ValueError(
+            f"arch {'-'.join(map(str, config.arch))} does not fit {config.dataset}: the first width must be "
+            f"{pixels} (pixels) and the last {data_module.N_CLASSES} (classes)"
+        )
+    body = (config, backend, names, state, state_path, device, engine, threads, data_root, progress, on_start, on_epoch, on_wait)
     if out_path is None:
-        return _train(config, backend, names, state, state_path, None, device, engine, threads, data_root, progress, on_start, on_epoch)
+        return _train(*body, None)
+    from .atomic import check_writable
+
+    check_writable(out_path)  # in words, naming the user's path, before the lock makes the folder
     with locked_folder(out_path):  # before looking inside: a second run into this folder is refused
         _check_run_folder(out_path, state, state_path, force)
-        return _train(config, backend, names, state, state_path, out_path, device, engine, threads, data_root, progress, on_start, on_epoch)
+        return _train(*body, out_path)
 
 
 def _check_run_folder(out: Path, state: Optional[RunState], resume: Optional[Path], force: bool) -> None:
@@ -307,13 +333,14 @@ def _check_run_folder(out: Path, state: Optional[RunState], resume: Optional[Pat
 
 def _train(
     config: TrainConfig, backend: str, names: list[str], state: Optional[RunState], state_path: Optional[Path],
-    out_path: Optional[Path], device: str,
-    engine: str, threads: Optional[int], data_root: Optional[PathLike], progress: Optional[bool],
+    device: str, engine: str, threads: Optional[int], data_root: Optional[PathLike], progress: Optional[bool],
     on_start: Optional[Callable[[Run], None]], on_epoch: Optional[Callable[[Run], None]],
+    on_wait: Optional[Callable[[str], None]], out_path: Optional[Path],
 ) -> Run:
     """The body of ``train``, once the settings are checked and the run folder is locked."""
+    from . import data as data_module
 
-    from . import data as data_module  # looked up at call time, so tests can substitute the loader
+    compiling = _start_compiling(names, engine, config, on_wait)  # overlapped with loading the data
 
     x_train, y_train = data_module.load_dataset(config.dataset, "train", data_root, download=True, dtype=config.dtype)
     x_test, y_test = data_module.load_dataset(config.dataset, "test", data_root, download=True, dtype=config.dtype)
@@ -335,6 +362,8 @@ def _train(
         shuffle_rng, done = state.shuffle_rng, {"start_epoch": state.epoch, "history": state.history, "lockstep": state.lockstep}
     backends = make_backends(networks, config, device, engine, threads)
     trainer = Trainer(config, backends, dataset, shuffle_rng, progress=progress, **done)
+    if compiling is not None:
+        compiling.join()  # so that the first epoch's time is the training's alone
     start_epoch = trainer.start_epoch
 
     def snapshot() -> Run:
@@ -368,6 +397,56 @@ def _train(
     run = snapshot()
     _write_plots(run)
     return run
+
+
+def check_device(device: str) -> None:
+    """Refuse, in words and before anything slow, a torch device this machine does not have.
+
+    Without an NVIDIA driver (no /proc/driver/nvidia/version) a CUDA device is refused at once, with
+    no torch import (2 s); with one, torch is asked (the torch backend imports it anyway).
+    """
+    if not isinstance(device, str) or device.split(":")[0] not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {device!r}; expected cpu or cuda")
+    if device == "cpu":
+        return
+    if not os.path.exists("/proc/driver/nvidia/version") and not os.path.exists("/dev/nvidia0"):
+        raise ValueError(
+            f"--device {device} asked for, but this machine has no NVIDIA driver (no /proc/driver/nvidia/version), "
+            f"so no CUDA GPU; use --device cpu"
+        )
+    from verify.backend import resolve_device  # imports torch
+
+    resolve_device(device)
+
+
+def _start_compiling(
+    names: list[str], engine: str, config: TrainConfig, on_wait: Optional[Callable[[str], None]]
+) -> Optional[threading.Thread]:
+    """Compile the training kernel in a thread while the data load, when Numba's cache lacks it.
+
+    Says so first through ``on_wait`` (and the log); returns the thread to join before training, or
+    None when there is nothing to compile (the kernel then loads from the cache in 0.1 s).
+    """
+    if "handprop" not in names or engine != "compiled":
+        return None
+    try:
+        from . import compiled
+    except ImportError:  # Numba missing: handprop_backend says so and trains with the NumPy steps
+        return None
+    if compiled.kernels_ready(config.arch[0], config.dtype):
+        return None
+    sentence = (
+        f"compiling the training kernels once for this machine, about {compiled.COMPILE_SECONDS} s "
+        f"(later runs load them from Numba's cache)"
+    )
+    logger.info(sentence)
+    if on_wait is not None:
+        on_wait(sentence)
+    thread = threading.Thread(
+        target=compiled.warm_up, args=(config.arch[0], config.dtype), name="handprop-compile", daemon=True
+    )
+    thread.start()
+    return thread
 
 
 def _write_plots(run: Run) -> None:

@@ -32,3 +32,31 @@ def atomic_open(
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def check_writable(path: Union[str, os.PathLike], kind: str = "folder") -> None:
+    """Raise ValueError "cannot write to PATH: why" unless ``path`` can be written, before any slow work.
+
+    ``kind`` is "folder" (``path`` is, or will be made as, a folder) or "file" (a file in an existing
+    or future folder). The folder that exists nearest to ``path`` is probed by making and removing an
+    empty temporary folder in it: permissions, read-only file systems and /proc or /sys all answer
+    the same way. Nothing is left behind.
+    """
+    target = Path(path)
+    if kind == "file":
+        if target.is_dir():
+            raise ValueError(f"cannot write to {path}: it is a folder; give a file name")
+        target = target.parent
+    existing = next((p for p in (target, *target.parents) if p.exists()), Path("."))
+    if not existing.is_dir():
+        what = "it is a file" if existing == Path(path) else f"{existing} is a file, not a folder"
+        raise ValueError(f"cannot write to {path}: {what}")
+    try:
+        probe = tempfile.mkdtemp(dir=existing, prefix=".handprop-write-check.")
+    except OSError as error:
+        reason = (error.strerror or str(error)).lower()
+        if isinstance(error, PermissionError):
+            reason = "permission denied"
+        where = "" if existing == Path(path) else f" ({existing} does not let it be made)"
+        raise ValueError(f"cannot write to {path}: {reason}{where}") from None
+    os.rmdir(probe)

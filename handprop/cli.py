@@ -27,10 +27,19 @@ def build_parser() -> argparse.ArgumentParser:
         description="Backpropagation by hand in NumPy, verified against PyTorch autograd.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    parser.add_argument("--version", action="version", version=f"handprop {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"handprop.commands.{name}").register(sub)
+    for subparser in sub.choices.values():  # -v after the command too; SUPPRESS keeps one given before it
+        subparser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log progress details")
     return parser
+
+
+def _version() -> str:
+    from handprop import __version__
+
+    return __version__
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -57,7 +57,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from .backend import Parameters, all_finite, copy_into, copy_parameters, evaluate_network, network_cost
+from .backend import CheckedInputs, Parameters, all_finite, copy_into, copy_parameters, evaluate_network, network_cost
 from .network import Network
 
 logger = logging.getLogger(__name__)
@@ -701,13 +701,26 @@ def train_batches(
 TABLE_LIMIT = 256
 
 
-def sparse_rows(x: Array) -> tuple[Array, Array, Array]:
-    """Each row's non-zero entries as (indptr (n+1,), indices (nnz,) int32, values (nnz,)), CSR-style."""
-    nonzero = x != 0  # (n, in)
-    indptr = np.zeros(x.shape[0] + 1, dtype=np.int64)
-    np.cumsum(nonzero.sum(axis=1), out=indptr[1:])
-    rows, cols = np.nonzero(nonzero)  # row-major order, so each row's entries are consecutive
-    return indptr, cols.astype(np.int32), np.ascontiguousarray(x[rows, cols])
+def sparse_rows(x: Array, chunk: int = 4096) -> tuple[Array, Array, Array]:
+    """Each row's non-zero entries as (indptr (n+1,), indices (nnz,), values (nnz,)), CSR-style.
+
+    Indices are uint16 where the rows are narrow enough (MNIST: 784), else int32; ``chunk`` rows at a
+    time, so the temporary index arrays stay small (all of MNIST at once: 190 MB of int64).
+    """
+    n = x.shape[0]
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    for start in range(0, n, chunk):
+        indptr[start + 1 : start + chunk + 1] = np.count_nonzero(x[start : start + chunk], axis=1)
+    np.cumsum(indptr, out=indptr)
+    indices = np.empty(int(indptr[-1]), dtype=np.uint16 if x.shape[1] <= 2**16 else np.int32)
+    values = np.empty(int(indptr[-1]), dtype=x.dtype)
+    for start in range(0, n, chunk):
+        block = x[start : start + chunk]
+        rows, cols = np.nonzero(block)  # row-major order, so each row's entries are consecutive
+        lo, hi = indptr[start], indptr[min(start + chunk, n)]
+        indices[lo:hi] = cols
+        values[lo:hi] = block[rows, cols]
+    return indptr, indices, values
 
 
 def encode_inputs(x: Array) -> tuple[Array, Array, Array, int]:
@@ -721,6 +734,9 @@ def encode_inputs(x: Array) -> tuple[Array, Array, Array, int]:
     """
     indptr, indices, values = sparse_rows(x)
     distinct = np.unique(values[:: max(1, len(values) // 65536)])  # a sample's (all 9 M of MNIST: 1.4 s)
+    pixel_values = (np.arange(256, dtype=np.float64) / 255.0).astype(values.dtype)  # k/255, as data.py scales bytes
+    if len(distinct) and np.isin(distinct, pixel_values).all():
+        distinct = pixel_values  # image bytes: every value the sample missed is one of these (one pass, not three)
     packed = _table_codes(x.shape[1], indices, values, distinct)
     if packed is None and len(distinct) <= TABLE_LIMIT:  # the sample missed a value: look at them all
         distinct = np.unique(values)
@@ -771,6 +787,7 @@ class CompiledBackend:
     engine = "compiled"
 
     def __init__(self, net: Network, lr: float, l2: float = 0.0) -> None:
+        self._checked = CheckedInputs()  # the arrays evaluate() has checked
         self.net = net
         self.lr = float(lr)
         self.l2 = float(l2)
@@ -823,7 +840,9 @@ class CompiledBackend:
         )
 
     def load_training_data(self, x: Array, y: Array) -> None:
-        self._x, self._y = self.net.prepare(x, y)  # checked and converted once, as the NumPy backend does
+        self._x, self._y = self.net.prepare(x, y)
+        self._checked = CheckedInputs()  # evaluate() need not check the training set again
+        self._checked.remember(x, self._x)  # checked and converted once, as the NumPy backend does
         self.decay = 1.0 - self.lr * self.l2 / self._x.shape[0]  # (1 − ηλ/n)
         self._inputs = encode_inputs(self._x)
         self._y = np.ascontiguousarray(self._y)
@@ -836,16 +855,19 @@ class CompiledBackend:
         if self._buffers[0].shape[0] < batch_size * self._units + PAD:
             self._buffers = self._make_buffers(batch_size)  # made once per batch size, reused every step
         if not train_batches.signatures:  # nothing compiled or loaded from the cache yet in this process
-            logger.info("loading the compiled training steps (the first run on a machine compiles them: about 25 s)")
+            logger.info("loading the compiled training steps (the first run on a machine compiles them: about %d s)", COMPILE_SECONDS)
         slp, numba.config.SLP_VECTORIZE = numba.config.SLP_VECTORIZE, 1  # see _SLP_WHY
         try:
-            return train_batches(
-                self._theta, self._woff, self._boff, self._sizes, self._uoff, self._acts, self._cost,
-                *self._inputs, self._y, self._order, int(start), int(stop), int(batch_size),
-                self.lr, self.decay, *self._buffers, self._g, self._zeros, self._scratch, self._wo, self._wooff,
-            )
+            return train_batches(*self._kernel_arguments(start, stop, batch_size))
         finally:
             numba.config.SLP_VECTORIZE = slp
+
+    def _kernel_arguments(self, start: int, stop: int, batch_size: int) -> tuple[Any, ...]:
+        return (
+            self._theta, self._woff, self._boff, self._sizes, self._uoff, self._acts, self._cost,
+            *self._inputs, self._y, self._order, int(start), int(stop), int(batch_size),
+            self.lr, self.decay, *self._buffers, self._g, self._zeros, self._scratch, self._wo, self._wooff,
+        )
 
     def step(self, start: int, stop: int) -> float:
         return self.steps(start, stop, stop - start)
@@ -870,7 +892,54 @@ class CompiledBackend:
         copy_into(self.net, snapshot)
 
     def evaluate(self, x: Array, y: Array) -> tuple[float, Array]:
-        return evaluate_network(self.net, x, y)
+        return evaluate_network(self.net, x, y, self._checked)
 
     def synchronize(self) -> None:
         pass
+
+
+# ---------------------------------------------------------------------------------------------
+# the first run on a machine: compiling ahead, and saying so
+
+# what the first run on a machine waits for Numba (measured on this project's 2-core machine: 11 s
+# idle, up to 25 s while the machine is busy); said before the wait, never measured per run
+COMPILE_SECONDS = 15
+
+
+def _tiny_backend(n_inputs: int, dtype: str) -> CompiledBackend:
+    """A 2-example, n_inputs-2-2 backend whose kernel arguments have the types a real run's have.
+
+    MNIST-like inputs (byte values k/255, at most 256 distinct) make the same code types (table codes)
+    as the real data, so the kernel compiled for it is the one the real run calls.
+    """
+    net = Network([n_inputs, 2, 2], dtype=dtype, seed=0)
+    backend = CompiledBackend(net, lr=0.1)
+    x = (np.arange(2 * n_inputs) % 256 / 255.0).reshape(2, n_inputs)  # (2, n_inputs)
+    backend.load_training_data(x.astype(net.dtype), np.eye(2, dtype=net.dtype))
+    backend.begin_epoch(np.arange(2))
+    return backend
+
+
+def kernels_ready(n_inputs: int, dtype: str) -> bool:
+    """Whether the training kernel for ``dtype`` is in memory or in Numba's cache on disk (so no compiling).
+
+    Reads Numba's cache index (an internal of Numba's; anything unexpected there counts as not ready).
+    """
+    backend = _tiny_backend(n_inputs, dtype)  # also loads or compiles _pack_codes (0.4 s cold)
+    args = backend._kernel_arguments(0, 2, 1)
+    try:
+        sig = tuple(numba.typeof(a) for a in args)
+        if sig in [tuple(s) for s in train_batches.signatures]:
+            return True
+        cache = train_batches._cache
+        key = cache._index_key(sig, train_batches.targetctx.codegen())
+        return key in cache._cache_file._load_index()
+    except Exception as error:  # noqa: BLE001 - Numba's internals changed: assume the worst, say so
+        logger.debug("could not read Numba's cache index: %s", error)
+        return False
+
+
+def warm_up(n_inputs: int, dtype: str) -> None:
+    """Compile (or load from the cache) the training kernel for ``dtype``, on a tiny network."""
+    _tiny_backend(n_inputs, dtype).steps(0, 2, 1)
+

@@ -244,7 +244,11 @@ class Network:
 
     def feedforward(self, X: Any) -> ForwardPass:
         """z^ℓ = a^(ℓ-1) W^ℓᵀ + b^ℓ and a^ℓ = σ(z^ℓ) for every layer, keeping both for backprop."""
-        return self._forward(check_inputs(X, self.sizes[0], self.dtype))
+        return self._forward(self.checked_inputs(X))
+
+    def checked_inputs(self, X: Any) -> Array:
+        """X checked (finite, (n, inputs)) and in the network's dtype: what ``feedforward`` runs on."""
+        return check_inputs(X, self.sizes[0], self.dtype)
 
     def _forward(self, x: Array) -> ForwardPass:
         zs, activations = [], [x]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Optional, Sequence
 
-from .backend import Array, Parameters, all_finite, copy_into, copy_parameters, evaluate_network, network_cost
+from .backend import CheckedInputs, Array, Parameters, all_finite, copy_into, copy_parameters, evaluate_network, network_cost
 from .network import Network
 
 
@@ -22,6 +22,7 @@ class HandpropBackend:
     engine = "numpy"
 
     def __init__(self, net: Network, lr: float, l2: float = 0.0) -> None:
+        self._checked = CheckedInputs()  # the arrays evaluate() has checked
         self.net = net
         self.lr = float(lr)
         self.l2 = float(l2)
@@ -31,7 +32,9 @@ class HandpropBackend:
         self._order: Optional[Array] = None
 
     def load_training_data(self, x: Array, y: Array) -> None:
-        self._x, self._y = self.net.prepare(x, y)  # checked and converted once, not per batch
+        self._x, self._y = self.net.prepare(x, y)
+        self._checked = CheckedInputs()  # evaluate() need not check the training set again
+        self._checked.remember(x, self._x)  # checked and converted once, not per batch
         self.decay = 1.0 - self.lr * self.l2 / self._x.shape[0]  # (1 − ηλ/n)
 
     def begin_epoch(self, order: Array) -> None:
@@ -76,7 +79,7 @@ class HandpropBackend:
         copy_into(self.net, snapshot)
 
     def evaluate(self, x: Array, y: Array) -> tuple[float, Array]:
-        return evaluate_network(self.net, x, y)
+        return evaluate_network(self.net, x, y, self._checked)
 
     def synchronize(self) -> None:
         pass

@@ -54,35 +54,68 @@ def _as_dict(m: Any) -> Mapping[str, Any]:
     raise TypeError(f"each epoch must be an EpochMetrics or a dict of its fields, got {type(m).__name__}")
 
 
-def plot_curves(history: Mapping[str, Sequence[Any]], path: Optional[PathLike] = None) -> "Figure":
+# each backend its own colour, marker and line, so that lockstep runs (identical curves) show both
+BACKEND_STYLE = {
+    "handprop": dict(color="tab:blue", marker="o", markersize=6),
+    "torch": dict(color="tab:orange", marker="s", markersize=10, markerfacecolor="none", markeredgewidth=1.5),
+}
+COST_LABELS = {"quadratic": "quadratic cost ½‖a − y‖²", "cross_entropy": "cross-entropy cost"}
+
+
+def plot_curves(
+    history: Mapping[str, Sequence[Any]], path: Optional[PathLike] = None, cost: Optional[str] = None,
+    title: Optional[str] = None,
+) -> "Figure":
     """Cost (train and test, mean per example) and test accuracy per epoch, one line per backend.
 
     ``history`` maps a backend name to its epochs, as ``EpochMetrics`` (``run.history``,
-    ``trainer.history``) or dicts of the same fields (metrics.json's ``epochs``).
+    ``trainer.history``) or dicts of the same fields (metrics.json's ``epochs``). ``cost`` names the
+    cost on the axis (quadratic, cross_entropy); ``title`` names the run (its folder, say). With up to
+    three epochs each point is labelled with its value, since a single point has no curve to read.
     """
     from matplotlib.ticker import MaxNLocator
 
-    fig = new_figure(figsize=(10, 4), layout="tight")
+    fig = new_figure(figsize=(10, 4.4), layout="tight")
     ax_cost, ax_acc = fig.subplots(1, 2)
-    for name, epochs in history.items():
+    n_epochs = max((len(epochs) for epochs in history.values()), default=0)
+    for i, (name, epochs) in enumerate(history.items()):
         rows = [_as_dict(m) for m in epochs]
         e = [m["epoch"] for m in rows]
-        ax_cost.plot(e, [m["train_cost"] for m in rows], marker=".", label=f"{name} train")
-        ax_cost.plot(e, [m["test_cost"] for m in rows], marker=".", linestyle="--", label=f"{name} test")
-        ax_acc.plot(e, [100 * m["test_accuracy"] for m in rows], marker=".", label=name)
-    ax_cost.set(xlabel="epoch", ylabel="mean cost per example", title="cost")
+        style = BACKEND_STYLE.get(name, dict(marker="^", markersize=8))
+        series = [
+            (ax_cost, [m["train_cost"] for m in rows], "-", f"{name} train", "{:.4f}"),
+            (ax_cost, [m["test_cost"] for m in rows], "--", f"{name} test", "{:.4f}"),
+            (ax_acc, [100 * m["test_accuracy"] for m in rows], "-", name, "{:.2f}%"),
+        ]
+        for ax, values, linestyle, label, fmt in series:
+            ax.plot(e, values, linestyle=linestyle, label=label, **style)
+            if n_epochs <= 3:  # single points: say their values, one backend to each side
+                for x, v in zip(e, values):
+                    ax.annotate(fmt.format(v), (x, v), xytext=(8 if i % 2 == 0 else -8, 0), textcoords="offset points",
+                                ha="left" if i % 2 == 0 else "right", va="center", fontsize=8, color=style.get("color"))
+    cost_label = COST_LABELS.get(cost, f"{cost} cost") if cost else "cost"
+    ax_cost.set(xlabel="epoch", ylabel=f"{cost_label}, mean per example", title=cost_label)
     ax_acc.set(xlabel="epoch", ylabel="test accuracy (%)", title="accuracy on the test set")
     for ax in (ax_cost, ax_acc):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         ax.grid(alpha=0.3)
+        if n_epochs <= 3:
+            ax.set_xlim(0.5, n_epochs + 0.5)
+            ax.set_xticks(range(1, n_epochs + 1))
+            ax.margins(y=0.25)  # room for the labels, and a scale around a single point that is not ±5 %
         if ax.get_legend_handles_labels()[0]:
             ax.legend()
+    if title:
+        fig.suptitle(title)
     save(fig, path)
     return fig
 
 
-def plot_first_layer(W: np.ndarray, path: Optional[PathLike] = None, max_units: int = 64) -> "Figure":
-    """Each first-layer unit's weights (a row of W^1, (out, 784)) as a 28×28 image, blue < 0 < red."""
+def plot_first_layer(
+    W: np.ndarray, path: Optional[PathLike] = None, max_units: int = 64, title: Optional[str] = None
+) -> "Figure":
+    """Each first-layer unit's weights (a row of W^1, (out, 784)) as a 28×28 image, blue < 0 < red, on
+    one colour scale with its colour bar; ``title`` names the run."""
     W = np.asarray(W)
     if W.ndim != 2:
         raise ValueError(f"first-layer weights must be a 2-D array (units, inputs), got shape {W.shape}")
@@ -92,14 +125,18 @@ def plot_first_layer(W: np.ndarray, path: Optional[PathLike] = None, max_units: 
     units = min(W.shape[0], max_units)
     cols = math.ceil(math.sqrt(units))
     rows = math.ceil(units / cols)
-    fig = new_figure(figsize=(1.3 * cols, 1.3 * rows), layout="tight")
+    fig = new_figure(figsize=(1.3 * cols + 1.2, 1.3 * rows + 0.6), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False)
+    limit = float(np.abs(W[:units]).max()) or 1.0  # one symmetric scale for all units, so they compare
+    image = None
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < units:
-            limit = float(np.abs(W[i]).max()) or 1.0  # symmetric colour scale per unit
-            ax.imshow(W[i].reshape(side, side), cmap="RdBu_r", vmin=-limit, vmax=limit)
-            ax.set_title(str(i), fontsize=7)
-    fig.suptitle(f"first-layer weights ({units} of {W.shape[0]} units)")
+            image = ax.imshow(W[i].reshape(side, side), cmap="RdBu_r", vmin=-limit, vmax=limit)
+            ax.set_title(f"unit {i}", fontsize=7)
+    bar = fig.colorbar(image, ax=axes, shrink=0.8, fraction=0.05)
+    bar.set_label("weight from each pixel (blue < 0 < red)")
+    heading = f"first-layer weights W¹: {units} of {W.shape[0]} units, {side}×{side} pixels each"
+    fig.suptitle(f"{title}\n{heading}" if title else heading, fontsize=10)
     save(fig, path)
     return fig

@@ -9,6 +9,11 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+# pytest-xdist's workers (addopts: -n 2) must collect the same test ids; an id made with hash() of a
+# str or bytes differs between interpreters unless their hash seed is the same. The controller loads
+# this file before it starts the workers, which inherit its environment.
+os.environ.setdefault("PYTHONHASHSEED", "0")
+
 
 def mnist_root() -> Path:
     """HANDPROP_DATA if set, else the ``shared/data`` folder beside the checkout (developers and CI)."""
@@ -26,3 +31,20 @@ def data_root() -> Path:
             pytest.fail(message + "; CI must have them")
         pytest.skip(message)
     return root
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_kernels_ready():
+    """The compiled training kernels loaded (or, on a fresh clone, compiled) once per test process first.
+
+    On a cold cache ``handprop train`` prints a line while Numba compiles; tests that count the lines
+    a command prints would otherwise see it in whichever test ran first. tests/test_compiled.py checks
+    that line with a cache of its own.
+    """
+    try:
+        from handprop import compiled
+    except ImportError:  # no Numba: the NumPy steps train, and nothing compiles
+        return
+    for dtype in ("float32", "float64"):
+        compiled.warm_up(784, dtype)
+

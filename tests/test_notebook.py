@@ -35,3 +35,21 @@ def test_notebook_runs_and_plots_inline(data_root, monkeypatch):
     text = "".join(o.get("text", "") for cell in outputs.values() for o in cell)
     assert "epoch 1: train cost" in text and "hidden layer 1: weights and biases wrong" in text
     assert "σ(z) is used where σ′(z) belongs" in text  # check_backprop names the notebook's mistake
+
+
+def test_notebook_without_data_stops_with_one_line(tmp_path, monkeypatch):
+    """No HANDPROP_DATA and an empty default: the loading cell ends in one line saying where to look."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    monkeypatch.delenv("HANDPROP_DATA", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "empty"))
+    notebook = nbformat.read(str(NOTEBOOK), as_version=4)
+    notebook.cells = [c for c in notebook.cells if c.cell_type == "code"][:2]  # the imports and the loading cell
+    client = nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
+    with pytest.raises(nbclient.exceptions.CellExecutionError):
+        client.execute()
+    errors = [o for o in notebook.cells[1].outputs if o.get("output_type") == "error"]
+    assert len(errors) == 1 and errors[0]["ename"] == "SystemExit"
+    message = errors[0]["evalue"]
+    assert "\n" not in message and message.startswith("MNIST files missing from ")
+    assert str(tmp_path / "empty" / "handprop") in message and "HANDPROP_DATA=DIR" in message

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 REPO = Path(__file__).resolve().parents[1]
+COMPILING_LINE = re.compile(r"^handprop \w+: compiling the training kernels once for this machine")
 LOG_LINE = re.compile(r"^(?:WARNING|INFO|DEBUG) [\w.]+: ")
 # "<!-- example -->", "<!-- example: slow -->", or a named one "<!-- example:NAME -->" (docs/grading.md)
 MARKER = re.compile(r"^<!-- example(?::\s*(?P<options>[\w ,-]*))? -->\s*$")
@@ -132,8 +133,9 @@ def run(example: Example, data_root: Optional[Path] = None, timeout: float = 900
         result = subprocess.run(argv_of(command), cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
         chunks.append(result.stdout + result.stderr)
     lines = "".join(chunks).rstrip("\n").splitlines()
-    # log lines describe the machine (say, a sandbox layer it lacks), not the command's result
-    return "\n".join(line.rstrip() for line in lines if not LOG_LINE.match(line))
+    # log lines describe the machine (say, a sandbox layer it lacks), not the command's result; so does
+    # the line a first run prints while Numba compiles (a fresh clone's cache is empty)
+    return "\n".join(line.rstrip() for line in lines if not LOG_LINE.match(line) and not COMPILING_LINE.match(line))
 
 
 def masked(text: str) -> str:

@@ -18,7 +18,7 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("checkpoint", help="a .npz written by handprop train (or save_checkpoint), or the --out folder holding it")
     p.add_argument("--dataset", choices=list(DATASETS), default=None, help="default: the one it was trained on, else mnist")
-    p.add_argument("--data-root", default=None, help="folder holding MNIST/raw (default: $HANDPROP_DATA, else ./data)")
+    p.add_argument("--data-root", default=None, help="folder holding MNIST/raw (default: $HANDPROP_DATA, else ~/.local/share/handprop)")
     p.add_argument("--split", choices=["test", "train"], default="test", help="default: test")
     p.set_defaults(run=run)
 

@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="a handprop checkpoint (.npz), or the --out folder of handprop train holding it; default: a fresh 784-16-16-10 sigmoid network from --seed")
     p.add_argument("--index", type=int, default=0, metavar="I", help="which example of the split (default 0)")
     p.add_argument("--split", choices=("train", "test"), default="train", help="where the example comes from")
-    p.add_argument("--data-root", metavar="DIR", help="folder containing MNIST/raw (default $HANDPROP_DATA or ./data)")
+    p.add_argument("--data-root", metavar="DIR", help="folder containing MNIST/raw (default: $HANDPROP_DATA, else ~/.local/share/handprop)")
     p.add_argument("--dataset", choices=("mnist", "fashion-mnist"), default=None,
                    help="default: the dataset the checkpoint was trained on, else mnist")
     p.add_argument("--seed", type=int, default=0, help="seed of the fresh network and of the mini-batch draws")
@@ -87,6 +87,12 @@ def run(args: argparse.Namespace) -> int:
 
     out = figure_path(args.out)  # before the work: a bad name fails fast, and this is what gets written
     check_new_file(out, force=args.force, what="--out", inputs=[args.checkpoint], parent_must_exist=False)
+    from ..atomic import check_writable
+
+    try:
+        check_writable(out, "file")  # before loading anything: "cannot write to /sys/x.png: permission denied"
+    except ValueError as error:
+        raise CLIError(str(error)) from None
     net, source, args.dataset = _network(args)
     names = CLASS_NAMES[args.dataset] if args.dataset != "mnist" else None  # digits name themselves
     X, labels = load_dataset(args.dataset, args.split, args.data_root)
@@ -114,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         study = minibatch_study(net, X_train, y_train, sizes, config.trials, config.seed, progress=not args.no_progress)
 
     print(format_explanation(explanation, net, title, batch, study, class_names=names), end="")
-    short = source if args.checkpoint is None else f"checkpoint {args.checkpoint.name}"
+    short = source  # the checkpoint's path as given: its folder names the run
     path = save_figure(explanation, out, title=f"{args.dataset.upper()} {args.split} #{args.index} — {short}",
                        class_names=names)
     print(f"\nfigure: {path}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from ..cli import CLIError
@@ -146,12 +147,23 @@ def run(args: argparse.Namespace) -> int:
     from ..grading.sandbox import SandboxError
 
     modes = [m for m in ("template", "batch", "bundle") if getattr(args, m) is not None]
-    if modes and args.submission:
-        raise CLIError(f"give either a submission file or --{modes[0]}, not both")
     if not modes and not args.submission:
         raise CLIError("nothing to grade: give a submission .py file, or --template, --batch or --bundle")
+    if args.template == "" and args.submission == "-":  # --template [flags] -: the '-' is the template's
+        args.template, args.submission = "-", None
+    if modes and args.submission:
+        raise CLIError(f"give either a submission file or --{modes[0]}, not both")
     if args.template is not None:
         return _template(args)
+    if args.submission:
+        _check_submission_kind(args.submission)
+    if args.output:
+        from ..atomic import check_writable
+
+        try:
+            check_writable(args.output, "file")
+        except ValueError as error:
+            raise CLIError(str(error)) from None
     if "grade" in sys.argv[1:3]:  # the real command line (handprop [-v] grade …), not a test calling main()
         from ..grading.sandbox.processes import hide_command_line
 
@@ -169,6 +181,21 @@ def run(args: argparse.Namespace) -> int:
         return _single(args, config)
     except SandboxError as error:
         raise CLIError(f"the grader could not run: {error}") from None
+
+
+SUBMISSION_KINDS = (".py", ".ipynb", ".zip")
+
+
+def _check_submission_kind(submission: str) -> None:
+    """Refuse, before anything slow, a submission that is not a .py, a notebook, a folder or a .zip."""
+    path = Path(submission)
+    if path.is_dir() or path.suffix.lower() in SUBMISSION_KINDS:
+        return
+    if not path.exists():
+        raise CLIError(f"{submission}: no such file or folder")
+    raise CLIError(
+        f"{submission} is not a submission handprop grades: expected a .py file, a notebook (.ipynb), a folder or a .zip"
+    )
 
 
 def _template(args: argparse.Namespace) -> int:

@@ -25,7 +25,7 @@ def register(subparsers: Any) -> None:
     # hyperparameters default to None so that --resume can tell which ones were given
     p.add_argument("--backend", choices=BACKENDS, default=None, help="engine to train (default: handprop)")
     p.add_argument("--dataset", choices=list(DATASETS), default=None, help=f"default: {d.dataset}")
-    p.add_argument("--data-root", default=None, help="folder holding MNIST/raw (default: $HANDPROP_DATA, else ./data)")
+    p.add_argument("--data-root", default=None, help="folder holding MNIST/raw (default: $HANDPROP_DATA, else ~/.local/share/handprop)")
     p.add_argument("--arch", default=None, help=f"layer widths (default: {'-'.join(map(str, d.arch))})")
     p.add_argument(
         "--hidden", default=None,
@@ -94,6 +94,7 @@ def _header(run: Any) -> str:
         f"training {'-'.join(map(str, c.arch))} ({','.join(c.hidden_per_layer) or '-'} → {c.output}, {c.cost}, "
         f"{c.init} init, {c.dtype}) on {c.dataset} with {run.backend}: {c.epochs} epoch{'s' if c.epochs != 1 else ''}, batch {c.batch_size}, "
         f"lr {c.lr:g}, l2 {c.l2:g}, seed {c.seed}"
+        + (f"; resuming from epoch {run.start_epoch}" if run.start_epoch else "")
     )
 
 
@@ -128,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
         result = train(
             on_start=lambda r: print(_header(r), flush=True),
             on_epoch=lambda r: print(_epoch_line(r), flush=True),
+            on_wait=lambda sentence: print(f"handprop train: {sentence}", file=sys.stderr, flush=True),
             **train_keywords(args),
         )
     except (TrainingDiverged, LockstepError) as error:
