@@ -66,7 +66,7 @@ class Submission:
     def locate(self, text: str) -> str:
         """``text`` (a traceback, a syntax error) with the sandbox's copy ``submission.py`` and its line
         numbers replaced by the student's own file, and for a notebook the cell and its line."""
-        shown = PurePosixPath(self.name.rpartition(":")[2].replace(os.sep, "/")).name or self.name
+        shown = shown_name(PurePosixPath(self.name.rpartition(":")[2].replace(os.sep, "/")).name or self.name)
 
         def where(match: "re.Match[str]") -> str:
             line = int(match.group(1))
