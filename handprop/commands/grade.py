@@ -159,8 +159,10 @@ def run(args: argparse.Namespace) -> int:
         _check_submission_kind(args.submission)
     if args.output:
         from ..atomic import check_writable
+        from ..outputs import refuse_inputs
 
         try:
+            refuse_inputs(args.output, [p for p in (args.submission, args.batch, args.config) if p], "--output")  # the reason first
             check_writable(args.output, "file")
         except ValueError as error:
             raise CLIError(str(error)) from None
