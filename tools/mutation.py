@@ -28,6 +28,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -54,7 +55,8 @@ class Module:
     mutants: list[Mutant] = field(default_factory=list)
 
 
-COMPILED_TESTS = ["tests/test_compiled.py", "tests/test_compiled_widths.py", "tests/test_batches.py"]
+# the quickest tests first: with -x a mutant is killed by the first that fails
+COMPILED_TESTS = ["tests/test_compiled_widths.py", "tests/test_batches.py", "tests/test_training_paths.py", "tests/test_compiled.py"]
 TRAINING_TESTS = ["tests/test_training.py", "tests/test_batches.py", "tests/test_lockstep_tolerance.py"]
 ENGINE_TESTS = ["tests/test_twin.py", "tests/test_gradcheck.py", "tests/test_network_shapes.py", "tests/test_per_example.py",
                 "tests/test_edge_cases.py", "tests/test_bad_values.py", "tests/test_bad_input.py"]  # fmt: skip
@@ -192,7 +194,7 @@ def _mutmut_config(copy: Path, module: Module) -> None:
         f"only_mutate = {json.dumps(only)}\n"
         f"pytest_add_cli_args_test_selection = {json.dumps(module.tests)}\n"
         'pytest_add_cli_args = ["-p", "no:cacheprovider", "-x"]\n'
-        'also_copy = ["verify", "tests", "data", "examples", "docs", "README.md"]\n'
+        'also_copy = ["verify", "tests", "data", "examples", "docs", "tools", "README.md"]\n'
     )
     text = re.sub(r"\[tool\.mutmut\]\n(?:[^\[].*\n|\n)*", "", text)
     pyproject.write_text(text.rstrip() + "\n\n" + section)
@@ -225,10 +227,14 @@ def mutmut(name: str, module: Module, timeout: float) -> tuple[int, int, list[st
             print(f"  survived {key}\n" + "\n".join("    " + line for line in diff.stdout.splitlines()[2:]), flush=True)
         return killed, total, survivors
     finally:
-        shutil.rmtree(copy, ignore_errors=True)
+        if not os.environ.get("HANDPROP_MUTATION_KEEP"):
+            shutil.rmtree(copy, ignore_errors=True)
+        else:
+            print(f"  kept {copy}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a killed run still removes its scratch copy
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("modules", nargs="*", help=f"modules to mutate (default: all of {', '.join(MODULES)})")
     parser.add_argument("--hand", action="store_true", help="run only the hand-chosen mutants, for every module given")
