@@ -75,6 +75,7 @@ def test_bad_targets(net, method, Y, error, match):
         (dict(hidden=["relu"]), ValueError, r"hidden lists 1 activations but the network has 2 hidden layers"),
         (dict(hidden=3), TypeError, r"hidden must be an activation name or a list of names"),
         (dict(cost=None), TypeError, r"cost must be given by name \(a str\), got NoneType"),
+        (dict(cost=3), TypeError, r"cost must be given by name \(a str\), got int"),
         (dict(output=3), TypeError, r"activation must be given by name \(a str\), got int"),
         (dict(init="uniform"), ValueError, r"unknown init 'uniform'; expected one of: normal, xavier, he"),
         (dict(dtype="float16"), ValueError, r"unsupported dtype 'float16'; expected one of: float32, float64"),
