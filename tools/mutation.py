@@ -61,7 +61,7 @@ COMPILED_TESTS = ["tests/test_compiled_widths.py", "tests/test_batches.py", "tes
 TRAINING_TESTS = ["tests/test_training.py", "tests/test_batches.py", "tests/test_lockstep_tolerance.py"]
 ENGINE_TESTS = ["tests/test_training_paths.py", "tests/test_twin.py", "tests/test_gradcheck.py", "tests/test_network_shapes.py", "tests/test_per_example.py",
                 "tests/test_edge_cases.py", "tests/test_bad_values.py", "tests/test_bad_input.py"]  # fmt: skip
-JUDGING_TESTS = ["tests/test_grading_mistake_table.py", "tests/test_grading_diagnosis.py", "tests/test_grading_judging.py"]
+JUDGING_TESTS = ["tests/test_grading_diagnose.py", "tests/test_grading_mistake_table.py", "tests/test_grading_diagnosis.py", "tests/test_grading_judging.py"]
 
 MODULES: dict[str, Module] = {
     "activations": Module("handprop/activations.py", ENGINE_TESTS),
@@ -140,6 +140,15 @@ TESTS_FROM: str | None = None  # --tests-from: a git revision whose tests/ repla
 # Left out of the score; a name that no longer exists (the code changed) is simply not matched.
 EQUIVALENT: dict[str, str] = {
     "handprop.activations.xǁActivationǁbackward__mutmut_8": "softmax's vector–Jacobian product reads a and ∂C/∂a, never z: passing None for z changes nothing",
+    # diagnose.py
+    "handprop.grading.diagnose.x_fitted_scale__mutmut_7": "an empty `got` made np.zeros(1): it then has ref's shape only when ref is one number, and s = 0 returns None as before",
+    "handprop.grading.diagnose.x_fitted_scale__mutmut_14": "an empty `ref` made np.zeros(1): r·r = 0 returns None as before",
+    "handprop.grading.diagnose.x_explain_scale__mutmut_17": "n > 1 → n >= 1: at n = 1 the batch factors are 1, which no smallest combination needs (s = 1 is () at size 0)",
+    "handprop.grading.diagnose.x_explain_scale__mutmut_31": "range(0, 4) → range(4): the same range",
+    "handprop.grading.diagnose.x_explain_scale__mutmut_34": "combinations of 4 tags: every one either repeats factor-2 (skipped) or has a product found at size 2",
+    "handprop.grading.diagnose.x_explain_scale__mutmut_44": "np.prod of no factors is 1.0, the value the condition chose",
+    "handprop.grading.diagnose.x_from_candidates__mutmut_14": "Verdict's candidates default to [], the value dropped",
+    "handprop.grading.diagnose.x_parts_candidates__mutmut_8": "factor_2=None is as false as the False it replaces (a True one is tested)",
 }
 
 
