@@ -148,7 +148,6 @@ EQUIVALENT: dict[str, str] = {
     "handprop.grading.diagnose.x_explain_scale__mutmut_34": "combinations of 4 tags: every one either repeats factor-2 (skipped) or has a product found at size 2",
     "handprop.grading.diagnose.x_explain_scale__mutmut_44": "np.prod of no factors is 1.0, the value the condition chose",
     "handprop.grading.diagnose.x_from_candidates__mutmut_14": "Verdict's candidates default to [], the value dropped",
-    "handprop.grading.diagnose.x_parts_candidates__mutmut_8": "factor_2=None is as false as the False it replaces (a True one is tested)",
 }
 
 
