@@ -89,3 +89,15 @@ REAL_BUGS = {"float64": 1e-8, "float32": 1e-2}
 def test_a_small_real_bug_is_beyond_the_tolerance(dtype):
     with pytest.raises(LockstepError, match=r"epoch 1, batch 1 of 6"):
         _lockstep_with_a_wrong_learning_rate(dtype, REAL_BUGS[dtype])
+
+
+def test_an_array_that_did_not_move_has_relative_difference_zero_or_infinite():
+    """Relative to a step of 0 (say ReLU units that never fired) the two engines agree exactly or not at all."""
+    theta = [np.ones((2, 2))], [np.ones(2)]
+    after = [theta[0][0] - 0.5], [theta[1][0].copy()]  # W1 steps, b1 stays
+    same = [after[0][0].copy()], [after[1][0].copy()]
+    moved = [after[0][0].copy()], [after[1][0] + 1e-3]  # the other engine moved b1
+    rows = {name: rel for name, _, rel, _, step in step_differences(theta, after, same, LOCKSTEP_TOLERANCE["float64"])}
+    assert rows == {"W1": 0.0, "b1": 0.0}
+    rows = {name: (rel, step) for name, _, rel, _, step in step_differences(theta, after, moved, LOCKSTEP_TOLERANCE["float64"])}
+    assert rows["b1"] == (np.inf, 0.0) and rows["W1"] == (0.0, 0.5)
