@@ -62,6 +62,8 @@ def test_backprop_and_the_scaled_gradients_match_autograd(output, cost, hidden):
     assert c == pytest.approx(auto.cost, rel=TOL)
     _assert_close([g / LR for g in eta_w], auto.nabla_w, "cost_and_backprop_prepared's η∂C/∂W ÷ η")
     _assert_close([g / LR for g in eta_b], auto.nabla_b, "cost_and_backprop_prepared's η∂C/∂b ÷ η")
+    _, plain_w, plain_b = net.cost_and_backprop_prepared(*net.prepare(X, Y))  # no scale: the gradient itself
+    _assert_close(plain_w + plain_b, auto.nabla_w + auto.nabla_b, "cost_and_backprop_prepared's ∂C/∂θ")
 
 
 @pytest.mark.parametrize("engine", ["numpy", "compiled"])
