@@ -16,6 +16,12 @@ from handprop.grading.sandbox import SandboxError, modes
 IS_ROOT = os.geteuid() == 0
 
 
+@pytest.fixture(autouse=True)
+def fresh_warnings(monkeypatch):
+    """resolve() logs each warning once per process: leave the process's record as it was."""
+    monkeypatch.setattr(modes, "_warned", set())
+
+
 @pytest.mark.skipif(not IS_ROOT, reason="the uid mode needs the grader to run as root")
 def test_the_uid_mode_leaves_the_network_and_switches_user():
     launch = modes.resolve("uid", NOBODY_UID, NOBODY_UID)
