@@ -99,8 +99,6 @@ HAND: list[Mutant] = [
            "the first row left over by the blocks of four rows is skipped"),
     Mutant("handprop/compiled.py", "    if n16 < n:  # the last n − n16 outputs", "    if n16 + 1 < n:  # the last n − n16 outputs",
            "the outputs left over by the 16-wide blocks of 4 rows lose a single remainder"),
-    # network.py
-    "handprop.network.xǁNetworkǁ_batch_gradients__mutmut_3": "the batch size read from the first hidden layer's activations instead of the input's: every layer has n rows",
     # training.py
     Mutant("handprop/training.py", "for start in range(0, n, batch_size)]", "for start in range(0, n - 1, batch_size)]",
            "the last short batch dropped (issue 22)"),
