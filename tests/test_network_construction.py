@@ -81,3 +81,9 @@ def test_set_parameters_errors_say_what_was_expected():
         net32.set_parameters([ws[0], np.full((2, 3), 1e39)], bs)
     with pytest.raises(ValueError, match=r"^biases\[0\] has values up to 1e\+39, beyond the range of float32"):
         net32.set_parameters(ws, [np.full(3, 1e39), bs[1]])
+
+
+def test_building_a_network_is_logged_at_debug_level(caplog):
+    with caplog.at_level("DEBUG", logger="handprop.network"):
+        Network([4, 2], output="softmax", cost="cross_entropy")
+    assert "built network Network(4-2, hidden=-, output=softmax, cost=cross_entropy, dtype=float64)" in caplog.messages
