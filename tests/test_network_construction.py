@@ -87,3 +87,8 @@ def test_building_a_network_is_logged_at_debug_level(caplog):
     with caplog.at_level("DEBUG", logger="handprop.network"):
         Network([4, 2], output="softmax", cost="cross_entropy")
     assert "built network Network(4-2, hidden=-, output=softmax, cost=cross_entropy, dtype=float64)" in caplog.messages
+
+
+def test_sizes_of_the_wrong_kind_are_a_type_error():
+    with pytest.raises(TypeError, match=r"^sizes must be a sequence of layer widths such as \[784, 16, 16, 10\], got 784$"):
+        Network(784)

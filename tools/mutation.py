@@ -142,6 +142,16 @@ EQUIVALENT: dict[str, str] = {
     "handprop.activations.xǁActivationǁbackward__mutmut_8": "softmax's vector–Jacobian product reads a and ∂C/∂a, never z: passing None for z changes nothing",
     # network.py
     "handprop.network.xǁNetworkǁ_batch_gradients__mutmut_3": "the batch size read from the first hidden layer's activations instead of the input's: every layer has n rows",
+    "handprop.network.xǁNetworkǁfrom_parameters__mutmut_42": "float64 left out of the accepted names: a float64 first matrix then falls to the default, float64",
+    "handprop.network.xǁNetworkǁfrom_parameters__mutmut_43": "float64 left out of the accepted names: a float64 first matrix then falls to the default, float64",
+    "handprop.network.xǁNetworkǁfrom_parameters__mutmut_49": "the ndim ≠ 2 branch is unreachable: every matrix was checked 2-D just above",
+    "handprop.network.xǁNetworkǁfrom_parameters__mutmut_55": "the ndim ≠ 2 branch is unreachable: every matrix was checked 2-D just above",
+    "handprop.network.xǁNetworkǁfrom_parameters__mutmut_56": "the ndim ≠ 2 branch is unreachable: every matrix was checked 2-D just above",
+    "handprop.network.xǁNetworkǁfrom_parameters__mutmut_70": "the seed of the initial parameters: set_parameters overwrites every one of them",
+    "handprop.network.xǁNetworkǁfrom_parameters__mutmut_72": "the seed of the initial parameters: set_parameters overwrites every one of them",
+    "handprop.network.xǁNetworkǁcopy__mutmut_6": "dtype None: from_parameters reads it from the copied weights, which have it",
+    "handprop.network.xǁNetworkǁcopy__mutmut_12": "dtype left out: from_parameters reads it from the copied weights, which have it",
+    "handprop.network.xǁNetworkǁiter_per_example_gradients__mutmut_1": "a default chunk of 1001 instead of 1000 examples: the same per-example gradients, chunked differently",
     # training.py
     "handprop.training.x_step_differences__mutmut_17": "one name too many for the biases: zip stops at the last array, so the extra name is never used",
     # diagnose.py
