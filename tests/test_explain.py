@@ -185,6 +185,31 @@ def test_minibatch_study_limits_and_seed():
         minibatch_study(net, X, labels, sizes=(n + 1,))
 
 
+def test_minibatch_study_statistics_equal_a_direct_computation():
+    """Every column of every row recomputed here from the same draws: cos∠(∇C_B, ∇C) with its mean and
+    standard deviation over the trials, ‖∇C_B‖/‖∇C‖ and ‖∇C_B − ∇C‖/‖∇C‖ (∇C from net.backprop)."""
+    net, X, labels = _problem("tanh", "softmax", "cross_entropy", seed=2)
+    sizes, trials = (1, 4, 13), 6
+    study = minibatch_study(net, X, labels, sizes=sizes, trials=trials, seed=5)
+
+    def flat(nabla_w, nabla_b):
+        return np.concatenate([p.ravel() for w, b in zip(nabla_w, nabla_b) for p in (w, b)])
+
+    g_full = flat(*net.backprop(X, labels))
+    rng = np.random.default_rng(5)  # the study's documented draws
+    for row, size in zip(study.rows, sizes):
+        g = [flat(*net.backprop(X[idx], labels[idx])) for idx in (rng.choice(len(labels), size=size, replace=False) for _ in range(trials))]
+        cos = np.array([gb @ g_full / (np.linalg.norm(gb) * np.linalg.norm(g_full)) for gb in g])
+        ratio = np.array([np.linalg.norm(gb) / np.linalg.norm(g_full) for gb in g])
+        error = np.array([np.linalg.norm(gb - g_full) / np.linalg.norm(g_full) for gb in g])
+        assert (row.size, row.trials) == (size, trials)
+        assert row.cosine_mean == pytest.approx(cos.mean(), rel=1e-10)
+        assert row.cosine_std == pytest.approx(cos.std(), rel=1e-8, abs=1e-14)
+        assert row.norm_ratio_mean == pytest.approx(ratio.mean(), rel=1e-10)
+        assert row.relative_error_mean == pytest.approx(error.mean(), rel=1e-10)
+    assert study.rows[0].cosine_std > 0.01  # single examples point in visibly different directions
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [({"label": 4}, "label must be"), ({"label": 1, "neuron": -1}, "neuron must be"),

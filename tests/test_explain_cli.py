@@ -194,12 +194,19 @@ def test_fashion_classes_are_named():
     from handprop.explain import explain_example
     from handprop.explain_text import format_explanation
 
+    # Fashion-MNIST's classes, in its own order (Xiao et al. 2017), written out rather than read back
+    fashion = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+    assert list(CLASS_NAMES["fashion-mnist"]) == fashion
     net = Network([784, 4, 10], seed=0)
     x = np.random.default_rng(0).random(784)
+    predicted = int(np.argmax(net.forward(x[None, :])[0]))  # the network's own answer, computed here
+    assert predicted != 9  # so the label and the prediction name two different classes
     e = explain_example(net, x, 9)
+    assert e.prediction == predicted
     text = format_explanation(e, net, "title", class_names=CLASS_NAMES["fashion-mnist"])
-    assert f"Label 9 (Ankle boot), predicted {e.prediction} ({CLASS_NAMES['fashion-mnist'][e.prediction]})" in text
+    assert f"Label 9 (Ankle boot), predicted {predicted} ({fashion[predicted]})" in text
     assert re.search(r"^\s+9 .* Ankle boot  ← label$", text, flags=re.M)
+    assert re.search(rf"^\s+{predicted} .* {re.escape(fashion[predicted])}\b", text, flags=re.M)
 
 
 def test_a_closed_pipe_ends_quietly(data_root, tmp_path):

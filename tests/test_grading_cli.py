@@ -93,6 +93,14 @@ def test_json_format_and_options(reference_file, capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["seed"] == 7 and data["max_score"] == 12 and data["score"] == 12
     assert data["functions"]["backprop"]["max_score"] == 6 and data["functions"]["backprop"]["cases"] == 3
+    assert [t["name"] for t in data["tests"] if t["function"] == "backprop"] == [f"backprop: case {k}" for k in (1, 2, 3)]
+    # --rtol reaches the judging: backprop off by 1e-6 of itself passes the default 1e-5 but not 1e-8
+    off = reference_file.with_name("off.py")
+    off.write_text(mutate(REFERENCE, ("    return nabla_w, nabla_b", "    return nabla_w, [b * (1 + 1e-6) for b in nabla_b]")))
+    for rtol, backprop_score in (("1e-5", 6), ("1e-8", 0)):
+        assert main(["grade", str(off), "--format", "json", "--points", "backprop=6", "--rtol", rtol, *FAST]) == 0
+        data = json.loads(capsys.readouterr().out)
+        assert data["functions"]["backprop"]["score"] == backprop_score, (rtol, data["functions"]["backprop"])
 
 
 @pytest.mark.parametrize(

@@ -387,8 +387,9 @@ def test_row_12_a_child_that_fills_the_grader_s_pipe_cannot_block_it(mode):
         assert report.score == report.max_score, report.output  # the pipe is not the sandbox user's
 
 
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("how", ["strip-the-hook", "load-by-path", "torch"])
-def test_row_13_the_reference_cannot_be_reached(how):
+def test_row_13_the_reference_cannot_be_reached(how, mode):
     import handprop
 
     package = os.path.dirname(handprop.__file__)
@@ -404,15 +405,16 @@ def test_row_13_the_reference_cannot_be_reached(how):
         "torch": "import sys\nsys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != 'Policy']\nimport torch as hn",
     }[how]
     source = reach + "\n" + REFERENCE
-    for mode in MODES:
-        if mode == "uid" and modes.readable_packages(("handprop", "torch"), NOBODY_UID, NOBODY_UID):
-            # Here the packages are readable by the sandbox user (an editable install under /work):
-            # the uid sandbox says so instead of claiming the layer (test_system_python covers an
-            # install that hides them, as the Gradescope bundle does).
-            print("uid mode: handprop/torch are readable by the sandbox user here; not claimed, not tested")
-            continue
-        report = grade_source(source.encode(), config(mode, timeout=5.0, cases=1))
-        assert report.score == 0, (mode, report.output)
+    if mode == "uid" and modes.readable_packages(("handprop", "torch"), NOBODY_UID, NOBODY_UID):
+        # Here the packages are readable by the sandbox user (an editable install under /work): the
+        # uid sandbox says so instead of claiming the layer (test_system_python covers an install
+        # that hides them, as the Gradescope bundle does).
+        report = grade_source(REFERENCE.encode(), config(mode, timeout=5.0, cases=1))
+        assert "packages-unreadable" not in report.sandbox_layers
+        pytest.skip("uid mode: handprop/torch are readable by the sandbox user here, and the layer is not claimed; "
+                    "test_system_python.py tests an install that hides them")
+    report = grade_source(source.encode(), config(mode, timeout=5.0, cases=1))
+    assert report.score == 0, (mode, report.output)
 
 
 @needs_root

@@ -282,8 +282,18 @@ def test_load_stops_at_its_deadline():
         load(_message(np.zeros(1)), max_arrays=4, max_bytes=10_000, deadline=time.monotonic() - 1)
 
 
+def network_namespaces_allowed() -> bool:
+    """Whether this machine lets root make a new network namespace (a container without CAP_SYS_ADMIN does not)."""
+    import shutil
+    import subprocess
+
+    unshare = shutil.which("unshare")
+    return bool(unshare) and subprocess.run([unshare, "--net", "true"], capture_output=True).returncode == 0
+
+
 @pytest.mark.skipif(not IS_ROOT, reason="network isolation needs the grader to run as root")
-def test_child_cannot_reach_the_network():
+@pytest.mark.parametrize("mode", available_modes())
+def test_child_cannot_reach_the_network(mode):
     import socket
 
     with socket.socket() as server:
@@ -311,8 +321,11 @@ def sigmoid(z):
             mode="none",  # the grader's own user, no namespace: connects
         )
         assert control.functions["sigmoid"].cases[1].status == "ok", "the probe itself cannot connect"
-        report = grade(source, cases=1)
+        report = grade(source, cases=1, sandbox_mode=mode)
+    assert report.sandbox_mode == mode
     if "no-network" not in report.sandbox_layers:
+        # where root may make a network namespace, every isolating mode must have made one
+        assert not network_namespaces_allowed(), f"{mode} mode kept the network: layers {report.sandbox_layers}"
         pytest.skip(f"this kernel/container does not allow a new network namespace (layers: {report.sandbox_layers})")
     assert report.functions["sigmoid"].tags == ["exception"]
     assert "ConnectionError: no network" in next(t.output for t in report.tests if t.function == "sigmoid")

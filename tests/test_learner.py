@@ -121,7 +121,8 @@ def test_check_file_exit_codes_table_and_saved_cases(tmp_path, capsys):
 
 
 def test_check_a_notebook(tmp_path, capsys):
-    nbformat = pytest.importorskip("nbformat")
+    import nbformat  # a dependency: a broken install fails, it does not skip
+
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_code_cell("%matplotlib inline"), nbformat.v4.new_code_cell(REFERENCE)]
     path = tmp_path / "hw.ipynb"

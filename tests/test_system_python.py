@@ -79,10 +79,19 @@ def system_venv() -> Path:
     return venv
 
 
+def installed_env() -> dict[str, str]:
+    """This process's environment without what would put a checkout before the installed package: a
+    PYTHONPATH naming the checkout (how a clone is often tested) made the course-server install grade
+    with the checkout's handprop, which the sandbox user can read wherever the checkout is
+    world-readable (/tmp, /work), so the uid sandbox rightly withheld ``packages-unreadable``."""
+    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONUSERBASE")}
+
+
 def grade(venv: Path, *args: str) -> subprocess.CompletedProcess:
-    """``handprop grade`` run by the installed package (from a folder without the repo's sources)."""
-    return subprocess.run([str(venv / "bin" / "python"), "-m", "handprop", "grade", *args],
-                          capture_output=True, text=True, timeout=300, cwd="/")  # fmt: skip
+    """``handprop grade`` run by the installed package (``-I``: no PYTHONPATH, no user site, not the
+    current folder; from a folder without the repo's sources)."""
+    return subprocess.run([str(venv / "bin" / "python"), "-I", "-m", "handprop", "grade", *args],
+                          capture_output=True, text=True, timeout=300, cwd="/", env=installed_env())  # fmt: skip
 
 
 REACH = '''
@@ -121,6 +130,13 @@ def _score(result: subprocess.CompletedProcess) -> tuple[dict, list[str]]:
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     return {name: s["score"] for name, s in data["functions"].items()}, data["sandbox_layers"]
+
+
+def test_the_installed_package_is_the_one_that_grades_wherever_the_checkout_is(system_venv, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", str(REPO))  # as when a clone is tested with its sources on the path
+    where = subprocess.run([str(system_venv / "bin" / "python"), "-I", "-c", "import handprop; print(handprop.__file__)"],
+                           capture_output=True, text=True, cwd=REPO, check=True, env=installed_env()).stdout  # fmt: skip
+    assert where.startswith(str(system_venv)), where
 
 
 def test_the_reference_is_out_of_reach_of_a_course_server_install(system_venv, tmp_path):
@@ -187,12 +203,12 @@ def test_every_hostile_submission_is_contained_on_a_course_server_install(system
     result = subprocess.run(
         [str(system_venv / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", str(copy / "test_grading_hostile.py")],
         capture_output=True, text=True, timeout=900, cwd=tmp_path,
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        env={**installed_env(), "PYTHONDONTWRITEBYTECODE": "1"},
     )  # fmt: skip
     tail = result.stdout[-4000:] + result.stderr[-2000:]
     assert result.returncode == 0, tail
     assert " passed" in tail and " failed" not in tail and " skipped" not in tail and "error" not in tail.splitlines()[-1], tail
     assert str(system_venv) in subprocess.run(  # the handprop that ran is the installed one, not the repo's
         [str(system_venv / "bin" / "python"), "-c", "import handprop; print(handprop.__file__)"],
-        capture_output=True, text=True, cwd=tmp_path, check=True,
+        capture_output=True, text=True, cwd=tmp_path, check=True, env=installed_env(),
     ).stdout  # fmt: skip

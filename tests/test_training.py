@@ -49,7 +49,7 @@ def test_loop_learns_synthetic_digits():
 
 
 @pytest.mark.parametrize("l2", [0.0, 5.0])
-def test_step_is_sgd_with_l2_weight_decay(l2):
+def test_step_is_sgd_with_l2_weight_decay(l2, torch_one_thread):
     """W ← (1 − ηλ/n) W − η ∂C/∂W and b ← b − η ∂C/∂b on the batch's mean cost."""
     config = TrainConfig(**{**SMALL, "l2": l2})
     x, labels, _, _ = synthetic_digits(n_train=50)
@@ -59,7 +59,11 @@ def test_step_is_sgd_with_l2_weight_decay(l2):
     order = np.arange(50)[::-1].copy()
     backend.begin_epoch(order)
     backend.step(5, 15)
-    nabla_w, nabla_b = net.backprop(x[order[5:15]], labels[order[5:15]])
+    # ∂C/∂W from autograd (the twin), not from the engine's own gradient path that the step uses
+    from verify.model import TwinNetwork, twin_gradients
+
+    auto = twin_gradients(TwinNetwork.from_network(net), x[order[5:15]], labels[order[5:15]], net)
+    nabla_w, nabla_b = auto.nabla_w, auto.nabla_b
     decay = 1 - config.lr * l2 / 50
     for W, W0, nw in zip(backend.net.weights, net.weights, nabla_w):
         np.testing.assert_allclose(W, decay * W0 - config.lr * nw, rtol=1e-13, atol=1e-13)

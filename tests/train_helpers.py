@@ -26,7 +26,8 @@ def torch_one_thread():
     On a machine whose cores are shared with other processes, a float64 epoch of the default network
     with torch's two default threads took ~50 s instead of ~3 s with one.
     """
-    torch = pytest.importorskip("torch")
+    import torch  # a dependency (pyproject.toml): a broken install fails here, it does not skip
+
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
