@@ -321,7 +321,8 @@ def sigmoid(z):
             mode="none",  # the grader's own user, no namespace: connects
         )
         assert control.functions["sigmoid"].cases[1].status == "ok", "the probe itself cannot connect"
-        report = grade(source, cases=1, sandbox_mode=mode)
+        limits = SandboxLimits(timeout=3.0, allow_weaker=bool(weaker(mode)))  # uid: the reference is readable here
+        report = grade_source(source.encode(), GradingConfig(sandbox_mode=mode, sandbox=limits, cases=1))
     assert report.sandbox_mode == mode
     if "no-network" not in report.sandbox_layers:
         # where root may make a network namespace, every isolating mode must have made one

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 import nbclient  # the test extra (pyproject.toml): a broken install fails, it does not skip
 import nbformat  # a dependency
 
@@ -37,8 +39,6 @@ def test_notebook_runs_and_plots_inline(data_root, monkeypatch):
 
 def test_notebook_without_data_stops_with_one_line(tmp_path, monkeypatch):
     """No HANDPROP_DATA and an empty default: the loading cell ends in one line saying where to look."""
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
     monkeypatch.delenv("HANDPROP_DATA", raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "empty"))
     notebook = nbformat.read(str(NOTEBOOK), as_version=4)

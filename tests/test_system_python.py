@@ -207,7 +207,11 @@ def test_every_hostile_submission_is_contained_on_a_course_server_install(system
     )  # fmt: skip
     tail = result.stdout[-4000:] + result.stderr[-2000:]
     assert result.returncode == 0, tail
-    assert " passed" in tail and " failed" not in tail and " skipped" not in tail and "error" not in tail.splitlines()[-1], tail
+    assert " passed" in tail and " failed" not in tail and "error" not in tail.splitlines()[-1], tail
+    # The one skip allowed: row 13 in uid mode, whose packages this world-readable venv cannot hide
+    # (the test above grades row 13 against an install that hides them, as the bundle does).
+    skips = [line for line in result.stdout.splitlines() if line.startswith("SKIPPED")]
+    assert all("uid mode: handprop/torch are readable by the sandbox user here" in line for line in skips), skips
     assert str(system_venv) in subprocess.run(  # the handprop that ran is the installed one, not the repo's
         [str(system_venv / "bin" / "python"), "-c", "import handprop; print(handprop.__file__)"],
         capture_output=True, text=True, cwd=tmp_path, check=True, env=installed_env(),
