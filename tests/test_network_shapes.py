@@ -28,3 +28,17 @@ def test_per_example_mean_is_batch_gradient():
     for pw, w in zip(per.nabla_w, batch.nabla_w):
         np.testing.assert_allclose(pw.mean(axis=0), w, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(per.cost.mean(), batch.cost, rtol=1e-14)
+
+
+def test_the_memory_check_counts_the_network_s_own_dtype(monkeypatch):
+    """A float32 network is sized in float32: with memory for its parameters (and one layer drawn in
+    float64) but not for float64 parameters, float32 is built and float64 refused (mutmut's open
+    mutant: the check passed dtype None, i.e. float64, for every network)."""
+    import handprop.checks as checks
+
+    sizes = [1000, 1000, 10]
+    count = 1001 * 1000 + 1001 * 10
+    monkeypatch.setattr(checks, "available_memory", lambda: count * 4 + 1001 * 1000 * 8 + 1)
+    Network(sizes, dtype="float32", seed=0)
+    with pytest.raises(ValueError, match="memory available"):
+        Network(sizes, dtype="float64", seed=0)
