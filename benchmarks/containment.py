@@ -3,7 +3,7 @@ side in one run (issue 19 asks under 10 ms per submission), and, given a baselin
 (e.g. the original code's venv), one reference submission and a batch of copies graded by both.
 
     python benchmarks/containment.py --rounds 8
-    python benchmarks/containment.py --rounds 5 --baseline /work/main/.venv/bin/handprop --copies 50 --jobs 2
+    python benchmarks/containment.py --rounds 5 --baseline ../base/.venv/bin/handprop --copies 50 --jobs 2
 
 Run as root where bwrap works (the default sandbox); timings alternate between the variants so
 that a busy machine slows both alike. Reports medians.

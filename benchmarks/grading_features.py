@@ -3,7 +3,7 @@ graded with ``--jobs 2``, by another handprop without them (``--before``) and by
 per-student cases, the self-consistency probes, the late and oracle settings and the class report
 on, alternated in one run so both see the same machine load.
 
-    python benchmarks/grading_features.py --before /work/main/.venv/bin/handprop [--rounds 3] [--copies 50]
+    python benchmarks/grading_features.py --before ../base/.venv/bin/handprop [--rounds 3] [--copies 50]
 
 Prints each round's seconds and the ratio after/before (issue 20 allows at most 2).
 """
