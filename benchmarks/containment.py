@@ -60,14 +60,15 @@ def command_times(programs: dict[str, str], rounds: int, copies: int, jobs: int)
         shutil.copy(reference, batch / f"student{i:03d}.py")
     times: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in programs}
     try:
-        for _ in range(rounds):
-            for name, handprop in programs.items():
+        for round_ in range(rounds):
+            for k, (name, handprop) in enumerate(programs.items()):
                 single, many = times[name]
                 start = time.perf_counter()
                 subprocess.run([handprop, "grade", str(reference)], check=True, capture_output=True, cwd=folder)
                 single.append(time.perf_counter() - start)
                 start = time.perf_counter()
-                subprocess.run([handprop, "grade", "--batch", str(batch), "--output", str(folder / "grades.csv"), "--no-progress",
+                output = folder / f"grades-{round_}-{k}.csv"  # a new name each time: an existing CSV is not replaced without --force
+                subprocess.run([handprop, "grade", "--batch", str(batch), "--output", str(output), "--no-progress",
                                 "--jobs", str(jobs)], check=True, capture_output=True, cwd=folder)  # fmt: skip
                 many.append(time.perf_counter() - start)
     finally:
