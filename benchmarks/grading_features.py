@@ -56,8 +56,9 @@ def main() -> int:
         print(f"grading {args.copies} copies with --jobs 2 (waits for each batch)", file=sys.stderr)
         ratios = []
         for r in range(1, args.rounds + 1):
-            before = timed([args.before, *common, "--output", str(root / "before.csv")], env)
-            now = timed([*after, *common, "--config", str(root / "course.toml"), "--output", str(root / "after.csv")], env)
+            # a new CSV each round: the output rule refuses to replace one without --force
+            before = timed([args.before, *common, "--output", str(root / f"before-{r}.csv")], env)
+            now = timed([*after, *common, "--config", str(root / "course.toml"), "--output", str(root / f"after-{r}.csv")], env)
             ratios.append(now / before)
             print(f"round {r}: before {before:.1f} s, after {now:.1f} s, ratio {now / before:.2f}")
         print(f"ratio after/before: {min(ratios):.2f}-{max(ratios):.2f}")
