@@ -19,14 +19,13 @@ import dataclasses
 import logging
 import math
 import os
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 import numpy as np
 
-from .backends import backend_names, make_backends
+from .backends import backend_names, make_backends, prepare_in_background
 from .network import Network
 from .outputs import OutputError, locked_folder, same_file
 from .runstate import CHECKPOINT_NAME, METRICS_NAME, RunState, checkpoint_path, save_run, load_run as load_state
@@ -340,7 +339,17 @@ def _train(
     """The body of ``train``, once the settings are checked and the run folder is locked."""
     from . import data as data_module
 
-    compiling = _start_compiling(names, engine, config, on_wait)  # overlapped with loading the data
+    # downhill: each backend's starting network, the backends (a first compile starts in the background
+    # while the data load), the data, the trainer, then the run folder
+    if state is None:
+        initial = config.build_network()
+        networks = {name: initial for name in names}  # each backend copies it
+        shuffle_rng, done = config.generators()[1], {}
+    else:
+        networks = state.networks()
+        shuffle_rng, done = state.shuffle_rng, {"start_epoch": state.epoch, "history": state.history, "lockstep": state.lockstep}
+    backends = make_backends(networks, config, device, engine, threads)
+    preparing = prepare_in_background(backends, on_wait)
 
     x_train, y_train = data_module.load_dataset(config.dataset, "train", data_root, download=True, dtype=config.dtype)
     x_test, y_test = data_module.load_dataset(config.dataset, "test", data_root, download=True, dtype=config.dtype)
@@ -350,20 +359,9 @@ def _train(
             f"arch {'-'.join(map(str, config.arch))} does not fit {config.dataset}: the first width must be "
             f"{x_train.shape[1]} (pixels) and the last {n_classes} (classes)"
         )
-    dataset = Dataset(x_train, y_train, x_test, y_test)
-
-    # downhill from here: the data, each backend's starting network, the backends, the trainer, the folder
-    if state is None:
-        initial = config.build_network()
-        networks = {name: initial for name in names}  # each backend copies it
-        shuffle_rng, done = config.generators()[1], {}
-    else:
-        networks = state.networks()
-        shuffle_rng, done = state.shuffle_rng, {"start_epoch": state.epoch, "history": state.history, "lockstep": state.lockstep}
-    backends = make_backends(networks, config, device, engine, threads)
-    trainer = Trainer(config, backends, dataset, shuffle_rng, progress=progress, **done)
-    if compiling is not None:
-        compiling.join()  # so that the first epoch's time is the training's alone
+    trainer = Trainer(config, backends, Dataset(x_train, y_train, x_test, y_test), shuffle_rng, progress=progress, **done)
+    if preparing is not None:
+        preparing.join()  # so that the first epoch's time is the training's alone
     start_epoch = trainer.start_epoch
 
     def snapshot() -> Run:
@@ -417,36 +415,6 @@ def check_device(device: str) -> None:
     from verify.backend import resolve_device  # imports torch
 
     resolve_device(device)
-
-
-def _start_compiling(
-    names: list[str], engine: str, config: TrainConfig, on_wait: Optional[Callable[[str], None]]
-) -> Optional[threading.Thread]:
-    """Compile the training kernel in a thread while the data load, when Numba's cache lacks it.
-
-    Says so first through ``on_wait`` (and the log); returns the thread to join before training, or
-    None when there is nothing to compile (the kernel then loads from the cache in 0.1 s).
-    """
-    if "handprop" not in names or engine != "compiled":
-        return None
-    try:
-        from . import compiled
-    except ImportError:  # Numba missing: handprop_backend says so and trains with the NumPy steps
-        return None
-    if compiled.kernels_ready(config.arch[0], config.dtype):
-        return None
-    sentence = (
-        f"compiling the training kernels once for this machine, about {compiled.COMPILE_SECONDS} s "
-        f"(later runs load them from Numba's cache)"
-    )
-    logger.info(sentence)
-    if on_wait is not None:
-        on_wait(sentence)
-    thread = threading.Thread(
-        target=compiled.warm_up, args=(config.arch[0], config.dtype), name="handprop-compile", daemon=True
-    )
-    thread.start()
-    return thread
 
 
 def _write_plots(run: Run) -> None:

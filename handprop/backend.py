@@ -17,7 +17,7 @@ an argument and use only its public methods, so this module needs no import of `
 from __future__ import annotations
 
 import math
-from typing import Any, Optional, Protocol, Sequence
+from typing import Any, Callable, Optional, Protocol, Sequence
 
 import numpy as np
 
@@ -69,6 +69,11 @@ class Backend(Protocol):
 
     def synchronize(self) -> None:
         """Wait for queued work (CUDA), so wall-clock timings are honest."""
+
+    def prepare(self) -> Optional[tuple[str, Callable[[], None]]]:
+        """What this backend must do before its first step that takes a while, as (what it waits for,
+        in words; the work), or None. The work touches none of the backend's state, so it may run in a
+        thread while the data load (the compiled engine's first compile on a machine)."""
 
 
 # ---------------------------------------------------------------------------------------------

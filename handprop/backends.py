@@ -13,7 +13,8 @@ the compiled engine (Numba) and the torch twin are imported here only when asked
 from __future__ import annotations
 
 import logging
-from typing import Any, Optional
+import threading
+from typing import Any, Callable, Optional
 
 from .backend import Backend
 from .network import Network
@@ -83,6 +84,30 @@ def make_backends(
         name: make_backend(name, net, config, device if name == "torch" else "cpu", engine, threads)
         for name, net in networks.items()
     }
+
+
+def prepare_in_background(
+    backends: dict[str, Backend], on_wait: Optional[Callable[[str], None]] = None
+) -> Optional[threading.Thread]:
+    """Start what the backends must do before training that takes a while (``Backend.prepare``: the
+    compiled engine's first compile on a machine) in a thread, so that it overlaps loading the data;
+    say first what for, in the log and through ``on_wait``. Returns the thread to join before the
+    first step, or None when nothing waits."""
+    jobs = [job for job in (b.prepare() for b in backends.values()) if job is not None]
+    if not jobs:
+        return None
+    for sentence, _ in jobs:
+        logger.info(sentence)
+        if on_wait is not None:
+            on_wait(sentence)
+
+    def work() -> None:
+        for _, job in jobs:
+            job()
+
+    thread = threading.Thread(target=work, name="handprop-prepare", daemon=True)
+    thread.start()
+    return thread
 
 
 def handprop_backend(net: Network, lr: float, l2: float = 0.0, engine: str = "compiled") -> Backend:

@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 import numba
@@ -856,11 +856,25 @@ class CompiledBackend:
             self._buffers = self._make_buffers(batch_size)  # made once per batch size, reused every step
         if not train_batches.signatures:  # nothing compiled or loaded from the cache yet in this process
             logger.info("loading the compiled training steps (the first run on a machine compiles them: about %d s)", COMPILE_SECONDS)
-        slp, numba.config.SLP_VECTORIZE = numba.config.SLP_VECTORIZE, 1  # see _SLP_WHY
-        try:
-            return train_batches(*self._kernel_arguments(start, stop, batch_size))
-        finally:
-            numba.config.SLP_VECTORIZE = slp
+        return _call_kernel(self._kernel_arguments(start, stop, batch_size))
+
+    def prepare(self) -> Optional[tuple[str, Callable[[], None]]]:
+        """The kernel compiled for this backend's argument types, when Numba has it neither in memory
+        nor in its cache on disk (the first run on a machine): (what it waits for, the compile).
+
+        The compile calls the kernel on an empty range of examples (no step), with arguments taken
+        now, so it reads nothing that loading the training data replaces meanwhile.
+        """
+        if self._buffers[0].shape[0] < self._units + PAD:
+            self._buffers = self._make_buffers(1)
+        args = self._kernel_arguments(0, 0, 1)
+        if _kernel_cached(args):
+            return None
+        sentence = (
+            f"compiling the training kernels once for this machine, about {COMPILE_SECONDS} s "
+            f"(later runs load them from Numba's cache)"
+        )
+        return sentence, lambda: _call_kernel(args)
 
     def _kernel_arguments(self, start: int, stop: int, batch_size: int) -> tuple[Any, ...]:
         return (
@@ -921,12 +935,25 @@ def _tiny_backend(n_inputs: int, dtype: str) -> CompiledBackend:
 
 
 def kernels_ready(n_inputs: int, dtype: str) -> bool:
-    """Whether the training kernel for ``dtype`` is in memory or in Numba's cache on disk (so no compiling).
-
-    Reads Numba's cache index (an internal of Numba's; anything unexpected there counts as not ready).
-    """
+    """Whether the training kernel for ``dtype`` is in memory or in Numba's cache on disk (so no compiling)."""
     backend = _tiny_backend(n_inputs, dtype)  # also loads or compiles _pack_codes (0.4 s cold)
-    args = backend._kernel_arguments(0, 2, 1)
+    return _kernel_cached(backend._kernel_arguments(0, 2, 1))
+
+
+def _call_kernel(args: tuple[Any, ...]) -> float:
+    """``train_batches(*args)``, compiled (when it must be) with SLP vectorisation on (see _SLP_WHY)."""
+    slp, numba.config.SLP_VECTORIZE = numba.config.SLP_VECTORIZE, 1
+    try:
+        return train_batches(*args)
+    finally:
+        numba.config.SLP_VECTORIZE = slp
+
+
+def _kernel_cached(args: tuple[Any, ...]) -> bool:
+    """Whether ``train_batches`` for the types of ``args`` is in memory or in Numba's cache on disk.
+
+    Reads Numba's cache index (an internal of Numba's; anything unexpected there counts as not cached).
+    """
     try:
         sig = tuple(numba.typeof(a) for a in args)
         if sig in [tuple(s) for s in train_batches.signatures]:

@@ -83,3 +83,6 @@ class HandpropBackend:
 
     def synchronize(self) -> None:
         pass
+
+    def prepare(self) -> None:
+        return None  # NumPy has nothing to compile

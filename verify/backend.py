@@ -134,3 +134,6 @@ class TorchBackend:
     def synchronize(self) -> None:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
+
+    def prepare(self) -> None:
+        return None  # autograd builds its graph as it goes: nothing to compile ahead
