@@ -81,9 +81,12 @@ def histogram_svg(scores: list[float], max_score: float) -> str:
             f'<g class="bin" data-low="{points_text(lo)}" data-high="{points_text(hi)}" data-count="{c}"><title>{label}: {c}</title>'
             f'<rect x="{x}" y="{height - h}" width="{bar}" height="{h}" fill="#4a78b5"/>'
             f'<text x="{x + bar / 2}" y="{height - h - 3}" text-anchor="middle">{c}</text>'
-            f'<text x="{x + bar / 2}" y="{height + 15}" text-anchor="middle">{html.escape(points_text(lo))}</text></g>'
+            f'<text x="{x + bar / 2}" y="{height + 15}" text-anchor="middle">{html.escape(label)}</text></g>'
         )
-    parts.append(f'<text x="10" y="{height + 34}">total score (bins of {points_text(max_score / BINS)} points, up to {points_text(max_score)})</text></g></svg>')
+    parts.append(
+        f'<text x="10" y="{height + 34}">total score out of {points_text(max_score)} (a bar holds its lower bound; '
+        f'the last also {points_text(max_score)})</text></g></svg>'
+    )
     return "".join(parts)
 
 
