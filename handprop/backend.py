@@ -137,3 +137,47 @@ def evaluate_network(net: Any, x: Array, y: Array, inputs: Optional[CheckedInput
         costs.append(net.cost_function.per_example(fp.zs[-1], fp.output, chunk_y, out))  # (chunk,)
         predictions.append(fp.output.argmax(axis=1))
     return float(np.concatenate(costs).mean()), np.concatenate(predictions)
+
+
+class NetworkArrays:
+    """What the two backends whose parameters are a ``Network``'s NumPy arrays (the NumPy engine and
+    the compiled engine) do alike: keep the checked training set, the L2 decay factor, and read,
+    copy, restore and evaluate the network's parameters. Each backend keeps its own steps."""
+
+    net: Any
+    lr: float
+    l2: float
+    _x: Any
+    _y: Any
+    _order: Any
+    _checked: Optional[CheckedInputs] = None  # set with the training set
+
+    def _keep_training_data(self, x: Array, y: Array) -> None:
+        """x (n, in) and y (n, out) checked and converted once (``Network.prepare``), not per batch; the
+        training set is then never checked again by ``evaluate``; the decay factor (1 − ηλ/n)."""
+        self._x, self._y = self.net.prepare(x, y)
+        self._checked = CheckedInputs()
+        self._checked.remember(x, self._x)
+        self.decay = 1.0 - self.lr * self.l2 / self._x.shape[0]
+
+    def batch_cost(self, start: int, stop: int) -> float:
+        index = self._order[start:stop]
+        return network_cost(self.net, self._x[index], self._y[index])
+
+    def parameters(self) -> Parameters:
+        return copy_parameters(self.net)
+
+    def set_parameters(self, weights: Sequence[Array], biases: Sequence[Array]) -> None:
+        copy_into(self.net, (list(weights), list(biases)))  # in place: views of the arrays stay views
+
+    def snapshot(self) -> Any:
+        return copy_parameters(self.net)
+
+    def restore(self, snapshot: Any) -> None:
+        copy_into(self.net, snapshot)
+
+    def evaluate(self, x: Array, y: Array) -> tuple[float, Array]:
+        return evaluate_network(self.net, x, y, self._checked)
+
+    def synchronize(self) -> None:
+        pass  # the CPU's work is done when a call returns

@@ -57,7 +57,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from .backend import CheckedInputs, Parameters, all_finite, copy_into, copy_parameters, evaluate_network, network_cost
+from .backend import NetworkArrays, all_finite
 from .network import Network
 
 logger = logging.getLogger(__name__)
@@ -776,7 +776,7 @@ def _pack_codes(indices: Array, values: Array, distinct: Array, bits: int, codes
     return True
 
 
-class CompiledBackend:
+class CompiledBackend(NetworkArrays):
     """The training steps in ``train_batches`` (see the module docstring); a ``handprop.backend.Backend``.
 
     Evaluation, costs for locating a NaN, snapshots and checkpoints go through the reference
@@ -787,7 +787,6 @@ class CompiledBackend:
     engine = "compiled"
 
     def __init__(self, net: Network, lr: float, l2: float = 0.0) -> None:
-        self._checked = CheckedInputs()  # the arrays evaluate() has checked
         self.net = net
         self.lr = float(lr)
         self.l2 = float(l2)
@@ -840,10 +839,7 @@ class CompiledBackend:
         )
 
     def load_training_data(self, x: Array, y: Array) -> None:
-        self._x, self._y = self.net.prepare(x, y)
-        self._checked = CheckedInputs()  # evaluate() need not check the training set again
-        self._checked.remember(x, self._x)  # checked and converted once, as the NumPy backend does
-        self.decay = 1.0 - self.lr * self.l2 / self._x.shape[0]  # (1 − ηλ/n)
+        self._keep_training_data(x, y)
         self._inputs = encode_inputs(self._x)
         self._y = np.ascontiguousarray(self._y)
 
@@ -886,30 +882,9 @@ class CompiledBackend:
     def step(self, start: int, stop: int) -> float:
         return self.steps(start, stop, stop - start)
 
-    def batch_cost(self, start: int, stop: int) -> float:
-        index = self._order[start:stop]
-        return network_cost(self.net, self._x[index], self._y[index])
-
-    def parameters(self) -> Parameters:
-        return copy_parameters(self.net)
-
     def parameters_finite(self) -> bool:
         return all_finite([self._theta])  # NaN and inf propagate through the sum
 
-    def set_parameters(self, weights: Sequence[Array], biases: Sequence[Array]) -> None:
-        copy_into(self.net, (list(weights), list(biases)))  # in place, through the views: the buffer stays the same
-
-    def snapshot(self) -> Any:
-        return copy_parameters(self.net)
-
-    def restore(self, snapshot: Any) -> None:
-        copy_into(self.net, snapshot)
-
-    def evaluate(self, x: Array, y: Array) -> tuple[float, Array]:
-        return evaluate_network(self.net, x, y, self._checked)
-
-    def synchronize(self) -> None:
-        pass
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,20 +9,19 @@ done in place on the network's arrays, so no new parameter arrays are made per s
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import Optional
 
-from .backend import CheckedInputs, Array, Parameters, all_finite, copy_into, copy_parameters, evaluate_network, network_cost
+from .backend import Array, NetworkArrays, all_finite
 from .network import Network
 
 
-class HandpropBackend:
+class HandpropBackend(NetworkArrays):
     """The hand-written NumPy engine: ``Network.cost_and_backprop_prepared`` and an in-place SGD update."""
 
     name = "handprop"
     engine = "numpy"
 
     def __init__(self, net: Network, lr: float, l2: float = 0.0) -> None:
-        self._checked = CheckedInputs()  # the arrays evaluate() has checked
         self.net = net
         self.lr = float(lr)
         self.l2 = float(l2)
@@ -32,10 +31,7 @@ class HandpropBackend:
         self._order: Optional[Array] = None
 
     def load_training_data(self, x: Array, y: Array) -> None:
-        self._x, self._y = self.net.prepare(x, y)
-        self._checked = CheckedInputs()  # evaluate() need not check the training set again
-        self._checked.remember(x, self._x)  # checked and converted once, not per batch
-        self.decay = 1.0 - self.lr * self.l2 / self._x.shape[0]  # (1 − ηλ/n)
+        self._keep_training_data(x, y)
 
     def begin_epoch(self, order: Array) -> None:
         self._order = order
@@ -59,30 +55,9 @@ class HandpropBackend:
             b -= step_b
         return cost
 
-    def batch_cost(self, start: int, stop: int) -> float:
-        index = self._order[start:stop]
-        return network_cost(self.net, self._x[index], self._y[index])
-
-    def parameters(self) -> Parameters:
-        return copy_parameters(self.net)
-
-    def set_parameters(self, weights: Sequence[Array], biases: Sequence[Array]) -> None:
-        copy_into(self.net, (list(weights), list(biases)))
-
     def parameters_finite(self) -> bool:
         return all_finite(self.net.weights + self.net.biases)
 
-    def snapshot(self) -> Any:
-        return copy_parameters(self.net)
-
-    def restore(self, snapshot: Any) -> None:
-        copy_into(self.net, snapshot)
-
-    def evaluate(self, x: Array, y: Array) -> tuple[float, Array]:
-        return evaluate_network(self.net, x, y, self._checked)
-
-    def synchronize(self) -> None:
-        pass
 
     def prepare(self) -> None:
         return None  # NumPy has nothing to compile
