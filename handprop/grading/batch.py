@@ -364,8 +364,7 @@ def grade_folder_to_csv(
     from .class_report import report_path, write_class_report
 
     csv_path, feedback = check_batch_outputs(folder, output, force, inputs)
-    _make_private(csv_path, feedback)
-    _make_private(report_path(csv_path), feedback)
+    _make_private([csv_path, report_path(csv_path)], feedback)
     rows = grade_folder(folder, config, progress, jobs, outputs=(csv_path, feedback, report_path(csv_path)))
     _replace_feedback(rows, feedback)
     write_atomic(csv_path, results_csv(rows, config))
@@ -373,11 +372,12 @@ def grade_folder_to_csv(
     return rows
 
 
-def _make_private(output: Path, feedback: Path) -> None:
+def _make_private(outputs: Sequence[Path], feedback: Path) -> None:
     """Before any submission runs: an earlier run's outputs (perhaps 0644, from an older handprop)
     become the grader's alone, so a submission graded under the sandbox user cannot read them."""
-    if output.is_file() and not output.is_symlink():
-        os.chmod(output, 0o600)
+    for output in outputs:
+        if output.is_file() and not output.is_symlink():
+            os.chmod(output, 0o600)
     if feedback.is_dir() and not feedback.is_symlink():
         os.chmod(feedback, 0o700)
         for entry in os.scandir(feedback):

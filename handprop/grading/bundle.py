@@ -119,12 +119,8 @@ def write_bundle(
     for name in ("setup.sh", "run_autograder"):
         os.chmod(out / name, 0o755)
     config = _bundle_secret(out, config)  # per-student cases need the secret on Gradescope
-    settings = out / SETTINGS_FILE  # the seed of the hidden cases: root's alone, from its first byte
-    if settings.exists() or settings.is_symlink():
-        settings.unlink()
-    fd = os.open(settings, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(json.dumps(config_to_dict(config), indent=2) + "\n")
+    # the seed of the hidden cases: root's alone from its first byte (mkstemp's 0600), then renamed into place
+    write_text(out / SETTINGS_FILE, json.dumps(config_to_dict(config), indent=2) + "\n", file_mode=0o600)
     package = Path(__file__).resolve().parents[1]  # the handprop package
     target = out / "handprop"
     staging = Path(tempfile.mkdtemp(dir=out, prefix=".handprop.", suffix=".tmp"))
@@ -149,16 +145,16 @@ def write_bundle(
 def _bundle_secret(out: Path, config: GradingConfig) -> GradingConfig:
     """With per-student cases, the course secret goes into the bundle as a root-only file (mode 0600;
     setup.sh also makes /autograder/source root-only) and the settings name it; otherwise no file."""
+    from ..atomic import atomic_open
     from .student_cases import course_secret
 
     target = out / SECRET_FILE
-    if target.exists():
-        target.unlink()
     if not config.features.per_student_cases:
+        if target.exists() or target.is_symlink():  # an earlier bundle's (check_bundle_folder allowed replacing it)
+            target.unlink()
         return config
     secret = config.features.secret if config.features.secret is not None else course_secret(config.features.secret_file)
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
+    with atomic_open(target, "wb", file_mode=0o600) as f:  # 0600 from its first byte, renamed into place
         f.write(secret)
     return dataclasses.replace(config, features=dataclasses.replace(config.features, secret_file=SECRET_FILE, secret=None))
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Optional
 from urllib.parse import quote
 
+from ..escaping import clean_text, shown_name
 from .diagnose import TAGS
 from .grader import points_text
 from .similarity import SimilarPair, similar_pairs
@@ -53,7 +54,7 @@ def _sources(rows: list[Any], config: Any) -> dict[str, str]:
             source = load_submission(row.path, config.file, template, single_link=True).source
             out[row.student] = source.decode("utf-8", errors="replace")
         except Exception as error:  # unreadable now: leave it out of the comparison, say so in the log
-            logger.warning("class report: could not read %s again: %s", row.path, error)
+            logger.warning("class report: could not read %s again: %s", shown_name(row.path), clean_text(str(error), newlines=False))
     return out
 
 

@@ -13,6 +13,7 @@ from .assignments import Assignment
 from .cases import Case, sandbox_calls
 from .config import GradingConfig
 from .diagnose import RUN_TAGS, TAGS, Verdict, fail
+from ..escaping import shown_name
 from .sandbox import FunctionRun, SandboxError, SubmissionRun, clean_text, run_submission
 from .submission import load_submission
 from . import consistency
@@ -108,7 +109,7 @@ def grade_source(
     points where the config names it, else with its own default points.
     """
     start = time.monotonic()
-    name = clean_text(name)
+    name = shown_name(name)  # one line: a newline in a file name cannot fake a log line
     assignment = assignment or config.get_assignment()
     points = dict(config.points or {}) if assignment.describe() == config.get_assignment().describe() else assignment.default_points()
     graded = assignment.functions

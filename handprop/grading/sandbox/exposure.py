@@ -24,11 +24,11 @@ CHUNK = 2000  # paths per find invocation
 
 
 class ExposureCheckFailed(RuntimeError):
-    """The check itself could not run (no ``find``, not root)."""
+    """The check itself could not run (no ``find``, not root, too many files to try)."""
 
 
 def files_under(paths: Iterable[os.PathLike | str], limit: int = MAX_FILES) -> list[str]:
-    """Every regular file at or under ``paths`` (links are not followed), at most ``limit``."""
+    """Every regular file at or under ``paths`` (links are not followed); ExposureCheckFailed past ``limit``."""
     found: list[str] = []
     for top in paths:
         top = str(top)
@@ -39,9 +39,11 @@ def files_under(paths: Iterable[os.PathLike | str], limit: int = MAX_FILES) -> l
             continue
         for folder, _dirs, files in os.walk(top, followlinks=False):
             found.extend(p for p in (os.path.join(folder, name) for name in files) if not os.path.islink(p))
-            if len(found) >= limit:
-                logger.warning("checked only the first %d files under %s", limit, top)
-                return found[:limit]
+            if len(found) > limit:  # fail closed: a file left untried could be a readable one
+                raise ExposureCheckFailed(
+                    f"more than {limit} files under {top}: too many to try one by one as the sandbox user; "
+                    f"move what is not a submission out of it"
+                )
     return found
 
 
