@@ -353,12 +353,6 @@ def _train(
 
     x_train, y_train = data_module.load_dataset(config.dataset, "train", data_root, download=True, dtype=config.dtype)
     x_test, y_test = data_module.load_dataset(config.dataset, "test", data_root, download=True, dtype=config.dtype)
-    n_classes = data_module.N_CLASSES  # the loader checked every label against it
-    if config.arch[0] != x_train.shape[1] or config.arch[-1] != n_classes:
-        raise ValueError(
-            f"arch {'-'.join(map(str, config.arch))} does not fit {config.dataset}: the first width must be "
-            f"{x_train.shape[1]} (pixels) and the last {n_classes} (classes)"
-        )
     trainer = Trainer(config, backends, Dataset(x_train, y_train, x_test, y_test), shuffle_rng, progress=progress, **done)
     if preparing is not None:
         preparing.join()  # so that the first epoch's time is the training's alone

@@ -104,6 +104,15 @@ def network_cost(net: Any, x: Array, y: Array) -> float:
         return net.cost_function.value(fp.zs[-1], fp.output, y, net.activations[-1])
 
 
+def step_each(backend: Backend, start: int, stop: int, batch_size: int) -> Any:
+    """``Backend.steps`` by one ``step`` per mini-batch of order[start:stop]: the sum of their mean costs
+    (for the backends whose steps are not fused into one call)."""
+    window: Any = 0.0  # a float, or a tensor still on the device: no synchronisation per batch
+    for first in range(start, stop, batch_size):
+        window = window + backend.step(first, min(first + batch_size, stop))
+    return window
+
+
 class CheckedInputs:
     """The arrays a backend evaluates, each checked (finite, shape, dtype) once: the trainer evaluates
     the same training and test arrays after every epoch, and the check cost half an evaluation."""

@@ -861,9 +861,7 @@ class CompiledBackend(NetworkArrays):
         The compile calls the kernel on an empty range of examples (no step), with arguments taken
         now, so it reads nothing that loading the training data replaces meanwhile.
         """
-        if self._buffers[0].shape[0] < self._units + PAD:
-            self._buffers = self._make_buffers(1)
-        args = self._kernel_arguments(0, 0, 1)
+        args = self._kernel_arguments(0, 0, 1)  # the buffers of __init__ (one example) suffice for no step
         if _kernel_cached(args):
             return None
         sentence = (
@@ -907,12 +905,6 @@ def _tiny_backend(n_inputs: int, dtype: str) -> CompiledBackend:
     backend.load_training_data(x.astype(net.dtype), np.eye(2, dtype=net.dtype))
     backend.begin_epoch(np.arange(2))
     return backend
-
-
-def kernels_ready(n_inputs: int, dtype: str) -> bool:
-    """Whether the training kernel for ``dtype`` is in memory or in Numba's cache on disk (so no compiling)."""
-    backend = _tiny_backend(n_inputs, dtype)  # also loads or compiles _pack_codes (0.4 s cold)
-    return _kernel_cached(backend._kernel_arguments(0, 2, 1))
 
 
 def _call_kernel(args: tuple[Any, ...]) -> float:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from .backend import Array, NetworkArrays, all_finite
+from .backend import Array, NetworkArrays, all_finite, step_each
 from .network import Network
 
 
@@ -37,10 +37,7 @@ class HandpropBackend(NetworkArrays):
         self._order = order
 
     def steps(self, start: int, stop: int, batch_size: int) -> float:
-        window = 0.0
-        for first in range(start, stop, batch_size):
-            window = window + self.step(first, min(first + batch_size, stop))
-        return window
+        return step_each(self, start, stop, batch_size)
 
     def step(self, start: int, stop: int) -> float:
         index = self._order[start:stop]

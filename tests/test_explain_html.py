@@ -222,6 +222,17 @@ def test_page_to_a_folder_is_refused_in_one_line(data_root, tmp_path, capsys):
     assert rc == 2 and err.count("\n") == 1 and "is a folder" in err, err
 
 
+def test_an_existing_page_is_kept_unless_forced_and_checked_before_the_data(tmp_path, capsys):
+    """The output rule (handprop/outputs.py): refused in one line before anything loads (no data root is
+    even given), the old page untouched."""
+    page = tmp_path / "explain.html"
+    page.write_text("the learner's own page\n")
+    rc = main(["explain", "--html", str(page), "--data-root", str(tmp_path / "no-data"), "--no-study"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "already exists" in err and "--force" in err, err
+    assert page.read_text() == "the learner's own page\n"
+
+
 def test_an_index_not_in_the_page_is_said_on_it(chromium, video_page, tmp_path):
     path, _, _ = video_page
     dom = dump_dom(chromium, path, "index=5000", tmp_path)

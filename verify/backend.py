@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from handprop import Network
+from handprop.backend import step_each
 
 from .model import TwinNetwork
 
@@ -73,10 +74,7 @@ class TorchBackend:
         return self._x.index_select(0, index), self._y.index_select(0, index)
 
     def steps(self, start: int, stop: int, batch_size: int) -> Any:
-        window: Any = 0.0  # becomes a tensor on the device: no synchronisation per batch
-        for first in range(start, stop, batch_size):
-            window = window + self.step(first, min(first + batch_size, stop))
-        return window
+        return step_each(self, start, stop, batch_size)  # the cost stays a tensor on the device until read
 
     def step(self, start: int, stop: int) -> torch.Tensor:
         x, y = self._batch(start, stop)

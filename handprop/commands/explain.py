@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="explain.png", metavar="FIGURE.png",
                    help="where to write the figure: a .png, .pdf or .svg name, or a folder to hold explain.png "
                    "(default explain.png)")
-    p.add_argument("--force", action="store_true", help="replace an existing figure at --out")
+    p.add_argument("--force", action="store_true", help="replace an existing figure at --out (or page at --html)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--html", type=Path, metavar="OUT.html",
                    help="instead of the text and figure, write one self-contained interactive page that computes "

@@ -25,6 +25,14 @@ def run_page(args: argparse.Namespace, net: "Network", source: str, dataset: str
         raise CLIError(f"{where}: {error}") from None
     if net.sizes[-1] != N_CLASSES:
         raise CLIError(f"{where} has {net.sizes[-1]} outputs but {dataset} has {N_CLASSES} classes")
+    from ..atomic import check_writable
+    from ..outputs import check_new_file
+
+    try:  # before the data and the study (a minute): never over an existing page without --force, nor an input
+        check_new_file(args.html, force=args.force, what="--html", inputs=[args.checkpoint], parent_must_exist=False)
+        check_writable(args.html, "file")
+    except ValueError as error:
+        raise CLIError(str(error)) from None
     X_test, y_test = load_dataset(dataset, "test", args.data_root)
     study = None
     if not args.no_study:
