@@ -106,6 +106,8 @@ class Network:
         seed: Union[int, np.random.Generator] = 0,
     ) -> None:
         self.sizes = _check_sizes(sizes)
+        self.cost_name = cost
+        self.cost_function: Cost = get_cost(cost, output)  # before the activations: it names the outputs it fits
         self.dtype = as_dtype(dtype)
         rng = check_seed(seed)
         check_parameter_memory(self.sizes, self.dtype)  # before allocating: a clear error, not MemoryError
@@ -125,8 +127,6 @@ class Network:
         self.output = output
         self.activations: list[Activation] = [get_activation(h) for h in hidden_names]
         self.activations.append(get_activation(output, output=True))
-        self.cost_name = cost
-        self.cost_function: Cost = get_cost(cost, output)
         self.init = init
         self.weights, self.biases = initial_parameters(self.sizes, init, rng, self.dtype)
         logger.debug("built network %s", self)
