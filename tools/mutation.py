@@ -245,7 +245,7 @@ def _mutmut_config(copy: Path, module: Module) -> None:
         'source_paths = ["handprop"]\n'
         f"only_mutate = {json.dumps(only)}\n"
         f"pytest_add_cli_args_test_selection = {json.dumps(module.tests)}\n"
-        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-x"]\n'
+        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-x", "-n", "0"]\n'  # mutmut sees the tests of its own process only
         'process_isolation = "forkserver"\n'  # torch is not fork-safe once its threads have run
         'also_copy = ["verify", "tests", "data", "examples", "docs", "tools", "README.md"]\n'
     )
@@ -261,9 +261,14 @@ def mutmut(name: str, module: Module, timeout: float, functions: list[str]) -> t
         env.pop("PYTHONPATH")  # mutmut puts its mutants/ folder first itself
         command = [sys.executable, "-m", "mutmut", "run", "--max-children", str(os.cpu_count() or 1), *functions]
         try:
-            subprocess.run(command, cwd=copy, env=env, timeout=timeout, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            done = subprocess.run(command, cwd=copy, env=env, timeout=timeout, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         except subprocess.TimeoutExpired:
             print(f"  mutmut stopped after {timeout:.0f} s: the counts below are of the mutants it finished", flush=True)
+        else:
+            ran = [code for meta in (copy / "mutants").rglob("*.meta")
+                   for code in json.loads(meta.read_text()).get("exit_code_by_key", {}).values() if code is not None]  # fmt: skip
+            if not ran:  # no mutant generated, or no test reached one: that is no score, not 100 %
+                raise SystemExit(f"mutmut ran no mutant of {module.path} (exit {done.returncode}):\n{done.stdout[-3000:]}")
         killed, total, survivors = 0, 0, []
         for meta in sorted((copy / "mutants").rglob("*.meta")):
             results = json.loads(meta.read_text()).get("exit_code_by_key", {})
