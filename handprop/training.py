@@ -100,7 +100,7 @@ class TrainConfig:
         if len(self.arch) < 2 or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in self.arch):
             raise ValueError(f"arch must list at least two positive layer widths such as 784-16-16-10, got {self.arch}")
         n_hidden = len(self.arch) - 2
-        if len(self.hidden) not in (1, n_hidden) and not (n_hidden == 0 and len(self.hidden) <= 1):
+        if len(self.hidden) not in (1, n_hidden):  # with no hidden layer: no name, or one (unused)
             raise ValueError(
                 f"hidden gives {len(self.hidden)} activations but arch {self.arch} has {n_hidden} hidden layers; "
                 f"give one name for all of them or one per layer"

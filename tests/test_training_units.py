@@ -37,8 +37,9 @@ class Scripted:
     costs 1.0, except where the script says otherwise (batch indices count from 0)."""
 
     def __init__(self, name="handprop", batch_size=10, delta=1.0, nan_cost_at=None, inf_parameters_at=None,
-                 window_cost=None, step_cost=None):  # fmt: skip
+                 window_cost=None, step_cost=None, nan_from_weight=None):  # fmt: skip
         self.name, self.batch_size, self.delta = name, batch_size, delta
+        self.nan_from_weight = nan_from_weight  # the cost is NaN once the weight has reached this
         self.nan_cost_at, self.inf_parameters_at = nan_cost_at, inf_parameters_at
         self.window_cost, self.step_cost = window_cost, step_cost
         self.W, self.b = [np.zeros((1, 1))], [np.zeros(1)]
@@ -52,11 +53,14 @@ class Scripted:
 
     def _step(self, start):
         k = start // self.batch_size
+        cost_before = self.batch_cost(start, start + self.batch_size)
         if k == self.inf_parameters_at:
             self.W, self.b = [np.full((1, 1), np.inf)], [np.full(1, np.inf)]
         else:
             self.W, self.b = [self.W[0] + self.delta], [self.b[0] + self.delta]
-        return math.nan if k == self.nan_cost_at else (1.0 if self.step_cost is None else self.step_cost)
+        if math.isnan(cost_before):
+            return cost_before
+        return 1.0 if self.step_cost is None else self.step_cost
 
     def step(self, start, stop):
         return self._step(start)
@@ -67,7 +71,8 @@ class Scripted:
 
     def batch_cost(self, start, stop):
         k = start // self.batch_size
-        return math.nan if k == self.nan_cost_at else 1.0
+        drifted = self.nan_from_weight is not None and self.W[0][0, 0] >= self.nan_from_weight
+        return math.nan if k == self.nan_cost_at or drifted else 1.0
 
     def parameters(self):
         return [w.copy() for w in self.W], [b.copy() for b in self.b]
@@ -123,7 +128,7 @@ def bars(monkeypatch):
 @pytest.fixture
 def clock(monkeypatch):
     """perf_counter as training.py sees it: 1 s more at every reading."""
-    ticks = iter(range(10**6))
+    ticks = iter(range(100, 10**6))
     monkeypatch.setattr(training, "time", types.SimpleNamespace(perf_counter=lambda: float(next(ticks))))
 
 
@@ -189,6 +194,15 @@ def test_the_initial_network_has_the_run_s_settings(dtype):
     assert net.sizes == [784, 12, 10] or tuple(net.sizes) == (784, 12, 10)
     assert all(w.dtype == np.dtype(dtype) for w in net.weights) and net.hidden == ("relu",) and net.output == "softmax"
     assert net.cost_name == "cross_entropy" and net.init == "he"
+
+
+def test_the_initial_network_is_drawn_from_the_run_s_seed():
+    from handprop.network import Network
+
+    first, second = TrainConfig(arch=(784, 8, 10), seed=1), TrainConfig(arch=(784, 8, 10), seed=2)
+    assert not np.array_equal(first.build_network().weights[0], second.build_network().weights[0])
+    expected = Network([784, 8, 10], dtype="float32", seed=first.generators()[0])
+    assert np.array_equal(first.build_network().weights[0], expected.weights[0])
 
 
 def test_from_dict_names_every_unknown_setting_sorted_and_takes_lists():
@@ -302,6 +316,11 @@ def test_the_epoch_s_bar_counts_its_batches(bars, progress, disable):
     assert bar.kwargs["leave"] is False and bar.kwargs["disable"] is disable
 
 
+def test_the_bar_counts_every_window_s_batches(bars):
+    train_epoch(Scripted(), np.arange(800), 10, epoch=1, progress=False)  # 80 batches: windows of 50 and 30
+    assert bars[0].kwargs["total"] == 80 and bars[0].n == 80
+
+
 @pytest.mark.parametrize("progress, disable", [(None, None), (True, False), (False, True)])
 def test_the_lockstep_bar_counts_its_batches(bars, progress, disable):
     lockstep_epoch([Scripted("handprop"), Scripted("torch")], ORDER, 10, epoch=4, tolerance=1e-10, progress=progress)
@@ -342,6 +361,25 @@ def test_only_the_reference_s_cost_decides_a_divergence():
 def test_a_nan_cost_with_finite_parameters_stops_lockstep_at_its_batch():
     with pytest.raises(TrainingDiverged, match=r"the cost is nan at epoch 2, batch 5 of 12"):
         lockstep_epoch([Scripted("handprop", nan_cost_at=4), Scripted("torch")], ORDER, 10, 2, 1e-10, progress=False)
+
+
+def test_lockstep_replays_from_the_failing_batch_itself():
+    """A cost that turns NaN because of where the parameters went (not because of the batch) is named
+    at its own batch: the replay starts from the parameters before it, at that batch."""
+    with pytest.raises(TrainingDiverged, match=r"the cost is nan at epoch 1, batch 6 of 12"):
+        lockstep_epoch([Scripted("handprop", nan_from_weight=5), Scripted("torch")], ORDER, 10, 1, 1e-10, progress=False)
+
+
+def test_lockstep_of_overflowing_numpy_steps_raises_no_warning():
+    from handprop.backends import make_backend
+
+    config = TrainConfig(arch=(784, 32, 10), hidden=("relu",), output="identity", init="he", batch_size=10, lr=50.0, dtype="float64")
+    x, labels, _, _ = synthetic_digits(n_train=1000)
+    backends = [make_backend("handprop", config.build_network(), config, engine="numpy") for _ in range(2)]
+    for backend in backends:
+        backend.load_training_data(x, np.eye(10)[labels])
+    with pytest.raises(TrainingDiverged, match="smaller --lr"):
+        lockstep_epoch(backends, np.random.default_rng(1).permutation(1000), 10, 1, 1e-10, progress=False)
 
 
 def test_lockstep_names_the_batch_where_the_reference_s_parameters_overflow():
