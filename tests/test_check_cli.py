@@ -55,8 +55,8 @@ def test_real_mnist_batch(capsys, data_root):
 @pytest.mark.parametrize(
     "flags,message",
     [
-        (["--arch", "784-x-10"], "--arch must be layer sizes joined by '-'"),
-        (["--arch", "784"], "--arch needs at least two positive layer sizes"),
+        (["--arch", "784-x-10"], "--arch must be layer widths joined by '-'"),
+        (["--arch", "784"], "--arch needs at least two positive widths"),
         (["--hidden", "swish"], "unknown hidden activation 'swish'"),
         (["--output", "identity", "--cost", "cross_entropy"], "needs an output activation producing probabilities"),
         (["--dtype", "float16"], "unsupported dtype 'float16'"),

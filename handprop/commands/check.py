@@ -79,17 +79,6 @@ def register(subparsers: Any) -> None:
     p.set_defaults(run=run)
 
 
-def parse_arch(text: str) -> list[int]:
-    """'784-16-16-10' → [784, 16, 16, 10]."""
-    try:
-        sizes = [int(part) for part in text.split("-")]
-    except ValueError:
-        raise CLIError(f"--arch must be layer sizes joined by '-', such as 784-16-16-10, got {text!r}") from None
-    if len(sizes) < 2 or min(sizes) < 1:
-        raise CLIError(f"--arch needs at least two positive layer sizes, such as 784-16-16-10, got {text!r}")
-    return sizes
-
-
 def _number(flag: str, text: str, kind: type, ok: Any, expected: str) -> Any:
     """Parse a numeric flag here rather than in argparse, so a bad value is one line (exit 2)."""
     try:
@@ -181,8 +170,9 @@ def run_engine(args: argparse.Namespace) -> int:
     import numpy as np
 
     from handprop import Network
+    from handprop.training import parse_arch  # the same widths rule as `handprop train --arch`
 
-    sizes = parse_arch(args.arch)
+    sizes = list(parse_arch(args.arch))
     args.batch_size = _number("--batch-size", args.batch_size, int, lambda v: v >= 1, "a positive integer")
     args.seed = _number("--seed", args.seed, int, lambda v: v >= 0, "a non-negative integer")
     if args.tolerance is not None:
