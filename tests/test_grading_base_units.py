@@ -153,6 +153,8 @@ def test_too_few_arrays_say_which_were_expected_and_which_came(network, case):
     verdict = network.compare(case, {n: got[n] for n in names[:1]}, got, 1e-5)
     assert verdict.tags == ["wrong-shape"]
     assert verdict.message.endswith(f"Expected {len(names)} arrays ({', '.join(names)}), got 1 ({names[0]}).")
+    two = network.compare(case, {n: got[n] for n in names[:2]}, got, 1e-5)
+    assert two.message.endswith(f"got 2 ({names[0]}, {names[1]}).")
     assert network.compare(case, {}, got, 1e-5).message.endswith("got 0 (none).")
 
 
@@ -163,6 +165,32 @@ def test_a_wrong_shape_says_each_array_and_keeps_both_readings(network, case):
     verdict = network.compare(case, got, expected, 1e-5)
     assert not verdict.passed and verdict.candidates and verdict.tags == list(verdict.candidates[0])
     assert f"{first}: expected shape {expected[first].shape}, got {expected[first].T.shape}." in verdict.message
+
+
+def test_several_wrong_shapes_are_each_said(network, case):
+    expected = network.tensors("backprop", case.expected)
+    first, second = [n for n, e in expected.items() if e.ndim == 2 and e.shape[0] != e.shape[1]][:2]  # two weight gradients
+    got = dict(expected, **{first: expected[first].T.copy(), second: expected[second].T.copy()})
+    verdict = network.compare(case, got, expected, 1e-5)
+    said = [f"{n}: expected shape {expected[n].shape}, got {expected[n].T.shape}." for n in (first, second)]
+    assert verdict.message.endswith(" ".join(said))
+
+
+def test_a_shape_that_fits_two_mistakes_keeps_both_readings(network, case, monkeypatch):
+    monkeypatch.setattr(network, "shape_tags", lambda case, name, got, expected: ("transposed", "bias-not-reduced"))
+    expected = network.tensors("backprop", case.expected)
+    first = next(iter(expected))
+    verdict = network.compare(case, dict(expected, **{first: expected[first].T.copy()}), expected, 1e-5)
+    assert verdict.tags == ["transposed"] and verdict.candidates == [("transposed",), ("bias-not-reduced",)]
+
+
+def test_a_mistake_exactly_at_the_separation_still_hides(network, case, monkeypatch):
+    """The redraw's bound is inclusive: a mistake off by exactly SEPARATION is as good as right."""
+    monkeypatch.setattr(type(network), "mistaken_values", lambda self, c: [c.expected])
+    monkeypatch.setattr(base, "relative_error", lambda got, expected: base.SEPARATION)
+    assert network.hides_a_mistake(case)
+    monkeypatch.setattr(base, "relative_error", lambda got, expected: base.SEPARATION * 1.0001)
+    assert not network.hides_a_mistake(case)
 
 
 def test_a_result_exactly_at_rtol_passes(network, case):
@@ -185,8 +213,9 @@ def test_no_arrays_expected_and_none_given_passes_with_error_zero(network, case)
     assert verdict.passed and verdict.error == 0.0
 
 
-def test_the_sentences_are_the_tags(network):
-    assert network.sentences() == dict(TAGS)
+def test_an_assignment_s_default_sentences_are_the_tags(network):
+    """Every built-in assignment words its own; a new one starts from TAGS."""
+    assert base.Assignment.sentences(network) == dict(TAGS)
 
 
 def test_the_shape_tag_is_wrong_shape(network, case):
@@ -201,6 +230,7 @@ def test_which_parts_names_the_right_and_the_wrong():
     assert which_parts({"W1": 0.5, "W2": 0.5}, 1e-5) == ""  # all wrong: nothing to add
     assert which_parts({"W1": 0.5}, 1e-5) == ""  # one array: nothing to add
     assert which_parts({"W1": 0.0, "W2": 0.5}, 1e-5) == " Right: W1. Wrong: W2."
+    assert which_parts({"W1": 0.0, "W2": 0.5, "b1": 0.5}, 1e-5) == " Right: W1. Wrong: W2, b1."
 
 
 @pytest.mark.parametrize(
