@@ -153,9 +153,3 @@ class ChainRuleAssignment(Assignment):
                 lambda got, expected, tol, variant=variant, tag=tag: scaled_candidates(list(got.values()), list(variant), None, tol, (tag,)),
             ))
         return mistakes
-        candidates += scaled_candidates(g, e, None, tol)
-        w, b, x, y = case.args
-        for kind in ("none", "a", "formula-on-z"):
-            tag = "missing-activation-derivative" if kind == "none" else "derivative-of-activation-not-preactivation"
-            candidates += scaled_candidates(g, list(chain_variant(w, b, x, y, kind)), None, tol, (tag,))
-        return candidates
