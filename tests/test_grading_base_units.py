@@ -17,12 +17,13 @@ from handprop.grading.assignments.base import MAX_DRAWS, as_array, as_sequence, 
 from handprop.grading.diagnose import TAGS
 
 
-@pytest.fixture(scope="module")
+# Function-scoped on purpose: mutmut credits the code a fixture runs to the first test that asks for it.
+@pytest.fixture
 def network():
     return get_assignment("network")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def case(network):
     return network.build_cases(seed=3, cases=1, hidden=0)["backprop"][0]
 

@@ -14,14 +14,22 @@ from handprop.grading.assignments import ReturnedValue, get_assignment
 from handprop.grading.assignments.chain_rule import GRADIENT_NAMES, chain_variant
 
 
-@pytest.fixture(scope="module")
+# Function-scoped on purpose: mutmut credits the code a fixture runs to the first test that asks for
+# it, so a module-scoped suite would hide make_case from every other test here.
+@pytest.fixture
 def chain():
     return get_assignment("chain-rule")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def suite(chain):
     return chain.build_cases(seed=11, cases=6, hidden=2)
+
+
+# build_cases(seed=0, cases=3, hidden=1)'s arguments, hashed as the test below does, when they were
+# first drawn (2026-12-08). Changing how cases are drawn changes every student's cases on a regrade:
+# do it on purpose, say so in the changelog, and update this.
+DIGEST_OF_SEED_0 = "f44cf693718459ac"
 
 
 def sigmoid(z):
@@ -55,6 +63,25 @@ def test_a_gradient_case_is_the_chain_rule_written_out(suite):
             np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-15)
         assert [part.shape for part in case.expected] == [(len(w),), (len(w),), (len(w) + 1,)]
         assert case.description == f"L = {len(w)}, x = {x:.3g}, y = {y:.3g}"
+
+
+def test_the_correct_chain_rule_is_the_default(suite):
+    w, b, x, y = suite["chain_gradients"][0].args
+    for default, correct in zip(chain_variant(w, b, x, y), chain_variant(w, b, x, y, "z")):
+        assert np.array_equal(default, correct)
+
+
+def test_the_cases_of_a_seed_never_change():
+    """A regrade must meet the same cases: the drawn numbers of seed 0, to 12 digits."""
+    import hashlib
+
+    suite = get_assignment("chain-rule").build_cases(seed=0, cases=3, hidden=1)
+    digest = hashlib.sha256()
+    for function, cases in suite.items():
+        for case in cases:
+            for arg in case.args:
+                digest.update(np.round(np.atleast_1d(np.asarray(arg, dtype=np.float64)), 12).tobytes())
+    assert digest.hexdigest()[:16] == DIGEST_OF_SEED_0
 
 
 def test_the_chain_rule_by_hand_matches_central_differences():
@@ -92,6 +119,9 @@ def test_the_arrays_are_named_and_counted(chain, suite):
     with pytest.raises(ValueError) as info:
         chain.tensors("backprop", case.expected)
     assert str(info.value) == "'backprop' is not a function of this assignment; expected one of chain_forward, chain_gradients"
+    with pytest.raises(ValueError) as info:
+        chain.tensors("chain_gradients", (case.expected[0], "b", case.expected[2]))
+    assert str(info.value) == "∂C₀/∂b is a str, expected a NumPy array of numbers"
     with pytest.raises(ValueError) as info:
         chain.tensors("chain_forward", "a")
     assert str(info.value) == "the returned activations is a str, expected a NumPy array of numbers"
@@ -138,3 +168,26 @@ def test_a_wrong_answer_that_is_no_catalogued_mistake_is_only_wrong(chain, suite
     verdict = judged(chain, case, tuple(p + 0.37 for p in case.expected))
     assert not verdict.passed
     assert not {"reversed-order", "sign-flipped", "factor-2", "missing-activation-derivative"} & set(verdict.tags)
+
+
+def test_the_catalogue_s_values_are_each_mistake_s_result(chain, suite):
+    """What the redraw checks a case against: each catalogued mistake's result on it."""
+    forward = suite["chain_forward"][0]
+    (reversed_forward,) = chain.mistaken_values(forward)
+    assert np.array_equal(reversed_forward, forward.expected[::-1])
+    case = suite["chain_gradients"][2]
+    values = chain.mistaken_values(case)
+    w, b, x, y = case.args
+    wanted = [tuple(p[::-1] for p in case.expected)] + [tuple(s * p for p in case.expected) for s in (-1.0, 2.0, 0.5)]
+    wanted += [chain_variant(w, b, x, y, kind) for kind in ("none", "a", "formula-on-z")]
+    assert len(values) == len(wanted)
+    for got, expected in zip(values, wanted):
+        assert all(np.array_equal(g, e) for g, e in zip(got, expected))
+
+
+def test_a_reversal_exactly_at_the_tolerance_is_named(chain, suite, monkeypatch):
+    from handprop.grading.assignments import chain_rule
+
+    case = suite["chain_forward"][0]
+    monkeypatch.setattr(chain_rule, "relative_error", lambda got, expected: 1e-4)
+    assert chain.explain(case, {"a": case.expected}, {"a": case.expected}, 1e-4) == [("reversed-order",)]
