@@ -145,6 +145,8 @@ EQUIVALENT: dict[str, str] = {
        for n in (61, 65)},
     **{f"handprop.grading.assignments.chain_rule.xǁChainRuleAssignmentǁmake_case__mutmut_{n}": "an argument equal to Network.from_parameters' default (sigmoid hidden and output, quadratic cost, the dtype of the float64 weights) left out or None"
        for n in (46, 49, 50, 51, 52)},
+    **{f"handprop.grading.assignments.chain_rule.xǁChainRuleAssignmentǁmake_case__mutmut_{n}": "an argument equal to NumPy's default left out (normal's scale 1.0, uniform's high 1.0): the same draws"
+       for n in (20, 29, 37)},
     "handprop.grading.assignments.base.x_as_array__mutmut_11": "astype(None) is astype(float64): None is NumPy's default dtype",
     # training.py: the progress bar's refresh interval (tqdm's mininterval) changes how often it redraws, not what it counts
     **{f"handprop.training.x_{f}__mutmut_{n}": "the bar's refresh interval (mininterval 0.5 s → 1.5 s, None or tqdm's default): how often it redraws, not what it shows"
