@@ -161,6 +161,12 @@ class NetworkArrays:
     _order: Any
     _checked: Optional[CheckedInputs] = None  # set with the training set
 
+    def __init__(self, net: Any, lr: float, l2: float = 0.0) -> None:
+        self.net = net
+        self.lr = float(lr)
+        self.l2 = float(l2)
+        self.decay = 1.0  # (1 − ηλ/n), set with the training set
+
     def _keep_training_data(self, x: Array, y: Array) -> None:
         """x (n, in) and y (n, out) checked and converted once (``Network.prepare``), not per batch; the
         training set is then never checked again by ``evaluate``; the decay factor (1 − ηλ/n)."""

@@ -787,10 +787,7 @@ class CompiledBackend(NetworkArrays):
     engine = "compiled"
 
     def __init__(self, net: Network, lr: float, l2: float = 0.0) -> None:
-        self.net = net
-        self.lr = float(lr)
-        self.l2 = float(l2)
-        self.decay = 1.0
+        super().__init__(net, lr, l2)
         self._x: Array = np.zeros((0, net.sizes[0]), dtype=net.dtype)
         self._y: Array = np.zeros((0, net.sizes[-1]), dtype=net.dtype)
         self._order: Array = np.zeros(0, dtype=np.int64)

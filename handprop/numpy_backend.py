@@ -22,10 +22,7 @@ class HandpropBackend(NetworkArrays):
     engine = "numpy"
 
     def __init__(self, net: Network, lr: float, l2: float = 0.0) -> None:
-        self.net = net
-        self.lr = float(lr)
-        self.l2 = float(l2)
-        self.decay = 1.0
+        super().__init__(net, lr, l2)
         self._x: Optional[Array] = None
         self._y: Optional[Array] = None
         self._order: Optional[Array] = None
