@@ -111,6 +111,44 @@ def test_a_mistake_hides_only_with_the_same_arrays_of_the_same_shapes_within_the
     assert hides([beyond, exact])  # any one mistake is enough
 
 
+def test_two_mistakes_within_the_separation_of_each_other_hide_one_of_them(network, case, monkeypatch):
+    """The diagnosis could name either of two mistakes whose results coincide, so the case is redrawn."""
+    expected = case.expected
+    cls = type(network)
+
+    def hides(values):
+        monkeypatch.setattr(cls, "mistaken_values", lambda self, c: values)
+        return network.hides_a_mistake(case)
+
+    def scaled(factor, bias_factor=1.0):
+        return ([w * factor for w in expected[0]], [b * bias_factor for b in expected[1]])
+
+    assert not hides([scaled(2.0), scaled(-1.0), scaled(0.5)])  # apart from the reference and from each other
+    assert hides([scaled(2.0), scaled(-1.0), scaled(2.0 * (1 + base.SEPARATION))])
+    assert not hides([scaled(2.0), scaled(2.0 * (1 + 3 * base.SEPARATION))])
+    assert not hides([scaled(2.0), scaled(2.0, 3.0)])  # one array apart is enough
+    assert not hides([scaled(2.0), ([w.T * 2 for w in expected[0]], [b * 2 for b in expected[1]])])  # other shapes
+
+
+def test_tanh_backward_never_leaves_the_activation_and_the_missing_derivative_alike():
+    """Where every |z| is large, tanh(z) ≈ 1 and da ⊙ tanh(z) ≈ da: the mistake 'σ(z) for σ′(z)' and
+    'σ′(z) missing' give the same numbers. Such a case hides one of them and is drawn again (a
+    student's case, found by hypothesis, was tagged with the wrong one)."""
+    from handprop.grading.cases import Case
+
+    layers = get_assignment("layers")
+    z = np.array([[8.0, 9.0]])  # (1, 2)
+    da = np.array([[0.5, 1.5]])  # (1, 2)
+    a = np.tanh(z)
+    alike = Case("tanh_backward", 1, [da, z], da * (1 - a**2), False, "z of shape (1, 2)")
+    assert layers.hides_a_mistake(alike)
+    z = np.array([[0.5, -1.0]])
+    a = np.tanh(z)
+    assert not layers.hides_a_mistake(Case("tanh_backward", 1, [da, z], da * (1 - a**2), False, "z of shape (1, 2)"))
+    for case in layers.build_cases(seed=0, cases=40, hidden=0)["tanh_backward"]:
+        assert not layers.hides_a_mistake(case)
+
+
 # -- judging each way a call can end ---------------------------------------------------------------
 
 
