@@ -16,10 +16,11 @@ an argument and use only its public methods, so this module needs no import of `
 
 from __future__ import annotations
 
-import math
 from typing import Any, Callable, Optional, Protocol, Sequence
 
 import numpy as np
+
+from .checks import is_finite_array
 
 Array = np.ndarray
 Parameters = tuple[list[Array], list[Array]]  # weights (out, in) and biases (out,), one per layer
@@ -94,7 +95,7 @@ def copy_into(net: Any, parameters: Parameters) -> None:
 
 def all_finite(arrays: Sequence[Array]) -> bool:
     """True when no entry is NaN or infinite: one sum per array, far cheaper than isfinite(W).all()."""
-    return all(math.isfinite(p.sum()) for p in arrays)
+    return all(is_finite_array(p) for p in arrays)
 
 
 def network_cost(net: Any, x: Array, y: Array) -> float:

@@ -383,8 +383,9 @@ def full_gradient(net: Network, x: Array, y: Array, chunk_size: int = 10000) -> 
     for start in range(0, n, chunk_size):
         xc, yc = x[start : start + chunk_size], y[start : start + chunk_size]
         weight = xc.shape[0] / n
-        parts.append(_flat(*net.backprop_prepared(xc, yc)) * weight)
-        cost += weight * net.cost(xc, yc)
+        chunk_cost, nabla_w, nabla_b = net.cost_and_backprop_prepared(xc, yc)  # one forward pass for both
+        parts.append(_flat(nabla_w, nabla_b) * weight)
+        cost += weight * chunk_cost
     return np.sum(parts, axis=0), cost
 
 
