@@ -75,7 +75,9 @@ def plot_curves(
     """
     from matplotlib.ticker import MaxNLocator
 
-    fig = new_figure(figsize=(10, 4.4), layout="tight")
+    # margins fixed by hand: the tight layout measured every label again and took a third of the time
+    fig = new_figure(figsize=(10, 4.4))
+    fig.subplots_adjust(left=0.1, right=0.985, bottom=0.12, top=0.86 if title else 0.92, wspace=0.24)  # room for 0.08065-wide ticks
     ax_cost, ax_acc = fig.subplots(1, 2)
     n_epochs = max((len(epochs) for epochs in history.values()), default=0)
     for i, (name, epochs) in enumerate(history.items()):
