@@ -515,3 +515,25 @@ def test_the_template_is_the_one_for_these_options(options):
     from handprop.grading.assignments.network_template import render_template
 
     assert network(**options).template() == render_template(options["hidden"], options["output"], options["cost"])
+
+
+@pytest.mark.parametrize("options", COMBINATIONS, ids=lambda o: "-".join(o.values()))
+def test_the_template_says_the_options_cost_and_output(options):
+    """The starter file names the hidden activation, the output activation (with a helper to fill in
+    only when it differs from the hidden one) and the cost with its per-example formula."""
+    from handprop.grading.assignments.network_template import CE_PER_EXAMPLE, COST_TEXT, OUTPUT_TEXT
+
+    h, out, cost = options["hidden"], options["output"], options["cost"]
+    text = network(**options).template()
+    assert COST_TEXT[cost].format(per_example=CE_PER_EXAMPLE[out]) in text
+    per_example = {"quadratic": "0.5 * ||a_x - y_x||^2", "cross_entropy": f"C_x = {CE_PER_EXAMPLE[out]}"}[cost]
+    assert per_example in text and "None" not in text and "XX" not in text
+    assert f"the output layer uses\n  {OUTPUT_TEXT[out]}." in text
+    helper = f'\n\n\ndef output_activation(z):\n    """The output layer\'s activation: {OUTPUT_TEXT[out]}.'
+    if out == h:
+        assert "output_activation" not in text
+        assert f'raise NotImplementedError("{h}_prime")\n\n\ndef feedforward' in text
+    else:
+        assert text.count(helper) == 1
+    functions = [f.name for f in ast.parse(text).body if isinstance(f, ast.FunctionDef)]
+    assert functions == [h, f"{h}_prime", *(["output_activation"] if out != h else []), "feedforward", "backprop", "update_mini_batch"]

@@ -61,7 +61,7 @@ COMPILED_TESTS = ["tests/test_compiled_widths.py", "tests/test_batches.py", "tes
 TRAINING_TESTS = ["tests/test_training_units.py", "tests/test_training.py", "tests/test_batches.py", "tests/test_lockstep_tolerance.py", "tests/test_run_flow.py"]
 ENGINE_TESTS = ["tests/test_network_construction.py", "tests/test_training_paths.py", "tests/test_twin.py", "tests/test_gradcheck.py", "tests/test_network_shapes.py", "tests/test_per_example.py",
                 "tests/test_edge_cases.py", "tests/test_bad_values.py", "tests/test_bad_input.py"]  # fmt: skip
-JUDGING_TESTS = ["tests/test_grading_base_units.py", "tests/test_grading_chain_rule_units.py", "tests/test_grading_network_units.py", "tests/test_grading_diagnose.py", "tests/test_grading_mistake_table.py", "tests/test_grading_diagnosis.py", "tests/test_grading_judging.py"]
+JUDGING_TESTS = ["tests/test_grading_base_units.py", "tests/test_grading_chain_rule_units.py", "tests/test_grading_network_units.py", "tests/test_grading_layers_units.py", "tests/test_grading_diagnose.py", "tests/test_grading_mistake_table.py", "tests/test_grading_diagnosis.py", "tests/test_grading_judging.py"]
 
 MODULES: dict[str, Module] = {
     "activations": Module("handprop/activations.py", ENGINE_TESTS),
