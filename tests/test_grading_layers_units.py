@@ -36,6 +36,9 @@ def suite(layers):
     return layers.build_cases(seed=0, cases=3, hidden=1)
 
 
+TOL = 1e-6
+
+
 def judged(layers, case, value, rtol=1e-5):
     return layers.judge(case, ReturnedValue("ok", value=value), rtol)
 
@@ -158,6 +161,7 @@ def test_a_value_that_cannot_be_read_says_which_part(layers, suite):
     assert message("linear_backward", (dx, "w", db)) == "dW is a str, expected a NumPy array of numbers"
     assert message("softmax_cross_entropy", (1.0,)) == "softmax_cross_entropy's result (C, dz) must have 2 items, got 1"
     assert message("softmax_cross_entropy", ("c", dx)) == "the cost C is a str, expected a NumPy array of numbers"
+    assert message("softmax_cross_entropy", (1.0, "d")) == "dz is a str, expected a NumPy array of numbers"
     assert message("softmax_cross_entropy", (np.ones(2), dx)) == "the cost C must be one number (the batch mean), got an array of shape (2,)"
     assert message("backprop", dx) == ("'backprop' is not a function of this assignment; expected one of linear_forward, linear_backward, "
                                        "sigmoid_backward, relu_backward, tanh_backward, softmax_cross_entropy")  # fmt: skip
@@ -226,6 +230,18 @@ def test_a_transposed_z_is_named_only_when_it_is_the_transpose(layers):
     assert mistake.recognise({"z": wide}, {"z": wide}, 1e-6) == []  # not square: nothing to transpose
 
 
+def test_a_transposed_z_exactly_at_the_tolerance_is_named(layers, monkeypatch):
+    from handprop.grading.assignments import layers as module
+
+    case = linear_case("linear_forward", 4, 3, 4)
+    (mistake,) = layers.catalogue(case)
+    z = {"z": case.expected}
+    monkeypatch.setattr(module, "relative_error", lambda g, e: TOL)
+    assert mistake.recognise(z, z, TOL) == [("transposed",)]
+    monkeypatch.setattr(module, "relative_error", lambda g, e: 1.01 * TOL)
+    assert mistake.recognise(z, z, TOL) == []
+
+
 def test_a_transposed_dw_needs_dx_and_db_right(layers):
     case = linear_case("linear_backward", 5, 3, 3)
     dx, dW, db = case.expected
@@ -242,8 +258,6 @@ def test_a_transposed_dw_needs_dx_and_db_right(layers):
     sym_case = Case("linear_backward", 1, case.args, (dx, symmetric, db), False, "")
     assert transposed.recognise(layers.tensors("linear_backward", (dx, symmetric, db)), layers.tensors("linear_backward", sym_case.expected), 1e-6) == []
 
-
-TOL = 1e-6
 
 
 def test_a_transposed_dw_exactly_at_the_tolerance_is_named(layers, monkeypatch):

@@ -537,3 +537,30 @@ def test_the_template_says_the_options_cost_and_output(options):
         assert text.count(helper) == 1
     functions = [f.name for f in ast.parse(text).body if isinstance(f, ast.FunctionDef)]
     assert functions == [h, f"{h}_prime", *(["output_activation"] if out != h else []), "feedforward", "backprop", "update_mini_batch"]
+
+
+def test_a_transposed_square_layer_beside_right_ones_is_named_and_needs_the_biases_right():
+    a = network()
+    rng = np.random.default_rng(5)
+    weights, biases = [rng.normal(size=(4, 4)), rng.normal(size=(3, 4))], [rng.normal(size=4), rng.normal(size=3)]  # W1 square, W2 not
+    x, y = rng.uniform(size=(5, 4)), np.eye(3)[rng.integers(0, 3, 5)]
+    nabla_w, nabla_b = Network.from_parameters(weights, biases, dtype="float64").backprop(x, y)
+    case = Case("backprop", 1, [weights, biases, x, y], (nabla_w, nabla_b), False, "")
+    (transposed, *_) = a.catalogue(case)
+    expected = a.tensors("backprop", case.expected)
+
+    def names(w, b):
+        return transposed.recognise(a.tensors("backprop", (w, b)), expected, TOL)
+
+    assert names([nabla_w[0].T.copy(), nabla_w[1]], nabla_b) == [("transposed",)]
+    assert names([nabla_w[0].T.copy(), nabla_w[1]], [nabla_b[0] + 1, nabla_b[1]]) == []  # a bias wrong too
+    assert names([nabla_w[0].T.copy(), nabla_w[1] + 1], nabla_b) == []  # the other layer wrong too
+    assert judged(a, case, ([nabla_w[0].T.copy(), nabla_w[1]], nabla_b)).tags == ["transposed"]
+
+
+def test_a_wrong_output_that_is_not_square_is_judged_without_a_transpose():
+    a = network()
+    case = a.build_cases(seed=0, cases=1, hidden=0)["feedforward"][0]  # layers 3-2-7, batch of 3: (3, 7)
+    assert case.expected.shape[0] != case.expected.shape[1]
+    verdict = judged(a, case, case.expected + 0.3)
+    assert not verdict.passed and "transposed" not in verdict.tags

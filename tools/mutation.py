@@ -148,6 +148,22 @@ EQUIVALENT: dict[str, str] = {
     **{f"handprop.grading.assignments.chain_rule.xǁChainRuleAssignmentǁmake_case__mutmut_{n}": "an argument equal to NumPy's default left out (normal's scale 1.0, uniform's high 1.0): the same draws"
        for n in (20, 29, 37)},
     "handprop.grading.assignments.base.x_as_array__mutmut_11": "astype(None) is astype(float64): None is NumPy's default dtype",
+    # grading/assignments/network.py and layers.py
+    **{f"handprop.grading.assignments.network.xǁNetworkAssignmentǁ_network__mutmut_{n}": "dtype None or left out: from_parameters reads it from the weights, drawn float64"
+       for n in (6, 12)},
+    **{f"handprop.grading.assignments.layers.xǁLayersAssignmentǁmake_case__mutmut_{n}": "dtype None or left out: from_parameters reads it from the weights, drawn float64"
+       for n in (146, 150)},
+    "handprop.grading.assignments.network.xǁNetworkAssignmentǁ_gradient_catalogue__mutmut_14": "η for backprop (2.0 for 1.0): it is read only for update_mini_batch",
+    "handprop.grading.assignments.network.xǁNetworkAssignmentǁshape_tags__mutmut_4": "rstrip also strips X: an array's name ends in its layer's digits after W or b, never in X",
+    "handprop.grading.assignments.layers.xǁLayersAssignmentǁmake_case__mutmut_91": "the softmax cross-entropy's value reads z (log-softmax) and y, never a",
+    "handprop.grading.assignments.layers.xǁLayersAssignmentǁmake_case__mutmut_100": "the softmax cross-entropy's δ reads a and y, never z",
+    "handprop.grading.assignments.network.xǁNetworkAssignmentǁmake_case__mutmut_70": "uniform's high 1.0 left out: NumPy's default, the same draws",
+    "handprop.grading.assignments.network.xǁNetworkAssignmentǁshape_tags__mutmut_27": "the batch size read from y instead of x: both have the batch's n rows",
+    **{f"handprop.grading.assignments.layers.xǁLayersAssignmentǁmake_case__mutmut_{n}": "normal's scale 1.0 left out: NumPy's default, the same draws"
+       for n in (29, 138, 178)},
+    **{f"handprop.grading.assignments.network_template.x_render_template__mutmut_{n}": "the default of CE_PER_EXAMPLE.get: every output (sigmoid, softmax) has an entry, so it is never used"
+       for n in (5, 7, 8)},
+    "handprop.grading.assignments.layers.xǁLayersAssignmentǁcatalogue__mutmut_93": "n from the second argument: x (linear_backward) and y (softmax_cross_entropy) have the batch's n rows, as the first does",
     # training.py: the progress bar's refresh interval (tqdm's mininterval) changes how often it redraws, not what it counts
     **{f"handprop.training.x_{f}__mutmut_{n}": "the bar's refresh interval (mininterval 0.5 s → 1.5 s, None or tqdm's default): how often it redraws, not what it shows"
        for f, ns in (("train_epoch", (16, 22, 30)), ("lockstep_epoch", (27, 33, 41))) for n in ns},
