@@ -158,6 +158,7 @@ EQUIVALENT: dict[str, str] = {
     "handprop.grading.assignments.layers.xǁLayersAssignmentǁmake_case__mutmut_91": "the softmax cross-entropy's value reads z (log-softmax) and y, never a",
     "handprop.grading.assignments.layers.xǁLayersAssignmentǁmake_case__mutmut_100": "the softmax cross-entropy's δ reads a and y, never z",
     "handprop.grading.assignments.network.xǁNetworkAssignmentǁmake_case__mutmut_70": "uniform's high 1.0 left out: NumPy's default, the same draws",
+    "handprop.grading.assignments.network.xǁNetworkAssignmentǁcatalogue__mutmut_89": "factor_2=None for False: explain_scale only asks whether it is true",
     "handprop.grading.assignments.network.xǁNetworkAssignmentǁshape_tags__mutmut_27": "the batch size read from y instead of x: both have the batch's n rows",
     **{f"handprop.grading.assignments.layers.xǁLayersAssignmentǁmake_case__mutmut_{n}": "normal's scale 1.0 left out: NumPy's default, the same draws"
        for n in (29, 138, 178)},
