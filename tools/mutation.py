@@ -75,6 +75,8 @@ MODULES: dict[str, Module] = {
     "modes": Module("handprop/grading/sandbox/modes.py", ["tests/test_grading_modes.py", "tests/test_grading_sandbox.py",
                     "tests/test_grading_hostile.py::test_row_13_the_reference_cannot_be_reached"], "hand"),
     "explain": Module("handprop/explain.py", ["tests/test_explain.py"], "hand"),
+    # the sandbox's layer selection under mutmut, with the unit tests that start no sandbox (seconds in all)
+    "layer-selection": Module("handprop/grading/sandbox/modes.py", ["tests/test_grading_modes.py", "tests/test_grading_modes_units.py"]),
 }
 
 # Realistic mutants, applied one at a time. The first of each module's list are the bugs of issue 22's
