@@ -31,6 +31,7 @@ def machine(monkeypatch):
 
     class Machine:
         def __init__(self):
+            self.probed = []  # the root flag bwrap's probe was asked with
             self.set(root=True, seccomp=True, bwrap=True)
 
         def set(self, root=None, seccomp=None, bwrap=None):
@@ -39,7 +40,11 @@ def machine(monkeypatch):
             if seccomp is not None:
                 monkeypatch.setattr(modes.seccomp, "available", lambda: (True, "") if seccomp else (False, "no libseccomp"))
             if bwrap is not None:
-                monkeypatch.setattr(modes, "bwrap_works", lambda is_root: (True, "") if bwrap else (False, "no namespaces"))
+                def probe(is_root):
+                    self.probed.append(is_root)
+                    return (True, "") if bwrap else (False, "no namespaces")
+
+                monkeypatch.setattr(modes, "bwrap_works", probe)
 
     monkeypatch.setattr(modes, "bwrap_launch", lambda uid, gid, scratch: ("bwrap", uid, gid, scratch))
     monkeypatch.setattr(modes, "uid_launch", lambda uid, gid, forbidden, scratch, weaker: ("uid", uid, gid, forbidden, scratch, weaker))
@@ -53,6 +58,16 @@ def machine(monkeypatch):
 def test_auto_takes_bwrap_where_it_works(machine):
     assert modes.resolve("auto", UID, GID, scratch_mb=32) == ("bwrap", UID, GID, 32)
     assert modes.resolve("bwrap", None, None) == ("bwrap", None, None, modes.DEFAULT_SCRATCH_MB)
+    machine.set(root=False)
+    modes.resolve("auto", None, None)
+    assert machine.probed == [True, True, False]  # probed as the grader is: root or not
+
+
+def test_as_root_without_a_sandbox_user_the_fallback_is_no_isolation(machine, caplog):
+    machine.set(bwrap=False)
+    with caplog.at_level(logging.WARNING, logger=modes.logger.name):
+        assert modes.resolve("auto", None, None, allow_weaker=True) == ("none",)
+    assert caplog.messages[0] == "bwrap is unavailable (no namespaces); falling back to no isolation"
 
 
 def test_auto_falls_back_to_the_uid_sandbox_as_root_and_says_so(machine, caplog):
@@ -72,8 +87,10 @@ def test_bwrap_asked_for_and_unavailable_is_an_error(machine):
 
 def test_without_an_isolating_sandbox_auto_fails_closed(machine, caplog):
     machine.set(bwrap=False, root=False)
-    with pytest.raises(SandboxError, match=r"^no isolating sandbox works here \(bwrap cannot create namespaces"):
+    with pytest.raises(SandboxError) as info:
         modes.resolve("auto", None, None)
+    assert str(info.value) == ("no isolating sandbox works here (bwrap cannot create namespaces and the grader is not root with a "
+                               "sandbox user); --sandbox none (or --allow-weaker-sandbox) runs submissions unisolated, for code you trust")  # fmt: skip
     machine.set(root=True)
     with pytest.raises(SandboxError, match="^no isolating sandbox works here"):
         modes.resolve("auto", None, None)  # root, but no sandbox user to switch to
@@ -145,7 +162,26 @@ def test_bwrap_as_root_switches_user_inside_with_two_capabilities(monkeypatch):
     size = args.index("--size")
     assert args[size - 2 : size + 4] == ["--perms", "1777", "--size", str(8 * 2**20), "--tmpfs", modes.SCRATCH]
     assert args[args.index("--chdir") + 1] == modes.SCRATCH and args[args.index("--proc") + 1] == "/proc"
-    assert launch.path == [modes.SITE] and not launch.preload and not launch.unshare_net and not launch.drop_before_exec
+    assert launch.path == [modes.SITE] and launch.python == modes.interpreter().executable
+    assert launch.preload is False and launch.unshare_net is False and launch.drop_before_exec is False  # bwrap's own flags do it
+    assert ("--dev", "/dev") in zip(args, args[1:])
+
+
+def test_bwrap_is_run_by_name_when_no_binary_was_found(monkeypatch):
+    monkeypatch.setattr(modes, "bwrap_path", lambda: None)
+    assert modes.bwrap_launch(None, None).prefix[0] == "bwrap"
+    monkeypatch.setattr(modes, "bwrap_path", lambda: "/opt/bwrap")
+    assert modes.bwrap_launch(None, None).prefix[0] == "/opt/bwrap"
+
+
+@pytest.mark.parametrize("prefix", ["/usr", "/usr/local"])
+def test_an_interpreter_under_the_system_folders_is_not_bound_twice(monkeypatch, prefix):
+    py = modes.interpreter()
+    monkeypatch.setattr(modes, "interpreter", lambda: modes.Interpreter(f"{prefix}/bin/python3", prefix, py.site, py.packages, py.hidden))
+    args = modes.bwrap_launch(None, None).prefix
+    binds = [(args[i + 1], args[i + 2]) for i, a in enumerate(args) if a == "--ro-bind"]
+    assert binds.count(("/usr", "/usr")) == 1  # as a system folder, not again as the interpreter's
+    assert prefix == "/usr" or (prefix, prefix) not in binds
 
 
 def test_bwrap_without_root_maps_no_user(monkeypatch):
@@ -182,8 +218,12 @@ def test_bwrap_binds_the_system_read_only_hides_the_packages_and_shows_numpy_alo
     if not any(py.prefix == s or py.prefix.startswith(s + "/") for s in modes.SYSTEM):
         assert ("--ro-bind", py.prefix, py.prefix) in pairs
     made = [args[i + 1] for i, a in enumerate(args) if a == "--dir"]
-    assert len(made) == len(set(made)) and "/sandbox" in made and modes.SITE in made  # each parent once, outside SYSTEM
-    assert not any(m == s or m.startswith(s + "/") for m in made for s in modes.SYSTEM)
+    wanted = []
+    if not any(py.prefix == s or py.prefix.startswith(s + "/") for s in modes.SYSTEM):
+        parts = Path(py.prefix).parts
+        wanted += [str(Path(*parts[:i])) for i in range(2, len(parts))]  # /root, /root/.pyenv, …: traversable
+    wanted += ["/sandbox", modes.SITE]
+    assert made == wanted  # each parent once, from the first folder below /, never a system folder
 
 
 # -- the uid launch -----------------------------------------------------------------------------------
@@ -193,9 +233,19 @@ def test_bwrap_binds_the_system_read_only_hides_the_packages_and_shows_numpy_alo
 def uid_machine(monkeypatch):
     class UidMachine:
         def set(self, private_tmp=True, readable=True, visible=()):
+            self.asked = set()  # the (uid, gid) each check was made for
             monkeypatch.setattr(modes, "private_tmp_works", lambda: private_tmp)
-            monkeypatch.setattr(modes, "readable_by", lambda path, uid, gid: readable)
-            monkeypatch.setattr(modes, "readable_packages", lambda names, uid, gid: tuple(n for n in names if n in visible))
+
+            def readable_by(path, uid, gid):
+                self.asked.add(("file", uid, gid))
+                return readable
+
+            def readable_packages(names, uid, gid):
+                self.asked.add(("packages", uid, gid))
+                return tuple(n for n in names if n in visible)
+
+            monkeypatch.setattr(modes, "readable_by", readable_by)
+            monkeypatch.setattr(modes, "readable_packages", readable_packages)
 
     return UidMachine()
 
@@ -206,7 +256,8 @@ def test_the_uid_launch_with_private_namespaces_switches_inside(uid_machine):
     assert launch.layers == ["mount-namespace", "private-tmp", "uid", "packages-unreadable"]
     assert launch.private_tmp == 4 * 2**20 and not launch.drop_before_exec and not launch.preload
     assert launch.unshare_net and launch.mode == "uid" and (launch.uid, launch.gid) == (UID, GID)
-    assert launch.prefix == [] and launch.path == [modes.interpreter().site]
+    assert launch.prefix == [] and launch.path == [modes.interpreter().site] and launch.python == modes.interpreter().executable
+    assert uid_machine.asked == {("file", UID, GID), ("packages", UID, GID)}  # as the sandbox user, not the grader
 
 
 def test_the_uid_launch_without_mount_namespaces_drops_before_exec_and_says_what_is_shared(uid_machine, caplog):
@@ -344,6 +395,13 @@ def test_private_mounts_are_not_offered_without_root_or_with_python_in_a_tempora
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="the uid mode's namespaces and user switch need root (CI runs as root)")
 
 
+def can_mount() -> bool:
+    """CAP_SYS_ADMIN in this process's effective set: what mount and PID namespaces need (not Docker's default)."""
+    with open("/proc/self/status") as f:
+        effective = next(int(line.split()[1], 16) for line in f if line.startswith("CapEff:"))
+    return bool(effective & (1 << 21))
+
+
 def child(preexec, code: str) -> str:
     import subprocess
     import sys
@@ -353,14 +411,20 @@ def child(preexec, code: str) -> str:
     return done.stdout.strip()
 
 
+NET = "print([l.split(':')[0].strip() for l in open('/proc/net/dev').readlines()[2:]])"
+GRANDCHILD_PID = "import os\npid = os.fork()\nif pid == 0:\n    print(os.getpid(), flush=True)\n    os._exit(0)\nos.waitpid(pid, 0)"
+
+
 @needs_root
-def test_the_isolator_leaves_the_network_when_asked():
-    interfaces = "import os; print(sorted(os.listdir('/sys/class/net')))"
-    if child(None, interfaces) == "['lo']":
+def test_the_isolator_leaves_the_network_when_asked_and_starts_the_children_in_a_pid_namespace():
+    if not can_mount():
+        pytest.skip("no CAP_SYS_ADMIN here (Gradescope's Docker): the kernel gives no namespaces")
+    if child(None, NET) == "['lo']":
         pytest.skip("this machine has no network interface but the loopback: nothing to leave")
-    assert child(modes.isolator(None, None, True, 0), "import socket, os; print(os.path.exists('/proc/net/dev') and "
-                 "[l.split(':')[0].strip() for l in open('/proc/net/dev').readlines()[2:]])") == "['lo']"  # fmt: skip
-    assert child(modes.isolator(None, None, False, 0), "import os; print(len(open('/proc/net/dev').readlines()) > 3)") == "True"
+    assert child(modes.isolator(None, None, True, 0), NET) == "['lo']"
+    assert child(modes.isolator(None, None, False, 0), NET) != "['lo']"
+    assert child(modes.isolator(None, None, False, 0), GRANDCHILD_PID) == "1"  # the first child forked is PID 1 of its own namespace
+    assert child(None, GRANDCHILD_PID) != "1"
 
 
 @needs_root
@@ -371,11 +435,20 @@ def test_the_isolator_switches_user_and_gives_a_private_tmp_of_the_size_asked():
     system = next((p for p in ("/usr/bin/python3", "/usr/bin/python3.11") if modes.readable_by(p, UID, GID)), None)
     if system is None:
         pytest.skip("no Python here that the sandbox user can read (apt-get install python3)")
-    if not modes.private_tmp_works():
-        pytest.skip("mount namespaces are not allowed here")
+    if not can_mount():
+        pytest.skip("no CAP_SYS_ADMIN here (Gradescope's Docker): no private mounts")
+    assert modes.private_tmp_works.__wrapped__()  # the probe agrees
     code = "import os; s = os.statvfs('/tmp'); print(os.getuid(), os.getgid(), os.getgroups(), os.listdir('/tmp'), s.f_blocks * s.f_frsize, os.getcwd())"
     done = subprocess.run([system, "-I", "-S", "-c", code], capture_output=True, text=True, timeout=60,
                           preexec_fn=modes.isolator(UID, GID, False, 2**20))  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"{UID} {GID} [] [] {2**20} /tmp"
+    import tempfile
+
+    for shared in modes.SHARED_TMP:  # every shared place private: a file the host has there is not seen
+        if os.path.isdir(shared) and not os.path.islink(shared):
+            with tempfile.NamedTemporaryFile(dir=shared, prefix="handprop-host-") as marker:
+                seen = subprocess.run([system, "-I", "-S", "-c", f"import os; print(os.path.exists({marker.name!r}), os.listdir({shared!r}))"],
+                                      capture_output=True, text=True, timeout=60, preexec_fn=modes.isolator(UID, GID, False, 2**20))  # fmt: skip
+            assert seen.stdout.strip() == "False []", (shared, seen.stdout, seen.stderr)
     assert child(modes.isolator(None, None, False, 0), "import os; print(os.getuid())") == "0"

@@ -72,7 +72,7 @@ MODULES: dict[str, Module] = {
     "diagnose": Module("handprop/grading/diagnose.py", JUDGING_TESTS),
     "assignments": Module("handprop/grading/assignments", JUDGING_TESTS),
     # every sandbox test starts real sandboxes (seconds each): mutmut's hundreds of mutants would take hours
-    "modes": Module("handprop/grading/sandbox/modes.py", ["tests/test_grading_modes.py", "tests/test_grading_sandbox.py",
+    "modes": Module("handprop/grading/sandbox/modes.py", ["tests/test_grading_modes_units.py", "tests/test_grading_modes.py", "tests/test_grading_sandbox.py",
                     "tests/test_grading_hostile.py::test_row_13_the_reference_cannot_be_reached"], "hand"),
     "explain": Module("handprop/explain.py", ["tests/test_explain.py"], "hand"),
     # the sandbox's layer selection under mutmut, with the unit tests that start no sandbox (seconds in all)
@@ -127,6 +127,15 @@ HAND: list[Mutant] = [
            "bwrap keeps the network"),
     Mutant("handprop/grading/sandbox/modes.py", "    else:\n        layers.append(\"packages-unreadable\")", "    layers.append(\"packages-unreadable\")",
            "uid mode claims packages-unreadable where the sandbox user can read them"),
+    # _private_tmp runs in the forked child, where mutmut cannot see which test reached it ("no tests")
+    Mutant("handprop/grading/sandbox/modes.py", 'options = f"size={size},mode=1777".encode()', 'options = b"mode=1777"',
+           "the private tmpfs without its size bound"),
+    Mutant("handprop/grading/sandbox/modes.py", "    for folder in SHARED_TMP:\n        if os.path.isdir(folder)", "    for folder in SHARED_TMP[:1]:\n        if os.path.isdir(folder)",
+           "only /tmp made private: /var/tmp, /dev/shm and /run/lock shared with classmates"),
+    Mutant("handprop/grading/sandbox/modes.py", "    os.chdir(SCRATCH)\n", "",
+           "the child left in the grader's folder instead of its private /tmp"),
+    Mutant("handprop/grading/sandbox/modes.py", "        libc.unshare(0x20000000)  # CLONE_NEWPID", "        libc.unshare(0x20000001)  # CLONE_NEWPID",
+           "the PID namespace's unshare made invalid (its result is not checked): children share the host's PIDs"),
     # explain.py's mini-batch study
     Mutant("handprop/explain.py", "float(np.nanmean(cos)), float(np.nanstd(cos)),", "float(np.nanmean(cos)), float(np.std(ratio)),",
            "cosine spread computed from the norm ratios (issue 22)"),
@@ -160,6 +169,10 @@ EQUIVALENT: dict[str, str] = {
     "handprop.grading.assignments.layers.xǁLayersAssignmentǁmake_case__mutmut_91": "the softmax cross-entropy's value reads z (log-softmax) and y, never a",
     "handprop.grading.assignments.layers.xǁLayersAssignmentǁmake_case__mutmut_100": "the softmax cross-entropy's δ reads a and y, never z",
     "handprop.grading.assignments.network.xǁNetworkAssignmentǁmake_case__mutmut_70": "uniform's high 1.0 left out: NumPy's default, the same draws",
+    # grading/sandbox/modes.py
+    **{f"handprop.grading.sandbox.modes.x_bwrap_launch__mutmut_{n}": "parents() is only given paths outside SYSTEM (the interpreter's prefix when outside it, /sandbox/site), whose parents are outside it too"
+       for n in (23, 27)},
+    "handprop.grading.sandbox.modes.x_none_launch__mutmut_19": "layers=[] left out: the field's default is an empty list",
     "handprop.grading.assignments.network.xǁNetworkAssignmentǁcatalogue__mutmut_89": "factor_2=None for False: explain_scale only asks whether it is true",
     "handprop.grading.assignments.network.xǁNetworkAssignmentǁshape_tags__mutmut_27": "the batch size read from y instead of x: both have the batch's n rows",
     **{f"handprop.grading.assignments.layers.xǁLayersAssignmentǁmake_case__mutmut_{n}": "normal's scale 1.0 left out: NumPy's default, the same draws"
