@@ -14,6 +14,11 @@ REPO = Path(__file__).resolve().parents[1]
 # this file before it starts the workers, which inherit its environment.
 os.environ.setdefault("PYTHONHASHSEED", "0")
 
+# Two workers share two cores: each computes on one thread (BLAS, OpenMP), so that a worker's idle
+# BLAS threads do not spin against the other worker; a test that wants more threads asks for them.
+for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
 
 def mnist_root() -> Path:
     """HANDPROP_DATA if set, else the ``shared/data`` folder beside the checkout (developers and CI)."""
