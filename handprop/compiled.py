@@ -732,9 +732,12 @@ def encode_inputs(x: Array) -> tuple[Array, Array, Array, int]:
     pixel and its value in one load; otherwise the table is the list of values itself and each code
     points at its own entry.
     """
+    pixel_values = (np.arange(256, dtype=np.float64) / 255.0).astype(x.dtype)  # k/255, as data.py scales bytes
+    packed = _pixel_codes(x, pixel_values)
+    if packed is not None:  # image bytes: one pass over x, no list of non-zeros first (0.1 s for MNIST, not 0.8 s)
+        return packed
     indptr, indices, values = sparse_rows(x)
     distinct = np.unique(values[:: max(1, len(values) // 65536)])  # a sample's (all 9 M of MNIST: 1.4 s)
-    pixel_values = (np.arange(256, dtype=np.float64) / 255.0).astype(values.dtype)  # k/255, as data.py scales bytes
     if len(distinct) and np.isin(distinct, pixel_values).all():
         distinct = pixel_values  # image bytes: every value the sample missed is one of these (one pass, not three)
     packed = _table_codes(x.shape[1], indices, values, distinct)
@@ -747,6 +750,72 @@ def encode_inputs(x: Array) -> tuple[Array, Array, Array, int]:
     codes = np.empty(len(values), dtype=np.uint32 if x.shape[1] << bits <= 2**32 else np.int64)
     codes[:] = (indices.astype(np.int64) << bits) | np.arange(len(values))
     return indptr, codes, values, bits
+
+
+def _pixel_codes(x: Array, pixel_values: Array) -> tuple[Array, Array, Array, int] | None:
+    """``encode_inputs``' result when every non-zero of x is a pixel value k/255 (MNIST), else None.
+
+    A sample of rows decides whether to try; the codes are then those of ``_table_codes`` with the
+    table ``pixel_values``, written in one pass over x (a value off the table: None, and the general
+    path takes over)."""
+    if x.ndim != 2 or not x.size or x.dtype.kind != "f":
+        return None
+    sample = x[:: max(1, x.shape[0] // 256)]
+    sample = sample[sample != 0]
+    if not sample.size or not np.isin(sample, pixel_values).all():
+        return None
+    indptr = np.zeros(x.shape[0] + 1, dtype=np.int64)
+    _count_rows(x, indptr)
+    bits = max(1, (len(pixel_values) - 1).bit_length())
+    codes = np.empty(int(indptr[-1]), dtype=np.uint32 if x.shape[1] << bits <= 2**32 else np.int64)
+    if not _pack_pixels(x, pixel_values, bits, codes):
+        return None
+    return indptr, codes, pixel_values, bits
+
+
+@njit(cache=True)
+def _count_rows(x: Array, indptr: Array) -> None:
+    """indptr[r + 1] = the number of non-zeros in rows 0 … r of x (CSR's row pointers)."""
+    total = 0
+    for r in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            if x[r, j] != 0:
+                total += 1
+        indptr[r + 1] = total
+
+
+@njit(cache=True)
+def _table_index(distinct: Array, v: Any) -> int:
+    """Where v is in the sorted ``distinct``, or −1: a fixed number of halvings (np.searchsorted took 0.55 s for MNIST)."""
+    lo, length = 0, distinct.shape[0]
+    while length > 1:
+        half = length // 2
+        lo = lo + half if distinct[lo + half - 1] < v else lo
+        length -= half
+    if distinct[lo] < v:
+        lo += 1
+    if lo == distinct.shape[0] or distinct[lo] != v:
+        return -1
+    return lo
+
+
+@njit(cache=True)
+def _pack_pixels(x: Array, pixel_values: Array, bits: int, codes: Array) -> bool:
+    """codes of x's non-zeros row by row, each column << bits | k where the value is k/255 (as
+    ``_pack_codes`` writes them from ``sparse_rows`` with the table of pixel values); k is read off
+    the value, then checked against the table. False at the first value that is no pixel value."""
+    k = 0
+    last = pixel_values.shape[0] - 1
+    for r in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            v = x[r, j]
+            if v != 0:
+                level = int(v * last + 0.5)
+                if level < 0 or level > last or pixel_values[level] != v:
+                    return False
+                codes[k] = (np.int64(j) << bits) | level
+                k += 1
+    return True
 
 
 def _table_codes(n_in: int, indices: Array, values: Array, distinct: Array) -> tuple[Array, int] | None:
@@ -762,15 +831,8 @@ def _table_codes(n_in: int, indices: Array, values: Array, distinct: Array) -> t
 def _pack_codes(indices: Array, values: Array, distinct: Array, bits: int, codes: Array) -> bool:
     """codes[k] = indices[k] << bits | (where values[k] is in the sorted ``distinct``); False if it is not."""
     for k in range(values.shape[0]):
-        v = values[k]
-        lo, length = 0, distinct.shape[0]
-        while length > 1:  # binary search, a fixed number of halvings (np.searchsorted took 0.55 s for MNIST)
-            half = length // 2
-            lo = lo + half if distinct[lo + half - 1] < v else lo
-            length -= half
-        if distinct[lo] < v:
-            lo += 1
-        if lo == distinct.shape[0] or distinct[lo] != v:
+        lo = _table_index(distinct, values[k])
+        if lo < 0:
             return False
         codes[k] = (np.int64(indices[k]) << bits) | lo
     return True

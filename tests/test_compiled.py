@@ -185,6 +185,46 @@ def test_a_value_the_sample_missed_falls_back_to_a_table_entry_per_value() -> No
     np.testing.assert_array_equal(_decoded(x), x)
 
 
+def _general_codes(x: np.ndarray) -> tuple:
+    """The codes of the general path: the list of non-zeros first, then the table of pixel values."""
+    from handprop.compiled import _table_codes
+
+    indptr, indices, values = sparse_rows(x)
+    table = (np.arange(256, dtype=np.float64) / 255.0).astype(x.dtype)
+    codes, bits = _table_codes(x.shape[1], indices, values, table)
+    return indptr, codes, table, bits
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_pixel_values_are_encoded_in_one_pass_exactly_as_the_general_path(dtype: str) -> None:
+    """k/255 values (MNIST's) take the one-pass path; its codes equal the general path's, bit for bit."""
+    x, _ = _data(n=300, n_in=40, levels=255)
+    x = x.astype(dtype)
+    x[5] = 0  # an empty row
+    x[7, :] = (np.arange(40) % 256 / 255.0).astype(dtype)  # every small level, 0 and 1/255 among them
+    fast = encode_inputs(x)
+    for got, wanted in zip(fast, _general_codes(x)):
+        np.testing.assert_array_equal(got, wanted)
+    assert fast[1].dtype == np.uint32 and fast[3] == 8 and len(fast[2]) == 256
+    np.testing.assert_array_equal(_decoded(x), x)
+
+
+def test_a_value_off_the_pixel_table_falls_back_to_the_general_path() -> None:
+    from handprop.compiled import _pixel_codes
+
+    x, _ = _data(n=600, n_in=40, levels=255)  # the sample takes every other row
+    pixels = (np.arange(256) / 255.0).astype(x.dtype)
+    assert _pixel_codes(x, pixels) is not None
+    x[599, 3] = 0.123456  # one value no pixel has, in a row the sample skips: the one pass finds it
+    assert _pixel_codes(x, pixels) is None
+    for value in (-1 / 255, 2.0, 1e-9):
+        y = x.copy()
+        y[599, 3] = value
+        assert _pixel_codes(y, pixels) is None, value
+        np.testing.assert_array_equal(_decoded(y), y)  # still exact, through the general path
+    assert _pixel_codes(np.zeros((3, 4)), pixels) is None  # nothing to look at: the general path
+
+
 def test_sparse_rows_lists_each_rows_nonzeros() -> None:
     x = np.array([[0.0, 2.0, 0.0], [0.0, 0.0, 0.0], [1.0, 0.0, 3.0]])
     indptr, indices, values = sparse_rows(x)
