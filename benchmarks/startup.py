@@ -20,6 +20,7 @@ font cache). warm: the best of ``--repeats`` runs after one that filled those ca
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import shutil
 import subprocess
@@ -31,14 +32,17 @@ from pathlib import Path
 from common import REPO, add_data_root, data_root
 
 COMMANDS = ("train", "train-out", "evaluate", "explain", "check", "cuda")
+EXIT = {"cuda": 2}  # the refusal's status; every other command succeeds
 
 
-def argv_of(name: str, run: Path) -> list[str]:
+def argv_of(name: str, run: Path, out: Path) -> list[str]:
+    """The command ``name``: reading the run in ``run``, writing (a new run, a figure) under ``out``,
+    a folder no earlier run used (handprop refuses to replace a run or a figure without --force)."""
     return {
         "train": ["train", "--epochs", "1", "--no-progress"],
-        "train-out": ["train", "--epochs", "1", "--no-progress", "--out", str(run)],
+        "train-out": ["train", "--epochs", "1", "--no-progress", "--out", str(out)],
         "evaluate": ["evaluate", str(run / "checkpoint.npz")],
-        "explain": ["explain", "--checkpoint", str(run / "checkpoint.npz"), "--index", "0", "--out", str(run / "explain.png")],
+        "explain": ["explain", "--checkpoint", str(run / "checkpoint.npz"), "--index", "0", "--out", str(out / "explain.png")],
         "check": ["check"],
         "cuda": ["train", "--backend", "torch", "--device", "cuda", "--no-progress"],
     }[name]
@@ -75,26 +79,33 @@ def main() -> int:
     print(f"handprop of {checkout}; Python {sys.version.split()[0]}; {os.cpu_count()} CPUs; load average "
           f"{os.getloadavg()[0]:.1f} at the start")
     print(f"{'command':<10} {'state':<5} {'wall s':>7} {'CPU s':>6} {'peak MB':>8}  exit  last line of stderr")
+    failed: list[str] = []  # a command whose exit status is not the one expected: its figures mean nothing
     with tempfile.TemporaryDirectory(prefix="handprop-startup-") as tmp:
         run = Path(tmp) / "run"
+        outs = (Path(tmp) / f"out-{i}" for i in itertools.count())  # a new folder for each process that writes
         # the checkpoint evaluate and explain read, made first (warm caches of this checkout)
-        measure(checkout, argv_of("train-out", run), base_env)
+        first = measure(checkout, argv_of("train-out", run, run), base_env)
+        if first[3] != 0:
+            raise SystemExit(f"the run that evaluate and explain read could not be made: {first[4]}")
         for name in names:
-            argv = argv_of(name, run)
             rows = []
             if not args.no_cold:
                 cold = Path(tmp) / f"cold-{name}"
                 env = {**base_env, "NUMBA_CACHE_DIR": str(cold / "numba"), "XDG_CACHE_HOME": str(cold / "xdg"),
                        "MPLCONFIGDIR": str(cold / "mpl")}
-                rows.append(("cold", measure(checkout, argv, env)))
+                rows.append(("cold", measure(checkout, argv_of(name, run, next(outs)), env)))
                 shutil.rmtree(cold, ignore_errors=True)
-            measure(checkout, argv, base_env)  # fills the default caches
-            warm = [measure(checkout, argv, base_env) for _ in range(args.repeats)]
+            measure(checkout, argv_of(name, run, next(outs)), base_env)  # fills the default caches
+            warm = [measure(checkout, argv_of(name, run, next(outs)), base_env) for _ in range(args.repeats)]
             rows.append(("warm", min(warm)))
             for state, (wall, cpu, rss, code, last) in rows:
                 print(f"{name:<10} {state:<5} {wall:7.2f} {cpu:6.2f} {rss:8.0f}  {code:>4}  {last[:90]}", flush=True)
+                if code != EXIT.get(name, 0):
+                    failed.append(f"{name} ({state}) exited {code}, expected {EXIT.get(name, 0)}: {last}")
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
-    return 0
+    for line in failed:
+        print(f"startup.py: {line}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
