@@ -8,7 +8,6 @@ Written against the mutants of grading/assignments/layers.py that the judging te
 from __future__ import annotations
 
 import ast
-import hashlib
 
 import numpy as np
 import pytest
@@ -18,6 +17,8 @@ from handprop.grading.assignments import ReturnedValue, get_assignment
 from handprop.grading.assignments.layers import BACKWARDS
 from handprop.grading.cases import Case
 from handprop.grading.diagnose import TAGS
+
+from assign_helpers import case_digest
 
 # build_cases(seed=0, cases=3, hidden=1)'s arguments, hashed as the test below does, when they were
 # first pinned (2026-12-08). Changing how cases are drawn changes every student's cases on a regrade:
@@ -48,12 +49,7 @@ def judged(layers, case, value, rtol=1e-5):
 
 def test_the_cases_of_a_seed_never_change(suite):
     """A regrade must meet the same cases: the drawn numbers of seed 0, to 12 digits."""
-    digest = hashlib.sha256()
-    for cases in suite.values():
-        for case in cases:
-            for arg in case.args:
-                digest.update(np.round(np.atleast_1d(np.asarray(arg, dtype=np.float64)), 12).tobytes())
-    assert digest.hexdigest()[:16] == DIGEST_OF_SEED_0
+    assert case_digest(suite) == DIGEST_OF_SEED_0
 
 
 def test_the_cases_are_numbered_from_one_described_and_the_last_hidden(suite):

@@ -9,7 +9,6 @@ Written against the mutants of grading/assignments/network.py that the judging t
 from __future__ import annotations
 
 import ast
-import hashlib
 import itertools
 
 import numpy as np
@@ -22,7 +21,7 @@ from handprop.grading.cases import Case
 from handprop.grading.diagnose import TAGS
 from handprop.network import Network
 
-from assign_helpers import judge_source, mutate, network_mistake, network_source
+from assign_helpers import case_digest, judge_source, mutate, network_mistake, network_source
 
 COMBINATIONS = [dict(zip(OPTIONS, values)) for values in itertools.product(*OPTIONS.values())]
 
@@ -72,19 +71,7 @@ def suite():
 
 def test_the_cases_of_a_seed_never_change(suite):
     """A regrade must meet the same cases: the drawn numbers of seed 0, to 12 digits."""
-    digest = hashlib.sha256()
-
-    def add(value):
-        if isinstance(value, (list, tuple)):
-            for v in value:
-                add(v)
-        else:
-            digest.update(np.round(np.atleast_1d(np.asarray(value, dtype=np.float64)), 12).tobytes())
-
-    for cases in suite.values():
-        for case in cases:
-            add(case.args)
-    assert digest.hexdigest()[:16] == DIGEST_OF_SEED_0
+    assert case_digest(suite) == DIGEST_OF_SEED_0
 
 
 def test_the_cases_are_numbered_from_one_and_described(suite):
