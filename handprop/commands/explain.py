@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(str(error)) from None
     net, source, args.dataset = _network(args)
     names = CLASS_NAMES[args.dataset] if args.dataset != "mnist" else None  # digits name themselves
-    X, labels = load_dataset(args.dataset, args.split, args.data_root)
+    X, labels = load_dataset(args.dataset, args.split, args.data_root, dtype=net.dtype.name)  # no float64 copy for a float32 net
     n = len(labels)
     if not 0 <= args.index < n:
         raise CLIError(f"--index {args.index} is out of range: the {args.dataset} {args.split} split has {n} examples (0 to {n - 1})")
@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
 
     study = None
     if not args.no_study:
-        X_train, y_train = (X, labels) if args.split == "train" else load_dataset(args.dataset, "train", args.data_root)
+        X_train, y_train = (X, labels) if args.split == "train" else load_dataset(args.dataset, "train", args.data_root, dtype=net.dtype.name)
         sizes = tuple(s for s in config.sizes if s <= len(y_train))
         study = minibatch_study(net, X_train, y_train, sizes, config.trials, config.seed, progress=not args.no_progress)
 
