@@ -50,8 +50,10 @@ def is_finite_array(x: np.ndarray) -> bool:
     A NaN or an infinity makes the sum NaN or infinite, so a finite sum proves every value finite;
     only a sum that overflowed (values near the dtype's limit) needs the element-wise look.
     """
-    if x.dtype.kind not in "fc":  # integers and booleans are always finite
+    if x.dtype.kind in "biu":  # integers and booleans are always finite
         return True
+    if x.dtype.kind not in "fc":  # anything else as NumPy says (an object array: its TypeError)
+        return bool(np.isfinite(x).all())
     with np.errstate(over="ignore", invalid="ignore"):
         total = np.add.reduce(x, axis=None)
     return bool(np.isfinite(total)) or bool(np.isfinite(x).all())

@@ -41,3 +41,8 @@ def test_the_backends_check_every_array():
     assert not all_finite([np.ones(3), np.array([[1.0, np.nan]])])
     assert not all_finite([np.array([np.inf]), np.ones(2)])
     assert all_finite([np.full(3, np.finfo(np.float64).max)])  # finite parameters, however large
+
+
+def test_an_array_that_is_not_numbers_is_not_called_finite():
+    with pytest.raises(TypeError):
+        is_finite_array(np.array(["a", "b"], dtype=object))
