@@ -110,7 +110,7 @@ HAND: list[Mutant] = [
            "lockstep tolerance 1000× looser in float32"),
     Mutant("handprop/training.py", "        allowed = rtol * step + LOCKSTEP_ULPS", "        allowed = 1000 * rtol * step + LOCKSTEP_ULPS",
            "lockstep tolerance 1000× looser where it is applied"),
-    Mutant("handprop/numpy_backend.py", "self.decay = 1.0 - self.lr * self.l2 / self._x.shape[0]", "self.decay = 1.0 - self.lr * self.l2",
+    Mutant("handprop/backend.py", "self.decay = 1.0 - self.lr * self.l2 / self._x.shape[0]", "self.decay = 1.0 - self.lr * self.l2",
            "weight decay not divided by the training set's size"),
     # the grader's judging
     Mutant("handprop/grading/assignments/network.py", "relative_error(g, d.sum(axis=1)) <= tol", "relative_error(g, d.sum(axis=0)) <= tol",
