@@ -16,6 +16,13 @@ def test_each_hand_mutant_applies_once(mutant):
     assert mutant.old != mutant.new
 
 
+def test_each_hand_mutant_belongs_to_a_module():
+    """tools/mutation.py runs a hand mutant with the module whose path holds it: one in no module never runs."""
+    prefixes = [m.path if m.path.endswith(".py") else m.path + "/" for m in MODULES.values()]
+    for mutant in HAND:
+        assert any(mutant.path.startswith(p) for p in prefixes), f"{mutant.what!r} ({mutant.path}) belongs to no module"
+
+
 def test_each_module_s_tests_exist():
     for name, module in MODULES.items():
         assert (ROOT / module.path).exists(), name

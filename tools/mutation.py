@@ -68,6 +68,8 @@ MODULES: dict[str, Module] = {
     "costs": Module("handprop/costs.py", ENGINE_TESTS),
     "network": Module("handprop/network.py", ENGINE_TESTS + ["tests/test_training.py"]),
     "training": Module("handprop/training.py", TRAINING_TESTS),
+    # what the NumPy-parameter backends share (the L2 decay among it); by hand, with the training tests
+    "backend": Module("handprop/backend.py", TRAINING_TESTS, "hand"),
     "compiled": Module("handprop/compiled.py", COMPILED_TESTS, "hand"),
     "diagnose": Module("handprop/grading/diagnose.py", JUDGING_TESTS),
     "assignments": Module("handprop/grading/assignments", JUDGING_TESTS),
