@@ -183,7 +183,7 @@ def load_dataset(
     resolved = as_dtype(dtype)  # pixels in [0, 1]: an integer dtype would turn every one of them into 0
     root = resolve_root(data_root).resolve()
     pixels, labels = _load(name, split, str(root), download, root_origin(data_root))
-    return _pixel_table(resolved.name)[pixels], labels.copy()  # (n, 784) in [0, 1], without a float64 copy
+    return pixel_table(resolved.name)[pixels], labels.copy()  # (n, 784) in [0, 1], without a float64 copy
 
 
 def _load(name: str, split: str, root: str, download: bool, origin: str) -> tuple[np.ndarray, np.ndarray]:
@@ -230,7 +230,7 @@ def _read_idx(path: Path, count: int, offset: int) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=4)
-def _pixel_table(dtype: str) -> np.ndarray:
+def pixel_table(dtype: Union[str, np.dtype]) -> np.ndarray:
     """Pixel byte v -> v / 255 in ``dtype``: exactly the float64 quotient, rounded once to ``dtype``."""
     return (np.arange(256, dtype=np.float64) / 255.0).astype(dtype)
 

@@ -43,9 +43,16 @@ def _sources_hash() -> str:
     return digest.hexdigest()[:16]
 
 
+def _run(command: list[str]) -> None:
+    """Run one step of the build; a failure says which command and what it printed."""
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"building the course-server venv failed at: {' '.join(command)}\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
+
+
 def _build(venv: Path) -> None:
     """A venv of the system Python with handprop installed from a wheel built from these sources."""
-    subprocess.run([SYSTEM_PYTHON, "-m", "venv", "--without-pip", str(venv)], check=True, capture_output=True)
+    _run([SYSTEM_PYTHON, "-m", "venv", "--without-pip", str(venv)])
     with tempfile.TemporaryDirectory() as work:
         source = Path(work) / "src"
         for name in ("handprop", "verify"):
@@ -53,16 +60,20 @@ def _build(venv: Path) -> None:
         for name in ("pyproject.toml", "README.md"):
             shutil.copy(REPO / name, source / name)
         pip = [sys.executable, "-m", "pip", "-q", "--disable-pip-version-check"]
-        subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", work, str(source)], check=True, capture_output=True)
+        _run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", work, str(source)])
         wheel = next(Path(work).glob("handprop-*.whl"))
         python = ["--python", str(venv / "bin" / "python")]
-        if importlib.util.find_spec("uv") is not None:  # [test] installs it: 2 s where pip takes 12 s of the suite's time
-            command = [sys.executable, "-m", "uv", "pip", "install", "-q", *python]
-        else:
-            command = [*pip, *python, "install"]
-        # handprop without its own dependencies (torch), then what grading needs, with theirs
-        subprocess.run([*command, "--no-deps", str(wheel)], check=True, capture_output=True)
-        subprocess.run([*command, *PACKAGES, *TEST_PACKAGES], check=True, capture_output=True)
+
+        def install(installer: list[str]) -> None:  # handprop without its dependencies (torch), then what grading needs
+            _run([*installer, "--no-deps", str(wheel)])
+            _run([*installer, *PACKAGES, *TEST_PACKAGES])
+
+        if importlib.util.find_spec("uv") is not None:  # [test] installs it: 3 s where pip takes 13-15 s
+            try:
+                return install([sys.executable, "-m", "uv", "pip", "install", "-q", *python])
+            except RuntimeError:
+                pass  # uv reads PyPI itself, not pip's configuration: where only pip's index answers, pip installs
+        install([*pip, *python, "install"])  # pip takes --python before its subcommand
 
 
 @pytest.fixture(scope="session")
